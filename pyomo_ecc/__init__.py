@@ -1,0 +1,24 @@
+"""pyomo_ecc: composable Pyomo blocks for electricity, carbon and green-certificate markets.
+
+Compose a market, solve it with any Pyomo solver (HiGHS by default) and read prices from the
+duals::
+
+    import pyomo_ecc as ecc
+    m = ecc.Market(periods=1)
+    m.g = ecc.Producer(bus="A", a=0.01, b=10, p_max=100)
+    m.load = ecc.FixedLoad(bus="A", p=60)
+    ecc.solve(m)
+    ecc.prices(m)          # DataFrame indexed (bus, t), column lmp in currency/MWh
+"""
+from pyomo_ecc.core.market import Market, MarketData  # noqa: F401
+from pyomo_ecc.errors import (EccError, InfeasibleMarketError, InputError, ModelError,  # noqa: F401
+                              PriceError, SolverError)
+from pyomo_ecc.io.cases import Case, list_cases, load_case  # noqa: F401
+from pyomo_ecc.network.copperplate import CopperPlate  # noqa: F401
+from pyomo_ecc.participants.load import FixedLoad  # noqa: F401
+from pyomo_ecc.participants.producer import Consumer, Producer  # noqa: F401
+from pyomo_ecc.pricing.prices import price_frame, prices  # noqa: F401
+from pyomo_ecc.results import dispatch, summary, surplus, welfare  # noqa: F401
+from pyomo_ecc.solvers import Solver, SolveResult, diagnose_infeasibility, solve  # noqa: F401
+
+__version__ = "0.1.0"

@@ -1,0 +1,98 @@
+"""The block base class: a Pyomo custom block whose options go through a validated ``CONFIG``.
+
+Write the data class, decorate it with :func:`declare_block`, and the decorator makes the
+component::
+
+    @declare_block("Producer")
+    class ProducerData(EccBlockData):
+        CONFIG = EccBlockData.CONFIG()
+        CONFIG.declare("p_max", ConfigValue(domain=nonnegative_series))
+
+        def build(self):
+            ...
+
+    m.g1 = Producer(bus="A", p_max=100)
+
+Keyword arguments that are not Pyomo's own block options are validated against ``CONFIG``; a
+wrong value raises :class:`~pyomo_ecc.errors.InputError` naming the block and the option. The
+block keeps the default Block ctype, so every Pyomo writer and solver sees its contents.
+"""
+import sys
+
+from pyomo.common.config import ConfigDict
+from pyomo.core.base.block import BlockData, CustomBlock, declare_custom_block
+
+from pyomo_ecc.errors import InputError
+
+_PYOMO_BLOCK_OPTIONS = {"rule", "concrete", "dense", "name", "doc", "ctype", "options"}
+
+
+class EccBlockData(BlockData):
+    """Base data class of every pyomo_ecc block.
+
+    Subclasses extend ``CONFIG`` (copy the parent's: ``CONFIG = Parent.CONFIG()``) and implement
+    :meth:`build`. After construction the validated options are in ``self.config``.
+    """
+
+    CONFIG = ConfigDict()
+
+    def build(self):  # pragma: no cover - overridden
+        pass
+
+    def _ecc_build(self, *index):
+        opts = getattr(self.parent_component(), "_ecc_options", {})
+        kind = type(self.parent_component()).__name__.replace("Scalar", "").replace("Indexed", "")
+        unknown = [k for k in opts if k not in self.CONFIG]
+        if unknown:
+            raise InputError(
+                f"{kind} '{self.name}': unknown option(s) {unknown}; "
+                f"options are {sorted(self.CONFIG.keys())}"
+            )
+        config = self.CONFIG()
+        for key, val in opts.items():
+            try:
+                config[key] = val
+            except (ValueError, TypeError) as e:
+                msg = str(e).split("\n")[-1].strip() or str(e)
+                raise InputError(f"{kind} '{self.name}': option '{key}': {_root_cause(e) or msg}") from None
+        self.config = config
+        self.build()
+
+    def block_kind(self):
+        """The component class name, e.g. ``'Producer'``."""
+        return type(self.parent_component()).__name__.replace("Scalar", "").replace("Indexed", "")
+
+    def fail(self, message):
+        """Raise an :class:`InputError` that names this block."""
+        raise InputError(f"{self.block_kind()} '{self.name}': {message}")
+
+
+def _root_cause(e):
+    cause = e
+    while cause.__cause__ is not None or cause.__context__ is not None:
+        cause = cause.__cause__ or cause.__context__
+    return str(cause) if cause is not e else ""
+
+
+def declare_block(name, concrete=False):
+    """Class decorator: make the Pyomo component ``name`` from an :class:`EccBlockData` class.
+
+    With ``concrete=True`` the component is constructed as soon as it is created, so it can be
+    used as a top-level model (as :class:`~pyomo_ecc.core.market.MarketData` is).
+    """
+
+    def decorate(data_cls):
+        declare_custom_block(name=name, rule="_ecc_build")(data_cls)
+        comp = getattr(sys.modules[data_cls.__module__], name)  # the component class it made
+
+        def __init__(self, *args, **kwargs):
+            self._ecc_options = {k: kwargs.pop(k) for k in list(kwargs) if k not in _PYOMO_BLOCK_OPTIONS}
+            if concrete:
+                kwargs.setdefault("concrete", True)
+            CustomBlock.__init__(self, *args, **kwargs)
+
+        comp.__init__ = __init__
+        comp.__doc__ = data_cls.__doc__
+        return data_cls
+
+    return decorate

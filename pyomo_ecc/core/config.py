@@ -1,0 +1,116 @@
+"""Validated option domains for block ``CONFIG`` dictionaries.
+
+Each domain is a callable that returns the cleaned value or raises ``ValueError`` with a message
+that says what is wrong; the block base class prefixes it with the block and option name.
+"""
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+#: values smaller than this (in absolute value) are snapped to zero before a model is built:
+#: HiGHS's QP solver can fail on bounds such as -1e-10.
+SNAP = 1e-9
+
+
+def finite_float(x):
+    """A finite real number (no NaN, no infinity)."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected a number, got {x!r}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"expected a finite number, got {v}")
+    return 0.0 if abs(v) < SNAP else v
+
+
+def nonnegative_float(x):
+    """A finite real number >= 0."""
+    v = finite_float(x)
+    if v < 0:
+        raise ValueError(f"must be >= 0, got {v}")
+    return v
+
+
+def positive_float(x):
+    """A finite real number > 0."""
+    v = finite_float(x)
+    if v <= 0:
+        raise ValueError(f"must be > 0, got {v}")
+    return v
+
+
+def series(x):
+    """A number (the same in every period) or a sequence of numbers (one per period).
+
+    Returns a float or a tuple of floats; its length is checked against the market's time set
+    when the block is built (:func:`per_period`).
+    """
+    if isinstance(x, Mapping):
+        raise ValueError("give a number or a list with one number per period, not a mapping")
+    if isinstance(x, (str, bytes)):
+        raise ValueError(f"expected a number or a list of numbers, got {x!r}")
+    if isinstance(x, (Sequence, np.ndarray)) or hasattr(x, "__array__"):
+        vals = list(np.asarray(x, dtype=object).ravel())
+        out = []
+        for k, v in enumerate(vals):
+            try:
+                out.append(finite_float(v))
+            except ValueError as e:
+                raise ValueError(f"entry {k}: {e}") from None
+        return tuple(out)
+    return finite_float(x)
+
+
+def nonnegative_series(x):
+    """Like :func:`series`, every value >= 0."""
+    v = series(x)
+    for k, e in enumerate(v if isinstance(v, tuple) else (v,)):
+        if e < 0:
+            where = f"entry {k}: " if isinstance(v, tuple) else ""
+            raise ValueError(f"{where}must be >= 0, got {e}")
+    return v
+
+
+def per_period(value, periods, what):
+    """Expand a :func:`series` value to a dict ``{t: value}`` over ``periods``."""
+    periods = list(periods)
+    if isinstance(value, tuple):
+        if len(value) != len(periods):
+            raise ValueError(f"{what} has {len(value)} values but the market has {len(periods)} periods")
+        return dict(zip(periods, value))
+    return {t: value for t in periods}
+
+
+def steps(x):
+    """A stepwise curve: a sequence of ``(quantity, price)`` pairs, quantities > 0.
+
+    Quantities are segment widths (power units), prices are currency per MWh.
+    """
+    if x is None:
+        return None
+    try:
+        pairs = [tuple(p) for p in x]
+    except TypeError:
+        raise ValueError(f"expected a list of (quantity, price) pairs, got {x!r}") from None
+    if not pairs:
+        raise ValueError("a stepwise curve needs at least one (quantity, price) segment")
+    out = []
+    for k, pair in enumerate(pairs):
+        if len(pair) != 2:
+            raise ValueError(f"segment {k}: expected (quantity, price), got {pair!r}")
+        try:
+            q, p = finite_float(pair[0]), finite_float(pair[1])
+        except ValueError as e:
+            raise ValueError(f"segment {k}: {e}") from None
+        if q <= 0:
+            raise ValueError(f"segment {k}: quantity must be > 0, got {q}")
+        out.append((q, p))
+    return tuple(out)
+
+
+def bus_label(x):
+    """A bus label: a string or an integer."""
+    if isinstance(x, bool) or not isinstance(x, (str, int, np.integer)):
+        raise ValueError(f"a bus is named by a string or an integer, got {x!r}")
+    return x.item() if isinstance(x, np.integer) else x

@@ -1,0 +1,67 @@
+"""Base class of network formulations: one interface, interchangeable formulations.
+
+A network block registers with its market when it is built and writes its balance
+``eq_p_balance`` when the market is assembled (phase 3), from the participants' registered
+``p_inj``. It declares the balance constraints as ``lmp`` prices
+(:class:`~pyomo_ecc.pricing.declarations.PriceDecl`).
+"""
+from pyomo.common.config import ConfigValue
+
+from pyomo_ecc.core.block import EccBlockData
+from pyomo_ecc.core.market import find_market
+
+
+def _bus_list(x):
+    if x is None:
+        return None
+    labels = list(x)
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"bus labels must be unique, got {labels}")
+    return tuple(labels)
+
+
+class NetworkData(EccBlockData):
+    """Shared parts of every network formulation."""
+
+    CONFIG = EccBlockData.CONFIG()
+    CONFIG.declare("buses", ConfigValue(default=None, domain=_bus_list,
+                                        doc="the buses (default: the participants' buses)"))
+
+    def build(self):
+        self.market().register_network(self)
+
+    def market(self):
+        return find_market(self)
+
+    def buses(self):
+        """The network's buses: configured, or those of the participants in first-seen order."""
+        if self.config.buses is not None:
+            return list(self.config.buses)
+        seen = {}
+        for p in self.market().participants(active=False):
+            seen.setdefault(p.bus, None)
+        return list(seen)
+
+    def check_buses(self):
+        """Every participant must connect to a known bus."""
+        known = set(self.buses())
+        for p in self.market().participants(active=False):
+            if p.bus not in known:
+                raise_unknown_bus(p, sorted(map(str, known)))
+
+    def injections_at(self, t):
+        """``{bus: ([variable p_inj terms], [fixed p_inj terms])}`` in period t (active only)."""
+        by_bus = {b: ([], []) for b in self.buses()}
+        for p in self.market().participants():
+            by_bus[p.bus][1 if p.fixed_injection else 0].append(p.p_inj[t])
+        return by_bus
+
+    def assemble(self):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def price_declarations(self):  # pragma: no cover - overridden
+        return []
+
+
+def raise_unknown_bus(participant, known):
+    participant.fail(f"unknown bus {participant.bus!r}; the network's buses are {known}")

@@ -1,0 +1,63 @@
+r"""The participant contract.
+
+Every participant block exposes, and nothing else is visible to networks and policies:
+
+==========================  ===================  ==================================================
+symbol                      attribute            meaning
+==========================  ===================  ==================================================
+:math:`b_i`                 ``config.bus``       the bus it connects to
+:math:`p^{inj}_{i,t}`       ``p_inj[t]``         net active injection into the grid (power units)
+:math:`q^{inj}_{i,t}`       ``q_inj[t]``         net reactive injection (default 0)
+:math:`\mathrm{BC}_i`       ``bid_cost``         as-bid cost over the horizon (currency); a
+                                                 consumer's utility enters with a minus sign
+==========================  ===================  ==================================================
+
+Fixed loads (:class:`~pyomo_ecc.participants.load.FixedLoad`) set ``fixed_injection = True``:
+the network moves their (constant) injections to the right-hand side of the balance, so the
+balance dual is the marginal cost of serving one more unit of load.
+"""
+from pyomo.common.config import ConfigValue
+from pyomo.environ import Expression
+
+from pyomo_ecc.core.block import EccBlockData
+from pyomo_ecc.core.config import bus_label, per_period
+from pyomo_ecc.core.market import find_market
+
+
+class ParticipantData(EccBlockData):
+    """Base class of participants: finds its market, declares ``q_inj`` and registers."""
+
+    CONFIG = EccBlockData.CONFIG()
+    CONFIG.declare("bus", ConfigValue(default=None, domain=bus_label,
+                                      doc="bus where the participant connects"))
+
+    #: True for blocks whose injection is a constant (fixed loads)
+    fixed_injection = False
+
+    def build(self):
+        if self.config.bus is None:
+            self.fail("option 'bus' is required")
+        market = self.market()
+        self.build_participant(market)
+        if not hasattr(self, "q_inj"):
+            self.q_inj = Expression(market.T, rule=lambda b, t: 0.0,
+                                    doc="net reactive injection (power units)")
+        market.register_participant(self)
+
+    def build_participant(self, market):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def market(self):
+        """The enclosing market block."""
+        return find_market(self)
+
+    def series(self, name, value, market):
+        """Expand an option to ``{t: value}`` over the market's periods, naming the option on error."""
+        try:
+            return per_period(value, market.T, f"option '{name}'")
+        except ValueError as e:
+            self.fail(str(e))
+
+    @property
+    def bus(self):
+        return self.config.bus

@@ -1,0 +1,76 @@
+r"""Offer and bid curves shared by producers and consumers.
+
+A curve gives the as-bid *value* :math:`V(x)` of a quantity :math:`x \ge 0` in one hour:
+
+* quadratic: :math:`V(x) = a x^2 + b x + c`;
+* stepwise with :math:`k` segments of width :math:`w_k` and price :math:`\pi_k`:
+  :math:`V(x) = \sum_k \pi_k s_k`, :math:`x = \sum_k s_k`, :math:`0 \le s_k \le w_k`.
+
+For a producer :math:`V` is a cost and must be convex (:math:`a \ge 0`, :math:`\pi_k`
+non-decreasing); for a consumer it is a utility and must be concave (:math:`a \le 0`,
+:math:`\pi_k` non-increasing), so that the market is a convex problem whose duals are prices.
+
+=====================  =========================  =======================================
+symbol                 attribute                  meaning
+=====================  =========================  =======================================
+:math:`a, b, c`        ``a``, ``b``, ``c``        quadratic coefficients (mutable)
+:math:`w_k`            ``step_q[k]``              segment width (mutable)
+:math:`\pi_k`          ``step_price[k]``          segment price (mutable)
+:math:`s_{t,k}`        ``seg[t, k]``              dispatched part of segment k
+=====================  =========================  =======================================
+"""
+from pyomo.environ import Constraint, NonNegativeReals, Param, RangeSet, Var
+
+
+def build_curve(blk, x, convex):
+    """Declare the curve's parameters on ``blk`` for quantity ``x[t]``; return ``{t: V_t}``.
+
+    ``convex`` is True for costs, False for utilities. Coefficients are in the market's own
+    units: with power unit ``u`` (MW by default), :math:`a` in currency/(u^2 h), :math:`b` and
+    step prices in currency/(u h), :math:`c` in currency/h.
+    """
+    cfg = blk.config
+    market = blk.market()
+    if cfg.steps is not None:
+        if any(v is not None for v in (cfg.a, cfg.b, cfg.c)):
+            blk.fail("give either quadratic coefficients (a, b, c) or steps, not both")
+        prices = [p for _, p in cfg.steps]
+        bad = [k for k in range(1, len(prices)) if (prices[k] < prices[k - 1]) == convex
+               and prices[k] != prices[k - 1]]
+        if bad:
+            order = "non-decreasing" if convex else "non-increasing"
+            blk.fail(f"non-convex curve: step prices must be {order}, segment {bad[0]} has price "
+                     f"{prices[bad[0]]} after {prices[bad[0] - 1]}")
+        n = len(cfg.steps)
+        blk.K = RangeSet(0, n - 1, doc="curve segments")
+        blk.step_q = Param(blk.K, initialize={k: q for k, (q, _) in enumerate(cfg.steps)},
+                           mutable=True, doc="segment width (power units)")
+        blk.step_price = Param(blk.K, initialize={k: p for k, (_, p) in enumerate(cfg.steps)},
+                               mutable=True, doc="segment price (currency/MWh)")
+        blk.seg = Var(market.T, blk.K, domain=NonNegativeReals, doc="dispatched part of a segment")
+        blk.ineq_seg_ub = Constraint(market.T, blk.K, rule=lambda b, t, k: b.seg[t, k] <= b.step_q[k])
+        blk.eq_seg_sum = Constraint(market.T, rule=lambda b, t: x[t] == sum(b.seg[t, k] for k in b.K))
+        return {t: sum(blk.step_price[k] * blk.seg[t, k] for k in blk.K) for t in market.T}
+    a = 0.0 if cfg.a is None else cfg.a
+    b = 0.0 if cfg.b is None else cfg.b
+    c = 0.0 if cfg.c is None else cfg.c
+    if (a < 0) if convex else (a > 0):
+        need = "a >= 0 (convex cost)" if convex else "a <= 0 (concave utility)"
+        blk.fail(f"non-convex curve: quadratic coefficient a = {a}; need {need}")
+    blk.a = Param(initialize=a, mutable=True, doc="quadratic coefficient (currency/MW^2/h)")
+    blk.b = Param(initialize=b, mutable=True, doc="linear coefficient (currency/MWh)")
+    blk.c = Param(initialize=c, mutable=True, doc="constant (currency/h)")
+    return {t: blk.a * x[t] ** 2 + blk.b * x[t] for t in market.T}
+
+
+def curve_marginal(blk, x_value, t=None):
+    """Marginal value dV/dx (currency per power unit per hour) at ``x_value`` in period t.
+
+    For a stepwise curve this is the price of the last dispatched segment (the first one when
+    nothing is dispatched).
+    """
+    if hasattr(blk, "step_price"):
+        active = [k for k in blk.K if (blk.seg[t, k].value or 0.0) > 1e-9]
+        k = active[-1] if active else blk.K.first()
+        return float(blk.step_price[k].value)
+    return 2 * float(blk.a.value) * x_value + float(blk.b.value)

@@ -1,0 +1,37 @@
+r"""A fixed (inelastic) load.
+
+.. math:: p^{inj}_{t} = -L_t
+
+The network moves :math:`L_t` to the right-hand side of the balance at the load's bus, so the
+balance dual is the marginal cost of serving one more unit of this load: the LMP.
+
+==================  ==============  =====================================
+symbol              attribute       meaning
+==================  ==============  =====================================
+:math:`L_t`         ``load[t]``     load in power units (mutable)
+==================  ==============  =====================================
+"""
+from pyomo.common.config import ConfigValue
+from pyomo.environ import Expression, Param
+
+from pyomo_ecc.core.block import declare_block
+from pyomo_ecc.core.config import series
+from pyomo_ecc.participants.base import ParticipantData
+
+
+@declare_block("FixedLoad")
+class FixedLoadData(ParticipantData):
+    """An inelastic load at a bus (negative values are allowed: a fixed injection)."""
+
+    fixed_injection = True
+    CONFIG = ParticipantData.CONFIG()
+    CONFIG.declare("p", ConfigValue(default=0.0, domain=series,
+                                    doc="load: one number or one per period (power units)"))
+
+    def build_participant(self, market):
+        self.load = Param(market.T, initialize=self.series("p", self.config.p, market),
+                          mutable=True, doc="load (power units)")
+        self.p_inj = Expression(market.T, rule=lambda b, t: -b.load[t])
+        self.bid_cost = Expression(expr=0.0)
+
+

@@ -1,0 +1,1 @@
+"""pyomo_ecc.policy"""

@@ -1,0 +1,84 @@
+r"""Duals to prices, in one place.
+
+Every price is :math:`\pi = s\,\mu / w` (see :mod:`pyomo_ecc.pricing.declarations`): the dual
+:math:`\mu` of a declared constraint in the solver layer's convention (change of total cost per
+unit increase of the right-hand side), the declared sign :math:`s`, and the weight :math:`w`
+(:math:`\Delta t_t` times MW per power unit for balances, 1 for quantities).
+
+The LMP is therefore the change in total cost, in currency per MWh, when one more MW of load is
+served at that bus for one period, whatever the period length or power unit.
+"""
+import pandas as pd
+import pyomo.environ as pyo
+
+from pyomo_ecc.core.market import markets_in
+from pyomo_ecc.errors import PriceError
+
+#: unit of each price kind, with the currency prepended
+PRICE_UNITS = {"power": "/MWh", "quantity": "/unit"}
+
+
+def _dual_suffix(model):
+    blk = model
+    while blk is not None:
+        suffix = blk.component("dual")
+        if isinstance(suffix, pyo.Suffix):
+            return suffix
+        blk = blk.parent_block()
+    return None
+
+
+def price_frame(model, name):
+    """All prices called ``name`` in ``model`` as a DataFrame (index levels from the declarations).
+
+    Raises :class:`~pyomo_ecc.errors.PriceError` when the model was not solved (no duals) or when
+    no block declares such a price.
+    """
+    rows, levels = [], None
+    basis = set()
+    found_market = False
+    for mk in markets_in(model):
+        found_market = True
+        if not mk.assembled:
+            raise PriceError(f"market '{mk.name}' has not been solved: call pyomo_ecc.solve(model) first")
+        suffix = _dual_suffix(mk)
+        unit_mw = mk.power_unit_mw
+        for d in mk.price_declarations():
+            if d.price != name:
+                continue
+            if suffix is None or d.constraint not in suffix:
+                raise PriceError(f"no dual for constraint '{d.constraint.name}': solve the model with "
+                                 f"pyomo_ecc.solve(...) (or a solver that returns duals into "
+                                 f"model.dual) before asking for '{name}'")
+            weight = mk.dt[d.t] * unit_mw if d.kind == "power" else 1.0
+            rows.append(d.index + (d.sign * suffix[d.constraint] / weight,))
+            levels = d.levels
+        basis.add(mk._pricing_basis)
+    if not found_market:
+        raise PriceError(f"'{model.name}' contains no Market block")
+    if levels is None:
+        raise PriceError(f"no block in '{model.name}' declares a price called '{name}'")
+    df = pd.DataFrame(rows, columns=list(levels) + [name]).set_index(list(levels))
+    df.attrs["pricing_basis"] = "; ".join(sorted(b for b in basis if b))
+    return df
+
+
+def prices(model):
+    """Locational marginal prices: DataFrame indexed (``bus``, ``t``), column ``lmp``
+    (currency per MWh).
+
+    ``df.attrs["pricing_basis"]`` says where the duals come from (``"LP with integers fixed"``
+    for a MILP market).
+
+    >>> import pyomo_ecc as ecc
+    >>> m = ecc.Market(periods=2, dt=0.25)
+    >>> m.g = ecc.Producer(bus=1, b=30.0, p_max=10)
+    >>> m.l = ecc.FixedLoad(bus=1, p=[4, 6])
+    >>> _ = ecc.solve(m)
+    >>> ecc.prices(m)
+          lmp
+    bus t
+    1   0  30.0
+        1  30.0
+    """
+    return price_frame(model, "lmp")

@@ -1,0 +1,245 @@
+r"""The solver layer: the only module that creates or configures solver interfaces.
+
+* ``"highs"`` (default): HiGHS through ``highspy`` and Pyomo's persistent interface; LP,
+  convex QP and MILP, with duals. QP regularisation is switched off so that duals are exact.
+* ``"ipopt"`` / ``"cyipopt"``: Ipopt through Pyomo's ``cyipopt`` interface (needs the
+  ``nlp`` extra and PyNumero's ASL library, which ``bash ecc.sh test`` builds).
+* any other name: ``pyomo.environ.SolverFactory(name)`` with a ``dual`` suffix.
+
+Dual convention: after :func:`solve`, ``model.dual[c]`` is
+:math:`\partial\,\mathrm{objective}/\partial\,\mathrm{rhs}(c)` for the minimised objective, whatever
+the solver (Ipopt's multipliers have the opposite sign and are flipped here). Prices are built
+from these duals by :mod:`pyomo_ecc.pricing` alone.
+
+A MILP is solved, then its integer variables are fixed at the solution and the LP is re-solved
+for duals; the market records ``pricing_basis = "LP with integers fixed"``.
+
+A result that is not optimal raises :class:`~pyomo_ecc.errors.SolverError` naming the
+termination condition; an infeasible market raises
+:class:`~pyomo_ecc.errors.InfeasibleMarketError` listing the constraints that conflict and by how
+much (an elastic relaxation of the same model: every active constraint gets non-negative
+slacks, their sum is minimised, the constraints with positive slack are reported).
+"""
+import logging
+from dataclasses import dataclass, field
+
+import pandas as pd
+import pyomo.environ as pyo
+from pyomo.contrib.solver.common.factory import SolverFactory as _NewSolverFactory
+from pyomo.contrib.solver.common.results import TerminationCondition as TC
+from pyomo.core.expr.visitor import polynomial_degree
+from pyomo.opt import TerminationCondition as LegacyTC
+
+from pyomo_ecc.core.market import markets_in
+from pyomo_ecc.errors import InfeasibleMarketError, SolverError
+
+log = logging.getLogger(__name__)
+
+#: sign that turns a solver's reported dual into d(objective)/d(rhs) for a minimisation
+DUAL_SIGN = {"highs": 1.0, "cyipopt": -1.0}
+_ALIASES = {"ipopt": "cyipopt"}
+_INFEASIBLE_NEW = {TC.provenInfeasible, TC.locallyInfeasible, TC.infeasibleOrUnbounded}
+_INFEASIBLE_OLD = {LegacyTC.infeasible, LegacyTC.infeasibleOrUnbounded, LegacyTC.invalidProblem}
+_OPTIMAL_OLD = {LegacyTC.optimal, LegacyTC.locallyOptimal, LegacyTC.globallyOptimal}
+
+
+@dataclass
+class SolveResult:
+    """What :func:`solve` returns."""
+
+    solver: str
+    termination: str
+    objective: float
+    pricing_basis: str = "LP/QP duals"
+    raw: object = field(default=None, repr=False)
+
+
+def _integer_vars(model):
+    return [v for v in model.component_data_objects(pyo.Var, active=True, descend_into=True)
+            if not v.fixed and not v.is_continuous()]
+
+
+def _active_objective(model):
+    objs = list(model.component_data_objects(pyo.Objective, active=True, descend_into=True))
+    if len(objs) != 1:
+        raise SolverError(f"model '{model.name}' has {len(objs)} active objectives; need exactly one "
+                          f"(did you assemble the market? pyomo_ecc.solve assembles it)")
+    return objs[0]
+
+
+class Solver:
+    """A reusable solver: keep one for outer loops so the persistent interface sees only changes.
+
+    >>> import pyomo_ecc as ecc
+    >>> s = ecc.Solver("highs")
+    >>> s.name
+    'highs'
+    """
+
+    def __init__(self, name="highs", options=None, tee=False):
+        self.name = _ALIASES.get(name, name)
+        self.options = dict(options or {})
+        self.tee = tee
+        self._iface = None
+
+    # -- interfaces ----------------------------------------------------------------------------
+    def _interface(self):
+        if self._iface is None:
+            if self.name == "highs":
+                self._iface = _NewSolverFactory("highs")
+            else:
+                self._iface = pyo.SolverFactory(self.name)
+            try:
+                ok = self._iface.available()
+            except Exception:  # some interfaces raise instead of answering
+                ok = False
+            if not ok:
+                hint = (" (install the 'nlp' extra and build PyNumero's ASL library: bash ecc.sh test)"
+                        if self.name == "cyipopt" else "")
+                raise SolverError(f"solver '{self.name}' is not available on this machine{hint}")
+        return self._iface
+
+    # -- solving ------------------------------------------------------------------------------
+    def solve(self, model, diagnose=True):
+        """Assemble every market in ``model``, solve, load primal values and normalised duals.
+
+        Raises :class:`SolverError` (or :class:`InfeasibleMarketError`) unless optimal.
+        """
+        markets = markets_in(model)
+        for mk in markets:
+            mk.assemble()
+        obj = _active_objective(model)
+        ints = _integer_vars(model)
+        term, raw = self._run(model, obj, want_duals=not ints)
+        if term == "infeasible":
+            if diagnose:
+                raise self._infeasible(model)
+            raise SolverError(f"model '{model.name}' is infeasible", termination=term)
+        if term != "optimal":
+            raise SolverError(f"solver '{self.name}' stopped with termination condition '{term}' "
+                              f"on model '{model.name}'; no prices are available", termination=term)
+        basis = "LP/QP duals"
+        if ints:
+            basis = "LP with integers fixed"
+            self._fixed_integer_duals(model, obj, ints)
+        for mk in markets:
+            mk._pricing_basis = basis
+        return SolveResult(self.name, term, pyo.value(obj), basis, raw)
+
+    def _run(self, model, obj, want_duals=True):
+        """Solve once; return ('optimal' | 'infeasible' | other, raw results); load values."""
+        iface = self._interface()
+        if self.name == "highs":
+            opts = dict(self.options)
+            if polynomial_degree(obj.expr) == 2 and not _integer_vars(model):
+                opts.setdefault("qp_regularization_value", 0.0)
+            res = iface.solve(model, tee=self.tee, load_solutions=False,
+                              raise_exception_on_nonoptimal_result=False, solver_options=opts)
+            tc = res.termination_condition
+            if tc in _INFEASIBLE_NEW:
+                return "infeasible", res
+            if tc != TC.convergenceCriteriaSatisfied:
+                return str(tc.name), res
+            res.solution_loader.load_vars()
+            if want_duals:
+                self._store_duals(model, res.solution_loader.get_duals(), DUAL_SIGN["highs"])
+            return "optimal", res
+        if want_duals and not isinstance(model.component("dual"), pyo.Suffix):
+            model.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
+        kwargs = {"tee": self.tee}
+        if self.options:
+            kwargs["options"] = self.options
+        try:
+            res = self._interface().solve(model, **kwargs)
+        except Exception as e:  # e.g. a non-optimal result some interfaces raise on
+            return f"error: {e}", None
+        tc = res.solver.termination_condition
+        if tc in _INFEASIBLE_OLD:
+            return "infeasible", res
+        if tc not in _OPTIMAL_OLD:
+            return str(tc), res
+        sign = DUAL_SIGN.get(self.name, 1.0)
+        if sign != 1.0 and want_duals:
+            for c in list(model.dual):
+                model.dual[c] = sign * model.dual[c]
+        return "optimal", res
+
+    @staticmethod
+    def _store_duals(model, duals, sign):
+        suffix = model.component("dual")
+        if not isinstance(suffix, pyo.Suffix):
+            model.dual = suffix = pyo.Suffix(direction=pyo.Suffix.IMPORT)
+        suffix.clear()
+        for c, val in duals.items():
+            suffix[c] = sign * val
+
+    def _fixed_integer_duals(self, model, obj, ints):
+        """Fix the integers at the MILP solution, re-solve the LP for duals, restore."""
+        saved = [(v, v.domain, v.bounds) for v in ints]
+        try:
+            for v in ints:
+                val = round(v.value)
+                v.domain = pyo.Reals
+                v.fix(val)
+            term, _ = self._run(model, obj, want_duals=True)
+            if term != "optimal":
+                raise SolverError(f"the LP with integers fixed ended '{term}'; no prices", term)
+        finally:
+            for v, dom, bounds in saved:
+                v.unfix()
+                v.domain = dom
+                v.setlb(bounds[0])
+                v.setub(bounds[1])
+
+    def _infeasible(self, model):
+        conflicts = diagnose_infeasibility(model, self)
+        if conflicts is None or conflicts.empty:
+            return InfeasibleMarketError(f"model '{model.name}' is infeasible (no diagnosis found)",
+                                         conflicts)
+        lines = [f"  {name}: violated by {row.violation:.6g}" for name, row in conflicts.iterrows()]
+        return InfeasibleMarketError(
+            f"model '{model.name}' is infeasible; these constraints conflict (an elastic relaxation "
+            f"restores feasibility by relaxing them by the amounts shown):\n" + "\n".join(lines),
+            conflicts)
+
+
+def diagnose_infeasibility(model, solver=None, tol=1e-7):
+    """Elastic relaxation: which constraints must be relaxed, and by how much, to be feasible.
+
+    Returns a DataFrame indexed by constraint name with column ``violation`` (>0), largest first.
+    """
+    m = model.clone()
+    for o in m.component_data_objects(pyo.Objective, active=True, descend_into=True):
+        o.deactivate()
+    cons = list(m.component_data_objects(pyo.Constraint, active=True, descend_into=True))
+    m._ecc_elastic = pyo.Block()
+    b = m._ecc_elastic
+    b.idx = pyo.RangeSet(0, len(cons) - 1)
+    b.s_up = pyo.Var(b.idx, domain=pyo.NonNegativeReals)
+    b.s_lo = pyo.Var(b.idx, domain=pyo.NonNegativeReals)
+    b.rows = pyo.ConstraintList()
+    for k, c in enumerate(cons):
+        c.deactivate()
+        if c.has_ub():
+            b.rows.add(c.body - b.s_up[k] <= c.upper)
+        if c.has_lb():
+            b.rows.add(c.body + b.s_lo[k] >= c.lower)
+    b.obj = pyo.Objective(expr=sum(b.s_up[k] + b.s_lo[k] for k in b.idx))
+    s = Solver(solver.name if solver is not None else "highs",
+               solver.options if solver is not None else None)
+    term, _ = s._run(m, b.obj, want_duals=False)
+    if term != "optimal":
+        log.warning("elastic relaxation ended '%s'; no diagnosis", term)
+        return None
+    rows = []
+    for k, c in enumerate(cons):
+        v = max(b.s_up[k].value or 0.0, 0.0) + max(b.s_lo[k].value or 0.0, 0.0)
+        if v > tol:
+            rows.append((c.name, v))
+    df = pd.DataFrame(rows, columns=["constraint", "violation"]).set_index("constraint")
+    return df.sort_values("violation", ascending=False)
+
+
+def solve(model, solver="highs", options=None, tee=False, diagnose=True):
+    """Assemble and solve ``model`` with ``solver``; see :class:`Solver`."""
+    return Solver(solver, options=options, tee=tee).solve(model, diagnose=diagnose)
