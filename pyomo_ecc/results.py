@@ -28,7 +28,7 @@ def dispatch(model):
     for mk in _markets(model):
         for p in mk.participants():
             for t in mk.T:
-                rows.append((p.local_name if mk is model else p.name, t, p.bus, pyo.value(p.p_inj[t])))
+                rows.append((p.local_name if mk is model else p.name, t, p.bus, pyo.value(p.p_inj[t]) + 0.0))
     return pd.DataFrame(rows, columns=["participant", "t", "bus", "p_inj"]).set_index(["participant", "t"])
 
 

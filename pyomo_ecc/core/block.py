@@ -68,9 +68,13 @@ class EccBlockData(BlockData):
 
 
 def _root_cause(e):
+    """The message of the innermost exception that ``e`` was raised from (the domain's own)."""
     cause = e
-    while cause.__cause__ is not None or cause.__context__ is not None:
-        cause = cause.__cause__ or cause.__context__
+    while True:
+        nxt = cause.__cause__ or (None if cause.__suppress_context__ else cause.__context__)
+        if nxt is None:
+            break
+        cause = nxt
     return str(cause) if cause is not e else ""
 
 

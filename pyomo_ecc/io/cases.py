@@ -39,7 +39,9 @@ else:  # pragma: no cover
 
 #: top-level tables a case may have, besides [case]; each entry is a list of participants
 PARTICIPANT_SECTIONS = ("producer", "consumer", "load")
-OTHER_SECTIONS = ("case", "network", "data", "policy")
+#: other top-level tables a model builder may read (each builder validates its own)
+OTHER_SECTIONS = ("case", "network", "data", "policy", "bus", "line", "prosumer", "storage",
+                  "flexible_load", "order", "sam", "experiment")
 CASE_KEYS = {"name", "title", "source", "description", "model", "periods", "dt",
              "power_unit", "currency"}
 

@@ -2,9 +2,13 @@ r"""Offer and bid curves shared by producers and consumers.
 
 A curve gives the as-bid *value* :math:`V(x)` of a quantity :math:`x \ge 0` in one hour:
 
-* quadratic: :math:`V(x) = a x^2 + b x + c`;
+* quadratic: :math:`V(x) = a x^2 + b x` (+ the constant :math:`c`);
 * stepwise with :math:`k` segments of width :math:`w_k` and price :math:`\pi_k`:
-  :math:`V(x) = \sum_k \pi_k s_k`, :math:`x = \sum_k s_k`, :math:`0 \le s_k \le w_k`.
+  :math:`V(x) = \sum_k \pi_k s_k`, :math:`x = \sum_k s_k`, :math:`0 \le s_k \le w_k`
+  (+ the constant :math:`c`).
+
+The participant adds :math:`c` per hour (times the commitment status for a producer with
+``commitment=True``: a no-load cost).
 
 For a producer :math:`V` is a cost and must be convex (:math:`a \ge 0`, :math:`\pi_k`
 non-decreasing); for a consumer it is a utility and must be concave (:math:`a \le 0`,
@@ -31,9 +35,11 @@ def build_curve(blk, x, convex):
     """
     cfg = blk.config
     market = blk.market()
+    blk.c = Param(initialize=0.0 if cfg.c is None else cfg.c, mutable=True,
+                  doc="constant per hour (currency/h); a no-load cost under commitment")
     if cfg.steps is not None:
-        if any(v is not None for v in (cfg.a, cfg.b, cfg.c)):
-            blk.fail("give either quadratic coefficients (a, b, c) or steps, not both")
+        if any(v is not None for v in (cfg.a, cfg.b)):
+            blk.fail("give either quadratic coefficients (a, b) or steps, not both")
         prices = [p for _, p in cfg.steps]
         bad = [k for k in range(1, len(prices)) if (prices[k] < prices[k - 1]) == convex
                and prices[k] != prices[k - 1]]
@@ -53,13 +59,11 @@ def build_curve(blk, x, convex):
         return {t: sum(blk.step_price[k] * blk.seg[t, k] for k in blk.K) for t in market.T}
     a = 0.0 if cfg.a is None else cfg.a
     b = 0.0 if cfg.b is None else cfg.b
-    c = 0.0 if cfg.c is None else cfg.c
     if (a < 0) if convex else (a > 0):
         need = "a >= 0 (convex cost)" if convex else "a <= 0 (concave utility)"
         blk.fail(f"non-convex curve: quadratic coefficient a = {a}; need {need}")
     blk.a = Param(initialize=a, mutable=True, doc="quadratic coefficient (currency/MW^2/h)")
     blk.b = Param(initialize=b, mutable=True, doc="linear coefficient (currency/MWh)")
-    blk.c = Param(initialize=c, mutable=True, doc="constant (currency/h)")
     return {t: blk.a * x[t] ** 2 + blk.b * x[t] for t in market.T}
 
 

@@ -84,7 +84,7 @@ class _CurveParticipantData(ParticipantData):
         self.ineq_max = Constraint(market.T, rule=lambda b, t: x[t] <= getattr(b, hi_name)[t] * on[t])
         self.ineq_min = Constraint(market.T, rule=lambda b, t: x[t] >= getattr(b, lo_name)[t] * on[t])
         value = build_curve(self, x, convex=self.direction > 0)
-        const = self.c if hasattr(self, "c") else 0.0
+        const = self.c
         self.p_inj = Expression(market.T, rule=lambda b, t: self.direction * x[t],
                                 doc="net injection (power units)")
         self.bid_cost = Expression(

@@ -1,0 +1,85 @@
+"""The ``pyomo-ecc`` command.
+
+``pyomo-ecc cases``                               list the case library
+``pyomo-ecc run [CASE] [--solver NAME] [--out DIR]``  solve a case's default model, print a
+summary (welfare, prices, dispatch, surplus, and the model's own report tables); with
+``--out`` also write ``prices.csv`` (bus, t, lmp) and ``dispatch.csv`` (participant, t, p_inj).
+Without CASE it runs the embedded default case.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+DEFAULT_CASE = "seed000_community"
+
+
+def _print_frame(title, df, out):
+    out.write(f"\n{title}\n")
+    with pd.option_context("display.max_rows", 200, "display.max_columns", 30, "display.width", 160):
+        out.write(df.to_string() + "\n")
+
+
+def run(case_name=None, solver="highs", out_dir=None, out=sys.stdout):
+    """Solve ``case_name`` (default: the embedded default case) and print its summary."""
+    from pyomo_ecc.io.cases import load_case
+    from pyomo_ecc.models import REPORTS
+    from pyomo_ecc.results import summary
+    from pyomo_ecc.solvers import solve
+
+    case = load_case(case_name or DEFAULT_CASE)
+    model = case.build()
+    result = solve(model, solver=solver)
+    s = summary(model)
+    mk_currency = model.config.currency if hasattr(model, "config") else ""
+    out.write(f"case     : {case.name} - {case.meta.get('title', '')}\n")
+    out.write(f"model    : {case.model_name}   solver: {result.solver} ({result.termination})\n")
+    out.write(f"welfare  : {s['welfare']:.6f} {mk_currency}\n")
+    out.write(f"merchandising surplus: {s['merchandising_surplus']:.6f} {mk_currency}\n")
+    out.write(f"prices from: {s['prices'].attrs.get('pricing_basis', '')}\n")
+    lmp = s["prices"]["lmp"].unstack("t")
+    _print_frame(f"LMP [{mk_currency}/MWh] by bus (rows) and period (columns)", lmp, out)
+    disp = s["dispatch"]["p_inj"].unstack("t")
+    unit = model.config.power_unit if hasattr(model, "config") else ""
+    _print_frame(f"dispatch p_inj [{unit}] by participant and period (+ injects, - withdraws)", disp, out)
+    _print_frame(f"surplus at the clearing prices [{mk_currency}]", s["surplus"], out)
+    report = REPORTS.get(case.model_name)
+    if report is not None:
+        for title, frame in report(model).items():
+            _print_frame(title, frame, out)
+    if out_dir is not None:
+        d = Path(out_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        s["prices"].reset_index()[["bus", "t", "lmp"]].to_csv(d / "prices.csv", index=False)
+        s["dispatch"].reset_index()[["participant", "t", "p_inj"]].to_csv(d / "dispatch.csv", index=False)
+        out.write(f"\nwrote {d / 'prices.csv'} and {d / 'dispatch.csv'}\n")
+    return model
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="pyomo-ecc", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("cases", help="list the case library")
+    p_run = sub.add_parser("run", help="solve a case and print a summary")
+    p_run.add_argument("case", nargs="?", default=None,
+                       help=f"case name or path to a .toml case file (default: {DEFAULT_CASE})")
+    p_run.add_argument("--solver", default="highs", help="any Pyomo solver name (default: highs)")
+    p_run.add_argument("--out", default=None, help="directory for prices.csv and dispatch.csv")
+    args = parser.parse_args(argv)
+
+    from pyomo_ecc.errors import EccError
+    try:
+        if args.command == "cases":
+            from pyomo_ecc.io.cases import list_cases
+            _print_frame("case library", list_cases(), sys.stdout)
+        elif args.command == "run":
+            run(args.case, solver=args.solver, out_dir=args.out)
+    except EccError as e:
+        print(f"pyomo-ecc: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

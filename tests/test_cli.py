@@ -1,0 +1,79 @@
+"""Integration: the ``pyomo-ecc`` command and the README example."""
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import pyomo_ecc as ecc
+from pyomo_ecc.cli import main, run
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_run_default_case_prints_a_summary():
+    out = io.StringIO()
+    m = run(out=out)
+    text = out.getvalue()
+    assert "seed000_community" in text and "welfare" in text and "LMP" in text
+    assert f"{ecc.welfare(m):.6f}" in text
+
+
+def test_run_writes_prices_and_dispatch_csv(tmp_path):
+    assert main(["run", "seed000_community", "--out", str(tmp_path)]) == 0
+    prices = pd.read_csv(tmp_path / "prices.csv")
+    dispatch = pd.read_csv(tmp_path / "dispatch.csv")
+    assert list(prices.columns) == ["bus", "t", "lmp"]
+    assert list(dispatch.columns) == ["participant", "t", "p_inj"]
+    assert dispatch["p_inj"].sum() == pytest.approx(0.0, abs=1e-6)   # copper-plate balance
+    assert set(dispatch["participant"]) == {"G1", "G2", "G3", "D4", "D5", "D6"}
+
+
+def test_console_script_entry_point(tmp_path):
+    exe = Path(sys.executable).with_name("pyomo-ecc")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "pyomo_ecc.cli"]
+    res = subprocess.run(cmd + ["cases"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "seed000_community" in res.stdout and "seed002_double_auction" in res.stdout
+
+
+def test_bad_case_gives_a_clear_error(capsys):
+    assert main(["run", "no_such_case"]) == 1
+    assert "unknown case 'no_such_case'" in capsys.readouterr().err
+
+
+def test_double_auction_case_trades_two_units():
+    out = io.StringIO()
+    m = run("seed002_double_auction", out=out)
+    d = ecc.dispatch(m)["p_inj"]
+    assert d[d > 0].sum() == pytest.approx(2.0)          # Q = 2 kWh
+    lmp = ecc.prices(m)["lmp"].iloc[0] / 1000.0           # $/kWh
+    assert 8.0 - 1e-9 <= lmp <= 9.0 + 1e-9                 # any price in [8, 9] clears Q = 2
+
+
+def test_readme_example_runs_as_written():
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks, "README has no python example"
+    out = io.StringIO()
+    ns = {}
+    from contextlib import redirect_stdout
+    with redirect_stdout(out):
+        exec(compile(blocks[0], "README.md", "exec"), ns)
+    m = ns["m"]
+    p = ecc.prices(m)["lmp"]
+    # period 0: the peaker's first step (45 $/MWh) is marginal; period 1: its second (60 $/MWh)
+    assert p[("south", 0)] == pytest.approx(45.0) and p[("south", 1)] == pytest.approx(60.0)
+    assert "lmp" in out.getvalue()
+
+
+def test_readme_starts_with_the_two_commands():
+    lines = (ROOT / "README.md").read_text().splitlines()
+    first_block = lines[lines.index("```bash") + 1: lines.index("```bash") + 3]
+    assert first_block[0].startswith("bash ecc.sh run")
+    assert first_block[1].startswith("bash ecc.sh test")
+    assert "bash ecc.sh test" in (ROOT / ".ci" / "run").read_text()

@@ -1,0 +1,155 @@
+"""Component tests of prices: finite differences, KKT, invariance, MILP, cross-solver, infeasibility.
+
+The LMP is defined as the change in total cost (currency) per MWh of extra load served at a bus
+in one period; every test below checks that definition or a consequence of it.
+"""
+import pyomo.environ as pyo
+import pytest
+
+import pyomo_ecc as ecc
+from pyomo_ecc.participants.curves import curve_marginal
+
+from conftest import requires_ipopt, two_bus_market
+
+pytestmark = pytest.mark.component
+
+
+def _cost(m):
+    return pyo.value(m.obj)
+
+
+@pytest.mark.parametrize("dt", [1.0, 0.25])
+def test_lmp_equals_finite_difference_of_total_cost(dt):
+    m = two_bus_market(dt=dt)
+    ecc.solve(m)
+    lmp = ecc.prices(m)["lmp"]
+    base = _cost(m)
+    solver = ecc.Solver()
+    for t in m.T:
+        delta = 1e-3
+        m.town.load[t] = m.town.load[t].value + delta
+        solver.solve(m)
+        fd = (_cost(m) - base) / (delta * dt)      # currency per MWh
+        m.town.load[t] = m.town.load[t].value - delta
+        assert fd == pytest.approx(lmp[("south", t)], rel=1e-5, abs=1e-6)
+    solver.solve(m)
+    assert _cost(m) == pytest.approx(base)
+
+
+def test_kkt_interior_units_have_marginal_cost_equal_to_lmp():
+    m = two_bus_market()
+    ecc.solve(m)
+    lmp = ecc.prices(m)["lmp"]
+    checked = 0
+    for p in m.participants():
+        if p.fixed_injection:
+            continue
+        x = p.p if hasattr(p, "p") else p.d
+        lo = p.p_min if hasattr(p, "p") else p.d_min
+        hi = p.p_max if hasattr(p, "p") else p.d_max
+        for t in m.T:
+            v = x[t].value
+            if lo[t].value + 1e-6 < v < hi[t].value - 1e-6:
+                assert curve_marginal(p, v, t) == pytest.approx(lmp[(p.bus, t)], rel=1e-7)
+                checked += 1
+            elif v >= hi[t].value - 1e-6:   # at its upper limit: marginal value on the right side
+                assert (curve_marginal(p, v, t) <= lmp[(p.bus, t)] + 1e-7) == (p.direction > 0)
+    assert checked >= 2
+
+
+def test_stepwise_offer_sets_the_price_inside_a_segment():
+    m = ecc.Market()
+    m.g1 = ecc.Producer(bus=1, steps=[(40, 10.0), (40, 25.0)])
+    m.g2 = ecc.Producer(bus=1, steps=[(30, 18.0)])
+    m.l = ecc.FixedLoad(bus=1, p=90)
+    ecc.solve(m)
+    # merit order 10 (40) -> 18 (30) -> 25: 90 MW needs 20 MW of the 25 step
+    assert m.g1.p[0].value == pytest.approx(60)
+    assert ecc.prices(m).loc[(1, 0), "lmp"] == pytest.approx(25.0)
+
+
+def test_prices_invariant_to_period_length():
+    a, b = two_bus_market(dt=1.0), two_bus_market(dt=0.5)
+    ecc.solve(a)
+    ecc.solve(b)
+    assert ecc.prices(a)["lmp"].to_numpy() == pytest.approx(ecc.prices(b)["lmp"].to_numpy(), rel=1e-9)
+    assert pyo.value(b.obj) == pytest.approx(0.5 * pyo.value(a.obj), rel=1e-9)
+
+
+@pytest.mark.parametrize("unit,scale", [("kW", 1e3), ("GW", 1e-3)])
+def test_prices_invariant_to_power_unit(unit, scale):
+    mw, other = two_bus_market(), two_bus_market(unit=unit, scale=scale)
+    ecc.solve(mw)
+    ecc.solve(other)
+    assert ecc.prices(other)["lmp"].to_numpy() == pytest.approx(ecc.prices(mw)["lmp"].to_numpy(), rel=1e-6)
+    assert (ecc.dispatch(other)["p_inj"] / scale).to_numpy() == pytest.approx(
+        ecc.dispatch(mw)["p_inj"].to_numpy(), rel=1e-6, abs=1e-6)
+    assert ecc.welfare(other) == pytest.approx(ecc.welfare(mw), rel=1e-6)
+
+
+def test_surplus_components_sum_to_welfare_on_a_copper_plate():
+    m = two_bus_market()
+    ecc.solve(m)
+    s = ecc.surplus(m)
+    assert s.index.name == "participant"
+    assert s["surplus"].sum() == pytest.approx(ecc.welfare(m), rel=1e-9)
+    assert s["revenue"].sum() == pytest.approx(0.0, abs=1e-6)   # payments balance on one bus
+
+
+def test_milp_prices_come_from_the_lp_with_integers_fixed():
+    m = ecc.Market(periods=2)
+    m.base = ecc.Producer(bus=1, steps=[(100, 20.0)])
+    m.unit = ecc.Producer(bus=1, steps=[(80, 30.0)], p_min=30, c=500.0, commitment=True)
+    m.l = ecc.FixedLoad(bus=1, p=[90, 150])
+    res = ecc.solve(m)
+    assert res.pricing_basis == "LP with integers fixed"
+    p = ecc.prices(m)
+    assert p.attrs["pricing_basis"] == "LP with integers fixed"
+    assert [m.unit.on[t].value for t in m.T] == [0, 1]
+    assert m.unit.on[1].domain is pyo.Binary and not m.unit.on[1].fixed   # restored
+    # period 0: only base runs, interior -> 20; period 1: unit committed and interior -> 30
+    assert p.loc[(1, 0), "lmp"] == pytest.approx(20.0)
+    assert p.loc[(1, 1), "lmp"] == pytest.approx(30.0)
+    assert pyo.value(m.obj) == pytest.approx(90 * 20 + 100 * 20 + 50 * 30 + 500)
+
+
+def test_infeasible_market_names_the_conflicting_constraints():
+    m = ecc.Market()
+    m.g = ecc.Producer(bus="A", b=10, p_max=50)
+    m.h = ecc.Producer(bus="A", b=20, p_max=30)
+    m.l = ecc.FixedLoad(bus="A", p=100)
+    with pytest.raises(ecc.InfeasibleMarketError) as err:
+        ecc.solve(m)
+    conflicts = err.value.conflicts
+    assert conflicts.index.name == "constraint"
+    assert conflicts["violation"].sum() == pytest.approx(20.0)   # 100 MW load, 80 MW capacity
+    assert "infeasible" in str(err.value) and "violated by 20" in str(err.value)
+
+
+def test_solver_error_names_the_termination():
+    m = ecc.Market()
+    m.g = ecc.Producer(bus="A", b=10, p_max=50)
+    m.l = ecc.FixedLoad(bus="A", p=10)
+    with pytest.raises(ecc.SolverError, match="not available"):
+        ecc.solve(m, solver="no_such_solver")
+
+
+def test_one_persistent_solver_sees_mutations():
+    m = two_bus_market(periods=1)
+    s = ecc.Solver()
+    s.solve(m)
+    before = ecc.prices(m).loc[("north", 0), "lmp"]
+    m.mid.b = 35.0       # mid is the marginal unit: its offer moves the price by 5
+    s.solve(m)
+    assert ecc.prices(m).loc[("north", 0), "lmp"] == pytest.approx(before + 5.0)
+
+
+@requires_ipopt
+def test_highs_and_ipopt_give_the_same_prices_on_the_seed000_qp():
+    a = ecc.load_case("seed000_community").build()
+    b = ecc.load_case("seed000_community").build()
+    ecc.solve(a, "highs")
+    ecc.solve(b, "ipopt", options={"tol": 1e-12})
+    assert ecc.prices(b)["lmp"].to_numpy() == pytest.approx(ecc.prices(a)["lmp"].to_numpy(), abs=1e-6)
+    assert ecc.dispatch(b)["p_inj"].to_numpy() == pytest.approx(ecc.dispatch(a)["p_inj"].to_numpy(), abs=1e-4)
+    assert ecc.welfare(b) == pytest.approx(ecc.welfare(a), abs=1e-6)
