@@ -124,7 +124,7 @@ class Solver:
             self._fixed_integer_duals(model, obj, ints)
         for mk in markets:
             mk._pricing_basis = basis
-        return SolveResult(self.name, term, pyo.value(obj), basis, raw)
+        return SolveResult(self.name, term, float(pyo.value(obj)), basis, raw)
 
     def _run(self, model, obj, want_duals=True):
         """Solve once; return ('optimal' | 'infeasible' | other, raw results); load values."""
@@ -147,17 +147,27 @@ class Solver:
         if want_duals and not isinstance(model.component("dual"), pyo.Suffix):
             model.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
         kwargs = {"tee": self.tee}
+        if hasattr(model, "solutions"):   # a Model can load a solution after the check
+            kwargs["load_solutions"] = False
         if self.options:
             kwargs["options"] = self.options
         try:
-            res = self._interface().solve(model, **kwargs)
-        except Exception as e:  # e.g. a non-optimal result some interfaces raise on
+            try:
+                res = iface.solve(model, **kwargs)
+            except (TypeError, ValueError) as e:  # an interface without load_solutions
+                if "load_solutions" not in str(e):
+                    raise
+                kwargs.pop("load_solutions")
+                res = iface.solve(model, **kwargs)
+        except Exception as e:  # an interface that raises instead of reporting
             return f"error: {e}", None
         tc = res.solver.termination_condition
         if tc in _INFEASIBLE_OLD:
             return "infeasible", res
         if tc not in _OPTIMAL_OLD:
             return str(tc), res
+        if "load_solutions" in kwargs:
+            model.solutions.load_from(res)
         sign = DUAL_SIGN.get(self.name, 1.0)
         if sign != 1.0 and want_duals:
             for c in list(model.dual):
@@ -225,8 +235,11 @@ def diagnose_infeasibility(model, solver=None, tol=1e-7):
         if c.has_lb():
             b.rows.add(c.body + b.s_lo[k] >= c.lower)
     b.obj = pyo.Objective(expr=sum(b.s_up[k] + b.s_lo[k] for k in b.idx))
-    s = Solver(solver.name if solver is not None else "highs",
-               solver.options if solver is not None else None)
+    linear = all(polynomial_degree(c.body) in (0, 1) for c in cons)
+    if linear or solver is None:   # a vertex solution names fewest constraints: use HiGHS
+        s = Solver("highs")
+    else:
+        s = Solver(solver.name, solver.options)
     term, _ = s._run(m, b.obj, want_duals=False)
     if term != "optimal":
         log.warning("elastic relaxation ended '%s'; no diagnosis", term)

@@ -153,3 +153,38 @@ def test_highs_and_ipopt_give_the_same_prices_on_the_seed000_qp():
     assert ecc.prices(b)["lmp"].to_numpy() == pytest.approx(ecc.prices(a)["lmp"].to_numpy(), abs=1e-6)
     assert ecc.dispatch(b)["p_inj"].to_numpy() == pytest.approx(ecc.dispatch(a)["p_inj"].to_numpy(), abs=1e-4)
     assert ecc.welfare(b) == pytest.approx(ecc.welfare(a), abs=1e-6)
+
+
+def test_any_pyomo_solver_by_name_gives_the_same_prices():
+    """The legacy SolverFactory path (here appsi_highs, an LP) against the default interface."""
+    def lp():
+        m = ecc.Market(periods=1)
+        m.g1 = ecc.Producer(bus=1, steps=[(40, 10.0), (40, 25.0)])
+        m.g2 = ecc.Producer(bus=1, steps=[(30, 18.0)])
+        m.l = ecc.FixedLoad(bus=1, p=60)
+        return m
+    a, b = lp(), lp()
+    ecc.solve(a)
+    ecc.solve(b, "appsi_highs")
+    assert ecc.prices(b)["lmp"].to_numpy() == pytest.approx(ecc.prices(a)["lmp"].to_numpy())
+    assert ecc.prices(a).loc[(1, 0), "lmp"] == pytest.approx(18.0)   # g2 is partly dispatched
+
+
+def test_a_market_nested_in_a_larger_model():
+    big = pyo.ConcreteModel()
+    big.mk = ecc.Market()
+    big.mk.g = ecc.Producer(bus=1, b=3.0, p_max=10)
+    big.mk.l = ecc.FixedLoad(bus=1, p=4)
+    ecc.solve(big)
+    assert ecc.prices(big).loc[(1, 0), "lmp"] == pytest.approx(3.0)
+    assert ecc.dispatch(big).loc[("mk.g", 0), "p_inj"] == pytest.approx(4.0)
+
+
+@requires_ipopt
+def test_infeasible_market_with_ipopt_is_diagnosed():
+    m = ecc.Market()
+    m.g = ecc.Producer(bus=1, a=0.1, b=1.0, p_max=40)
+    m.l = ecc.FixedLoad(bus=1, p=90)
+    with pytest.raises(ecc.InfeasibleMarketError) as err:
+        ecc.solve(m, "ipopt")
+    assert err.value.conflicts["violation"].sum() == pytest.approx(50.0, rel=1e-6)

@@ -93,6 +93,7 @@ def declare_block(name, concrete=False):
             self._ecc_options = {k: kwargs.pop(k) for k in list(kwargs) if k not in _PYOMO_BLOCK_OPTIONS}
             if concrete:
                 kwargs.setdefault("concrete", True)
+                kwargs.setdefault("name", name.lower())
             CustomBlock.__init__(self, *args, **kwargs)
 
         comp.__init__ = __init__

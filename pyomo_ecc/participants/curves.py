@@ -7,7 +7,8 @@ A curve gives the as-bid *value* :math:`V(x)` of a quantity :math:`x \ge 0` in o
   :math:`V(x) = \sum_k \pi_k s_k`, :math:`x = \sum_k s_k`, :math:`0 \le s_k \le w_k`
   (+ the constant :math:`c`).
 
-The participant adds :math:`c` per hour (times the commitment status for a producer with
+The quadratic term is built only when :math:`a \ne 0` at construction, so a linear offer
+stays an LP (changing ``a`` from 0 later has no effect). The participant adds :math:`c` per hour (times the commitment status for a producer with
 ``commitment=True``: a no-load cost).
 
 For a producer :math:`V` is a cost and must be convex (:math:`a \ge 0`, :math:`\pi_k`
@@ -64,6 +65,8 @@ def build_curve(blk, x, convex):
         blk.fail(f"non-convex curve: quadratic coefficient a = {a}; need {need}")
     blk.a = Param(initialize=a, mutable=True, doc="quadratic coefficient (currency/MW^2/h)")
     blk.b = Param(initialize=b, mutable=True, doc="linear coefficient (currency/MWh)")
+    if a == 0:   # keep a linear offer linear (an LP for every LP solver)
+        return {t: blk.b * x[t] for t in market.T}
     return {t: blk.a * x[t] ** 2 + blk.b * x[t] for t in market.T}
 
 
