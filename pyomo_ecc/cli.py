@@ -1,9 +1,10 @@
 """The ``pyomo-ecc`` command.
 
 ``pyomo-ecc cases``                               list the case library
-``pyomo-ecc run [CASE] [--solver NAME] [--out DIR]``  solve a case's default model, print a
-summary (welfare, prices, dispatch, surplus, and the model's own report tables); with
-``--out`` also write ``prices.csv`` (bus, t, lmp) and ``dispatch.csv`` (participant, t, p_inj).
+``pyomo-ecc run [CASE] [--solver NAME] [--out DIR] [--plot FILE]``  solve a case's default
+model, print a summary (welfare, prices, dispatch, surplus, and the model's own report tables);
+with ``--out`` also write ``prices.csv`` (bus, t, lmp) and ``dispatch.csv`` (participant, t,
+p_inj); with ``--plot`` draw the merit order of the first period.
 Without CASE it runs the embedded default case.
 """
 import argparse
@@ -21,7 +22,7 @@ def _print_frame(title, df, out):
         out.write(df.to_string() + "\n")
 
 
-def run(case_name=None, solver="highs", out_dir=None, out=sys.stdout):
+def run(case_name=None, solver="highs", out_dir=None, out=sys.stdout, plot=None):
     """Solve ``case_name`` (default: the embedded default case) and print its summary."""
     from pyomo_ecc.io.cases import load_case
     from pyomo_ecc.models import REPORTS
@@ -48,6 +49,11 @@ def run(case_name=None, solver="highs", out_dir=None, out=sys.stdout):
     if report is not None:
         for title, frame in report(model).items():
             _print_frame(title, frame, out)
+    if plot is not None:
+        from pyomo_ecc.plot import merit_order
+        ax = merit_order(model)
+        ax.figure.savefig(plot, dpi=120, bbox_inches="tight")
+        out.write(f"\nwrote the merit-order picture of period {model.T.first()} to {plot}\n")
     if out_dir is not None:
         d = Path(out_dir)
         d.mkdir(parents=True, exist_ok=True)
@@ -66,6 +72,8 @@ def main(argv=None):
                        help=f"case name or path to a .toml case file (default: {DEFAULT_CASE})")
     p_run.add_argument("--solver", default="highs", help="any Pyomo solver name (default: highs)")
     p_run.add_argument("--out", default=None, help="directory for prices.csv and dispatch.csv")
+    p_run.add_argument("--plot", default=None, metavar="FILE.png",
+                       help="draw supply, demand and the clearing point of the first period")
     args = parser.parse_args(argv)
 
     from pyomo_ecc.errors import EccError
@@ -74,7 +82,7 @@ def main(argv=None):
             from pyomo_ecc.io.cases import list_cases
             _print_frame("case library", list_cases(), sys.stdout)
         elif args.command == "run":
-            run(args.case, solver=args.solver, out_dir=args.out)
+            run(args.case, solver=args.solver, out_dir=args.out, plot=args.plot)
     except EccError as e:
         print(f"pyomo-ecc: error: {e}", file=sys.stderr)
         return 1

@@ -77,3 +77,9 @@ def test_readme_starts_with_the_two_commands():
     assert first_block[0].startswith("bash ecc.sh run")
     assert first_block[1].startswith("bash ecc.sh test")
     assert "bash ecc.sh test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_plot_option_writes_a_picture(tmp_path):
+    png = tmp_path / "merit.png"
+    assert main(["run", "--plot", str(png)]) == 0
+    assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"

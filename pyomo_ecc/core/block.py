@@ -78,6 +78,16 @@ def _root_cause(e):
     return str(cause) if cause is not e else ""
 
 
+def config_table(config):
+    """The options of a ``CONFIG`` as a reStructuredText list (added to component docstrings)."""
+    lines = ["Options (keyword arguments, validated):", ""]
+    for key in config.keys():
+        item = config.get(key)
+        default = item.value() if not isinstance(item, ConfigDict) else "{...}"
+        lines.append(f"* ``{key}`` (default ``{default!r}``): {getattr(item, '_doc', None) or ''}")
+    return "\n".join(lines)
+
+
 def declare_block(name, concrete=False):
     """Class decorator: make the Pyomo component ``name`` from an :class:`EccBlockData` class.
 
@@ -97,7 +107,7 @@ def declare_block(name, concrete=False):
             CustomBlock.__init__(self, *args, **kwargs)
 
         comp.__init__ = __init__
-        comp.__doc__ = data_cls.__doc__
+        comp.__doc__ = (data_cls.__doc__ or "") + "\n\n" + config_table(data_cls.CONFIG)
         return data_cls
 
     return decorate

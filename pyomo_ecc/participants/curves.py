@@ -81,3 +81,27 @@ def curve_marginal(blk, x_value, t=None):
         k = active[-1] if active else blk.K.first()
         return float(blk.step_price[k].value)
     return 2 * float(blk.a.value) * x_value + float(blk.b.value)
+
+
+def quantity_at_price(blk, price, t):
+    r"""The quantity (power units) the participant chooses alone at ``price`` (currency per power
+    unit per hour) in period t: its own best response, within its limits.
+
+    Producer: :math:`\arg\max_x\ \pi x - V(x)`; consumer: :math:`\arg\max_x\ V(x) - \pi x`. At a
+    price equal to a step's price the lower end of the flat stretch is returned.
+    """
+    producer = blk.direction > 0
+    q = blk.qty
+    lo = float(getattr(blk, f"{q}_min")[t].value)
+    hi = float(getattr(blk, f"{q}_max")[t].value)
+    if hasattr(blk, "step_price"):
+        x = sum(float(blk.step_q[k].value) for k in blk.K
+                if (float(blk.step_price[k].value) < price if producer
+                    else float(blk.step_price[k].value) > price))
+    else:
+        a, b = float(blk.a.value), float(blk.b.value)
+        if a == 0:
+            x = (hi if price > b else lo) if producer else (hi if b > price else lo)
+        else:
+            x = (price - b) / (2 * a)     # both signs: a > 0 producer, a < 0 consumer
+    return min(max(x, lo), hi)
