@@ -225,8 +225,8 @@ def diagnose_infeasibility(model, solver=None, tol=1e-7):
     m._ecc_elastic = pyo.Block()
     b = m._ecc_elastic
     b.idx = pyo.RangeSet(0, len(cons) - 1)
-    b.s_up = pyo.Var(b.idx, domain=pyo.NonNegativeReals)
-    b.s_lo = pyo.Var(b.idx, domain=pyo.NonNegativeReals)
+    b.s_up = pyo.Var(b.idx, bounds=(0, None))   # bounds, not a domain: no warnings on -1e-12
+    b.s_lo = pyo.Var(b.idx, bounds=(0, None))
     b.rows = pyo.ConstraintList()
     for k, c in enumerate(cons):
         c.deactivate()
