@@ -1,6 +1,7 @@
 """The ``pyomo-ecc`` command.
 
 ``pyomo-ecc cases``                               list the case library
+``pyomo-ecc cge [CASE] [--electricity-price P|market]``  the seed 001 CGE experiment (Table 5)
 ``pyomo-ecc run [CASE] [--solver NAME] [--out DIR] [--plot FILE]``  solve a case's default
 model, print a summary (welfare, prices, dispatch, surplus, and the model's own report tables);
 with ``--out`` also write ``prices.csv`` (bus, t, lmp) and ``dispatch.csv`` (participant, t,
@@ -22,8 +23,9 @@ def _print_frame(title, df, out):
         out.write(df.to_string() + "\n")
 
 
-def run(case_name=None, solver="highs", out_dir=None, out=sys.stdout, plot=None):
+def run(case_name=None, solver="highs", out_dir=None, out=None, plot=None):
     """Solve ``case_name`` (default: the embedded default case) and print its summary."""
+    out = sys.stdout if out is None else out
     from pyomo_ecc.io.cases import load_case
     from pyomo_ecc.models import REPORTS
     from pyomo_ecc.results import summary
@@ -72,6 +74,12 @@ def main(argv=None):
                        help=f"case name or path to a .toml case file (default: {DEFAULT_CASE})")
     p_run.add_argument("--solver", default="highs", help="any Pyomo solver name (default: highs)")
     p_run.add_argument("--out", default=None, help="directory for prices.csv and dispatch.csv")
+    p_cge = sub.add_parser("cge", help="run the seed 001 CGE experiment and print its Table-5 table")
+    p_cge.add_argument("case", nargs="?", default=None, help="CGE case (default: seed001_cge)")
+    p_cge.add_argument("--electricity-price", default=None, metavar="P|market",
+                       help="electricity price (yuan/MWh) in the carbon scenarios, or 'market' to "
+                            "take it from the case's electricity-market model")
+    p_cge.add_argument("--solver", default="ipopt", help="nonlinear solver (default: ipopt)")
     p_run.add_argument("--plot", default=None, metavar="FILE.png",
                        help="draw supply, demand and the clearing point of the first period")
     args = parser.parse_args(argv)
@@ -83,6 +91,12 @@ def main(argv=None):
             _print_frame("case library", list_cases(), sys.stdout)
         elif args.command == "run":
             run(args.case, solver=args.solver, out_dir=args.out, plot=args.plot)
+        elif args.command == "cge":
+            from pyomo_ecc.models.cge_seed001 import cli as cge_cli
+            argv_cge = ([args.case] if args.case else []) + ["--solver", args.solver]
+            if args.electricity_price is not None:
+                argv_cge += ["--electricity-price", args.electricity_price]
+            cge_cli(argv_cge)
     except EccError as e:
         print(f"pyomo-ecc: error: {e}", file=sys.stderr)
         return 1

@@ -1,11 +1,14 @@
 r"""Results as pandas frames with named index levels.
 
 * :func:`dispatch`: ``p_inj`` (power units) by (``participant``, ``t``), with the bus;
-* :func:`welfare`: :math:`W = -\sum_i \mathrm{BC}_i` (currency);
+* :func:`welfare`: :math:`W = -` the market objective: :math:`-\sum_i \mathrm{BC}_i` minus
+  policy and other objective terms (carbon costs, network charges), in currency;
 * :func:`surplus`: each participant's surplus at the clearing prices,
   :math:`S_i = \sum_t \Delta t_t\,u\,\lambda_{b_i,t}\,p^{inj}_{i,t} - \mathrm{BC}_i`
   (revenue minus as-bid cost; a consumer's revenue is negative: its payment).
-  :math:`W - \sum_i S_i` is the merchandising surplus (congestion rent) kept by the operator.
+* :func:`merchandising_surplus`: what the operator collects,
+  :math:`\sum_{b,t} \Delta t_t\,u\,\lambda_{b,t}\,w_{b,t}` over all withdrawals :math:`w`
+  (participants' and the loads the network holds itself); the congestion (and loss) rent.
 """
 import pandas as pd
 import pyomo.environ as pyo
@@ -33,8 +36,25 @@ def dispatch(model):
 
 
 def welfare(model):
-    """Social welfare :math:`-\\sum_i \\mathrm{BC}_i` (currency) of the solved model."""
-    return -sum(pyo.value(p.bid_cost) for mk in _markets(model) for p in mk.participants())
+    """Social welfare of the solved model (currency): minus the markets' objectives, i.e. the
+    as-bid surplus :math:`-\\sum_i \\mathrm{BC}_i` less policy and network-charge terms."""
+    return -sum(float(pyo.value(mk.obj)) for mk in _markets(model))
+
+
+def merchandising_surplus(model):
+    """What the operator collects at the nodal prices (currency): minus every participant's
+    revenue plus the payments of the loads the network holds (bus loads, shunts)."""
+    lmp = prices(model)["lmp"]
+    total = 0.0
+    for mk in _markets(model):
+        u = mk.power_unit_mw
+        for p in mk.participants():
+            total -= sum(mk.dt[t] * u * lmp[(p.bus, t)] * pyo.value(p.p_inj[t]) for t in mk.T)
+        net = mk.get_network()
+        for t in mk.T:
+            for bus, w in (net.held_withdrawals(t) if net is not None else {}).items():
+                total += mk.dt[t] * u * lmp[(bus, t)] * w
+    return float(total)
 
 
 def surplus(model):
@@ -54,7 +74,5 @@ def surplus(model):
 
 def summary(model):
     """A dict with welfare, merchandising surplus, prices, dispatch and surplus frames."""
-    w = welfare(model)
-    s = surplus(model)
-    return {"welfare": w, "merchandising_surplus": float(w - s["surplus"].sum()),
-            "prices": prices(model), "dispatch": dispatch(model), "surplus": s}
+    return {"welfare": welfare(model), "merchandising_surplus": merchandising_surplus(model),
+            "prices": prices(model), "dispatch": dispatch(model), "surplus": surplus(model)}

@@ -27,10 +27,11 @@ import pandas as pd
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.factory import SolverFactory as _NewSolverFactory
 from pyomo.contrib.solver.common.results import TerminationCondition as TC
+from pyomo.contrib.solver.common.util import IncompatibleModelError
 from pyomo.core.expr.visitor import polynomial_degree
 from pyomo.opt import TerminationCondition as LegacyTC
 
-from pyomo_ecc.core.market import markets_in
+from pyomo_ecc.core.market import assemble_all, markets_in
 from pyomo_ecc.errors import InfeasibleMarketError, SolverError
 
 log = logging.getLogger(__name__)
@@ -101,13 +102,13 @@ class Solver:
 
     # -- solving ------------------------------------------------------------------------------
     def solve(self, model, diagnose=True):
-        """Assemble every market in ``model``, solve, load primal values and normalised duals.
+        """Assemble every market (and economy) in ``model``, solve, load primal values and
+        normalised duals.
 
         Raises :class:`SolverError` (or :class:`InfeasibleMarketError`) unless optimal.
         """
+        assemble_all(model)
         markets = markets_in(model)
-        for mk in markets:
-            mk.assemble()
         obj = _active_objective(model)
         ints = _integer_vars(model)
         term, raw = self._run(model, obj, want_duals=not ints)
@@ -133,8 +134,12 @@ class Solver:
             opts = dict(self.options)
             if polynomial_degree(obj.expr) == 2 and not _integer_vars(model):
                 opts.setdefault("qp_regularization_value", 0.0)
-            res = iface.solve(model, tee=self.tee, load_solutions=False,
-                              raise_exception_on_nonoptimal_result=False, solver_options=opts)
+            try:
+                res = iface.solve(model, tee=self.tee, load_solutions=False,
+                                  raise_exception_on_nonoptimal_result=False, solver_options=opts)
+            except IncompatibleModelError as e:
+                raise SolverError(f"HiGHS cannot solve model '{model.name}': {e}; it takes LP, convex QP "
+                                  f"and MILP only: use solver='ipopt' for a nonlinear model") from None
             tc = res.termination_condition
             if tc in _INFEASIBLE_NEW:
                 return "infeasible", res
@@ -206,11 +211,19 @@ class Solver:
         if conflicts is None or conflicts.empty:
             return InfeasibleMarketError(f"model '{model.name}' is infeasible (no diagnosis found)",
                                          conflicts)
-        lines = [f"  {name}: violated by {row.violation:.6g}" for name, row in conflicts.iterrows()]
+        lines = [f"  {name}{_described(model, name)}: violated by {row.violation:.6g}"
+                 for name, row in conflicts.iterrows()]
         return InfeasibleMarketError(
             f"model '{model.name}' is infeasible; these constraints conflict (an elastic relaxation "
             f"restores feasibility by relaxing them by the amounts shown):\n" + "\n".join(lines),
             conflicts)
+
+
+def _described(model, name):
+    """`` (doc)`` of the constraint called ``name``, when it has one (its meaning and unit)."""
+    c = model.find_component(name)
+    doc = c.parent_component().doc if c is not None else None
+    return f" ({doc})" if doc else ""
 
 
 def diagnose_infeasibility(model, solver=None, tol=1e-7):

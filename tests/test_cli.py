@@ -83,3 +83,12 @@ def test_plot_option_writes_a_picture(tmp_path):
     png = tmp_path / "merit.png"
     assert main(["run", "--plot", str(png)]) == 0
     assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cge_command_prints_the_table_5_layout(capsys):
+    assert main(["cge"]) == 0
+    text = capsys.readouterr().out
+    assert "GDP (trillion yuan)" in text and "carbon price 1000" in text
+    # the baseline column is calibrated to the seed's Table 5 baseline: GDP 91.9, 68.45e8 MWh
+    gdp = next(line for line in text.splitlines() if line.startswith("GDP"))
+    assert gdp.split()[3] == "91.90"

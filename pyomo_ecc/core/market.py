@@ -77,6 +77,9 @@ class _Registry:
 class MarketData(EccBlockData):
     """A market: time set, period lengths, registries and the phased build (see module doc)."""
 
+    #: pyomo_ecc.solve assembles every block with this flag before solving
+    assemble_on_solve = True
+
     CONFIG = EccBlockData.CONFIG()
     CONFIG.declare("periods", ConfigValue(default=1, domain=_periods,
                                           doc="number of periods, or a list of period labels"))
@@ -178,6 +181,13 @@ def find_market(blk):
     kind = type(blk.parent_component()).__name__.replace("Scalar", "")
     raise ModelError(f"{kind} '{blk.name}' must be placed inside a Market block "
                      f"(m = pyomo_ecc.Market(...); m.{blk.local_name} = ...)")
+
+
+def assemble_all(model):
+    """Assemble every block of ``model`` that asks for it (markets, economies), outermost first."""
+    for b in model.block_data_objects(descend_into=True, active=True):
+        if getattr(b, "assemble_on_solve", False):
+            b.assemble()
 
 
 def markets_in(model):

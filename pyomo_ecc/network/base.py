@@ -56,6 +56,12 @@ class NetworkData(EccBlockData):
             by_bus[p.bus][1 if p.fixed_injection else 0].append(p.p_inj[t])
         return by_bus
 
+    def held_withdrawals(self, t):
+        """``{bus: withdrawal}`` (power units) that the network itself holds in period t: bus loads
+        given with the graph, shunts. They pay the nodal price like any load
+        (:func:`pyomo_ecc.results.summary` counts them in the merchandising surplus)."""
+        return {}
+
     def assemble(self):  # pragma: no cover - overridden
         raise NotImplementedError
 

@@ -12,6 +12,19 @@ symbol                      attribute            meaning
                                                  consumer's utility enters with a minus sign
 ==========================  ===================  ==================================================
 
+Optional terms that policies (:mod:`pyomo_ecc.policy`) read when a participant has them:
+
+==========================  =======================  ==============================================
+symbol                      attribute                meaning
+==========================  =======================  ==============================================
+:math:`e_{i,t}`             ``emissions[t]``         emissions in period t (tCO2)
+:math:`a_{i,t}`             ``free_allocation[t]``   free allowances earned in period t (tCO2)
+:math:`z_{i,t}`             ``certificates[t]``      green certificates issued in period t
+:math:`E_{i,t}`             ``energy_mwh(t)``        energy injected in period t (MWh; negative
+                                                     when withdrawing)
+role                        ``policy_role()``        ``"supply"``, ``"demand"`` or ``None``
+==========================  =======================  ==============================================
+
 Fixed loads (:class:`~pyomo_ecc.participants.load.FixedLoad`) set ``fixed_injection = True``:
 the network moves their (constant) injections to the right-hand side of the balance, so the
 balance dual is the marginal cost of serving one more unit of load.
@@ -61,3 +74,16 @@ class ParticipantData(EccBlockData):
     @property
     def bus(self):
         return self.config.bus
+
+    def energy_mwh(self, t):
+        """Net energy injected in period t in MWh: :math:`p^{inj}_{t}\\,\\Delta t_t\\,u`."""
+        market = self.market()
+        return self.p_inj[t] * market.dt[t] * market.power_unit_mw
+
+    def policy_role(self):
+        """How policies see this participant: ``"supply"`` (generation, counted in output-based
+        standards), ``"demand"`` (consumption, counted in quota obligations) or ``None``.
+
+        Fixed loads are demand; subclasses say what they are.
+        """
+        return "demand" if self.fixed_injection else None

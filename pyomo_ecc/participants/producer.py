@@ -27,6 +27,26 @@ upper / lower limit            ``ineq_max[t]``, ``ineq_min[t]``   limit constrai
 :math:`\mathrm{BC}`            ``bid_cost``        as-bid cost over the horizon (currency)
 =============================  ==================  ==============================================
 
+Optional producer terms for policies (:mod:`pyomo_ecc.policy`), created only when the option is
+given (:math:`u` MW per power unit):
+
+.. math::
+
+    e_{i,t} = \rho_i\,p_{i,t}\,\Delta t_t\,u, \qquad
+    a_{i,t} = A_i\,p_{i,t}\,\Delta t_t\,u, \qquad
+    z_{i,t} = \kappa_i\,p_{i,t}\,\Delta t_t\,u
+
+=============================  ==========================  ======================================
+symbol                         attribute                   meaning (option)
+=============================  ==========================  ======================================
+:math:`\rho_i`                 ``emission_intensity``      tCO2/MWh (``emission_intensity``)
+:math:`A_i`                    ``allocation``              free allocation benchmark, tCO2/MWh
+:math:`\kappa_i`               ``certificate_rate``        certificates per MWh of output
+:math:`e_{i,t}`                ``emissions[t]``            tCO2
+:math:`a_{i,t}`                ``free_allocation[t]``      tCO2 of free allowances
+:math:`z_{i,t}`                ``certificates[t]``         certificates issued
+=============================  ==========================  ======================================
+
 Example::
 
     >>> import pyomo_ecc as ecc
@@ -41,7 +61,7 @@ from pyomo.common.config import ConfigValue
 from pyomo.environ import Binary, Constraint, Expression, Param, Var
 
 from pyomo_ecc.core.block import declare_block
-from pyomo_ecc.core.config import finite_float, nonnegative_series, steps
+from pyomo_ecc.core.config import finite_float, nonnegative_float, nonnegative_series, steps
 from pyomo_ecc.participants.base import ParticipantData
 from pyomo_ecc.participants.curves import build_curve
 
@@ -105,6 +125,41 @@ class ProducerData(_CurveParticipantData):
                                         doc="minimum output when on"))
     CONFIG.declare("commitment", ConfigValue(default=False, domain=bool,
                                              doc="binary on/off decision (makes a MILP)"))
+    CONFIG.declare("emission_intensity", ConfigValue(
+        default=None, domain=nonnegative_float,
+        doc="emission intensity rho (tCO2/MWh, >= 0); creates emissions[t]"))
+    CONFIG.declare("allocation", ConfigValue(
+        default=None, domain=nonnegative_float,
+        doc="free allocation benchmark A (tCO2/MWh, >= 0); creates free_allocation[t]"))
+    CONFIG.declare("certificate_rate", ConfigValue(
+        default=None, domain=nonnegative_float,
+        doc="green certificates issued per MWh of output (>= 0); creates certificates[t]"))
+
+    def build_participant(self, market):
+        super().build_participant(market)
+        cfg = self.config
+        mwh = {t: market.dt[t] * market.power_unit_mw for t in market.T}
+        if cfg.emission_intensity is not None:
+            self.emission_intensity = Param(initialize=cfg.emission_intensity, mutable=True,
+                                            doc="emission intensity (tCO2/MWh)")
+            self.emissions = Expression(
+                market.T, rule=lambda b, t: b.emission_intensity * b.p[t] * mwh[t],
+                doc="emissions (tCO2)")
+        if cfg.allocation is not None:
+            self.allocation = Param(initialize=cfg.allocation, mutable=True,
+                                    doc="free allocation benchmark (tCO2/MWh)")
+            self.free_allocation = Expression(
+                market.T, rule=lambda b, t: b.allocation * b.p[t] * mwh[t],
+                doc="free allowances earned by output (tCO2)")
+        if cfg.certificate_rate is not None:
+            self.certificate_rate = Param(initialize=cfg.certificate_rate, mutable=True,
+                                          doc="certificates per MWh of output")
+            self.certificates = Expression(
+                market.T, rule=lambda b, t: b.certificate_rate * b.p[t] * mwh[t],
+                doc="green certificates issued")
+
+    def policy_role(self):
+        return "supply"
 
 
 @declare_block("Consumer")
@@ -118,3 +173,6 @@ class ConsumerData(_CurveParticipantData):
                                         doc="largest demand: one number or one per period"))
     CONFIG.declare("d_min", ConfigValue(default=0.0, domain=nonnegative_series,
                                         doc="smallest demand"))
+
+    def policy_role(self):
+        return "demand"

@@ -1,0 +1,135 @@
+r"""The feeder model: a radial distribution feeder from a case file, as a market.
+
+A case with ``model = "feeder"`` has a ``[network]`` table, one ``[[bus]]`` entry per bus and one
+``[[line]]`` entry per branch::
+
+    [network]
+    type = "lindistflow"    # or "ac_distflow" (solve with Ipopt)
+    root = 1                # substation bus
+    base_kv = 12.66         # line-to-line base voltage: line r, x are in ohm
+    base_mva = 10.0
+    v_root = 1.0            # pu; also v_min, v_max (pu), and for LinDistFlow polygon_sides, polygon
+
+    [[bus]]                 # id, load, q_load (power units), optional v_min, v_max (pu)
+    [[line]]                # from, to, r, x (ohm), optional rating (power units), in_service
+
+plus the usual ``[[producer]]`` / ``[[consumer]]`` / ``[[load]]`` participants (the substation is
+a producer at the root bus whose offer prices the upstream energy). Line impedances are
+converted to per unit: :math:`r_{pu} = r_\Omega\,S_{base} / V_{base}^2` (MVA, kV).
+
+``build_feeder(case)`` returns the market (not yet assembled; its network block is
+``m.network``); ``feeder_graph(case)`` the networkx graph; ``feeder_report(m)`` the voltage
+profile table printed by ``pyomo-ecc run``.
+"""
+import networkx as nx
+import pandas as pd
+
+from pyomo_ecc.core.market import Market
+from pyomo_ecc.errors import InputError
+from pyomo_ecc.models.market import MARKET_KEYS, PARTICIPANT_BLOCKS
+from pyomo_ecc.network.ac_distflow import ACDistFlow
+from pyomo_ecc.network.lindistflow import LinDistFlow
+
+FORMULATIONS = {"lindistflow": LinDistFlow, "ac_distflow": ACDistFlow}
+GRAPH_KEYS = ("base_kv", "base_mva")
+BUS_KEYS = {"id", "load", "q_load", "v_min", "v_max"}
+LINE_KEYS = {"from", "to", "r", "x", "rating", "in_service", "name"}
+
+
+def _number(case, where, key, val):
+    if isinstance(val, bool) or not isinstance(val, (int, float)):
+        raise InputError(f"case '{case.name}': {where}: '{key}' must be a number, got {val!r}")
+    return float(val)
+
+
+def feeder_graph(case):
+    """The case's feeder as a networkx Graph with per-unit ``r``, ``x`` (in-service lines only)."""
+    net = dict(case.data.get("network", {}))
+    for key in GRAPH_KEYS:
+        if key not in net:
+            raise InputError(f"case '{case.name}': [network] needs '{key}' (line r, x are in ohm)")
+    base_kv = _number(case, "[network]", "base_kv", net["base_kv"])
+    base_mva = _number(case, "[network]", "base_mva", net["base_mva"])
+    if base_kv <= 0 or base_mva <= 0:
+        raise InputError(f"case '{case.name}': [network]: base_kv and base_mva must be > 0")
+    z_base = base_kv ** 2 / base_mva
+    g = nx.Graph(base_mva=base_mva)
+    for k, bus in enumerate(case.data.get("bus", [])):
+        where = f"[[bus]] entry {k}"
+        if not isinstance(bus, dict) or "id" not in bus:
+            raise InputError(f"case '{case.name}': {where} needs an 'id'")
+        bad = set(bus) - BUS_KEYS
+        if bad:
+            raise InputError(f"case '{case.name}': {where}: unknown key(s) {sorted(bad)}; "
+                             f"allowed are {sorted(BUS_KEYS)}")
+        if bus["id"] in g:
+            raise InputError(f"case '{case.name}': {where}: duplicate bus id {bus['id']!r}")
+        g.add_node(bus["id"], **{k2: v for k2, v in bus.items() if k2 != "id"})
+    if g.number_of_nodes() == 0:
+        raise InputError(f"case '{case.name}': a feeder case needs [[bus]] entries")
+    for k, line in enumerate(case.data.get("line", [])):
+        where = f"[[line]] entry {k}"
+        if not isinstance(line, dict):
+            raise InputError(f"case '{case.name}': {where} is not a table")
+        bad = set(line) - LINE_KEYS
+        if bad:
+            raise InputError(f"case '{case.name}': {where}: unknown key(s) {sorted(bad)}; "
+                             f"allowed are {sorted(LINE_KEYS)}")
+        for key in ("from", "to", "r", "x"):
+            if key not in line:
+                raise InputError(f"case '{case.name}': {where} needs '{key}'")
+        if not line.get("in_service", True):
+            continue
+        u, v = line["from"], line["to"]
+        for end in (u, v):
+            if end not in g:
+                raise InputError(f"case '{case.name}': {where}: unknown bus {end!r}")
+        if g.has_edge(u, v):
+            raise InputError(f"case '{case.name}': {where}: a second line between {u!r} and {v!r} "
+                             f"(parallel lines make a loop; a feeder must be radial)")
+        attrs = {"r": _number(case, where, "r", line["r"]) / z_base,
+                 "x": _number(case, where, "x", line["x"]) / z_base}
+        if "rating" in line:
+            attrs["rating"] = _number(case, where, "rating", line["rating"])
+        g.add_edge(u, v, **attrs)
+    return g
+
+
+def build_feeder(case, formulation=None):
+    """Build the case's feeder market (not yet assembled); ``formulation`` overrides
+    ``[network] type``."""
+    meta = case.meta
+    net = dict(case.data.get("network", {}))
+    kind = formulation or net.pop("type", "lindistflow")
+    net.pop("type", None)
+    if kind not in FORMULATIONS:
+        raise InputError(f"case '{case.name}': network type {kind!r} is not a feeder formulation; "
+                         f"use one of {sorted(FORMULATIONS)}")
+    graph = feeder_graph(case)
+    for key in GRAPH_KEYS:
+        net.pop(key)
+    m = Market(name=case.name, **{k: meta[k] for k in MARKET_KEYS if k in meta})
+    for section, block in PARTICIPANT_BLOCKS.items():
+        for name, opts in case.participants(section):
+            m.add_component(name, block(**opts))
+    m.network = FORMULATIONS[kind](graph=graph, base_mva=graph.graph["base_mva"], **net)
+    return m
+
+
+def feeder_report(m):
+    """``{title: DataFrame}``: the voltage profile by bus (with the nodal prices), the branch
+    flows, and the settlement of the loads the network holds (bus loads are not participants,
+    so the standard summary does not count their payments)."""
+    from pyomo_ecc.pricing.prices import price_frame
+    net = m.get_network()
+    prof = net.voltages().join(price_frame(m, "lmp")).join(price_frame(m, "qlmp")) + 0.0  # no -0
+    title = (f"Voltage profile (pu) and nodal prices ({m.config.currency}/MWh, /Mvarh), "
+             f"{net.formulation}; minimum {prof.v_pu.min():.4f} pu at bus {prof.v_pu.idxmin()[0]}")
+    weight = prof.index.get_level_values("t").map(lambda t: m.dt[t]) * m.power_unit_mw
+    pay = (prof.lmp * prof.p_load * weight).groupby(level="t").sum()
+    settle = pd.DataFrame({"bus_load": prof.p_load.groupby(level="t").sum(),
+                           "losses": net.losses(),
+                           "bus_load_payment": pay})
+    return {title: prof, "Branch flows (sending end)": net.branch_flows(),
+            f"Bus loads held by the network: total, losses and payment at the LMPs "
+            f"({m.config.currency})": settle}

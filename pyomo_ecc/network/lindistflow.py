@@ -1,0 +1,380 @@
+r"""LinDistFlow: the lossless linearised branch flow model of a radial feeder.
+
+The feeder is a networkx graph, a tree rooted at the substation bus :math:`0`; branch :math:`j`
+goes from the parent bus :math:`\pi(j)` to bus :math:`j` and carries :math:`P_{j,t}, Q_{j,t}`
+(power units, positive away from the root). With :math:`s = u / S_{base}` (per unit per power
+unit) and :math:`\mathcal{C}(j)` the children of :math:`j`, in every period :math:`t`:
+
+.. math::
+
+    P_{j,t} - \sum_{k \in \mathcal{C}(j)} P_{k,t} + \sum_{i \in j} p^{inj}_{i,t}
+        = P^{L}_{j,t} - \sum_{i \in j,\ \mathrm{fixed}} p^{inj}_{i,t}
+        \qquad (\lambda^{p}_{j,t})
+
+    Q_{j,t} - \sum_{k \in \mathcal{C}(j)} Q_{k,t} + \sum_{i \in j} q^{inj}_{i,t}
+        + [j = 0]\, q^{sub}_t
+        = Q^{L}_{j,t} - \sum_{i \in j,\ \mathrm{fixed}} q^{inj}_{i,t}
+        \qquad (\lambda^{q}_{j,t})
+
+    v_{j,t} = v_{\pi(j),t} - 2 s\,(r_j P_{j,t} + x_j Q_{j,t}), \qquad v_{0,t} = V_0^2,
+    \qquad \underline{V}_j^2 \le v_{j,t} \le \overline{V}_j^2
+
+    \cos\theta_k\,P_{j,t} + \sin\theta_k\,Q_{j,t} \le \kappa\,\overline{S}_j,
+    \quad \theta_k = 2\pi k / n,\ k = 0..n-1
+
+(the root has no incoming branch: its :math:`P_{0}, Q_{0}` terms are absent). The polygon with
+:math:`\kappa = 1` circumscribes the circle :math:`P^2 + Q^2 \le \overline{S}^2` (``polygon =
+"outer"``, a relaxation); :math:`\kappa = \cos(\pi/n)` inscribes it (``"inner"``, conservative).
+
+The balance duals are the nodal prices: ``lmp`` (currency per MWh) from ``eq_p_balance`` and
+``qlmp`` (currency per Mvarh) from ``eq_q_balance``. The upstream grid supplies reactive power
+freely at the root (``q_sub``, unless ``q_root_free=False``); active power at the root comes from
+participants there (e.g. a :class:`~pyomo_ecc.participants.producer.Producer` that prices the
+substation's energy).
+
+Graph data, with the names of :mod:`pyomo_ecc.network.graph`: edge attributes ``r``, ``x``
+(per unit on ``base_mva``, default ``graph.graph["base_mva"]`` or 100; required) and ``rating``
+(apparent power limit, power units; 0, None or inf: no limit); node attributes ``load``,
+``q_load`` (active and reactive load, power units, one number or one per period; default 0),
+``v_min``, ``v_max`` (pu; override the options); ``in_service=False`` leaves a node or edge out.
+The root is the option ``root``, ``graph.graph["root"]`` or the node flagged ``root=True`` (or
+``ref=True``). Directions of a ``DiGraph`` are ignored: branches are oriented away from the root.
+
+===================================  ==========================================  =================================
+symbol                               attribute                                   meaning
+===================================  ==========================================  =================================
+:math:`P_{j,t}, Q_{j,t}`             ``p[j, t]``, ``q[j, t]``                    branch flows (power units)
+:math:`v_{j,t}`                      ``v_sq[j, t]``                              squared voltage magnitude (pu²)
+:math:`q^{sub}_t`                    ``q_sub[t]``                                reactive supply at the root
+:math:`P^L, Q^L`                     ``p_load[j, t]``, ``q_load[j, t]``          bus loads (mutable, power units)
+:math:`\underline{V}, \overline{V}`  ``v_min[j]``, ``v_max[j]``                  voltage limits (mutable, pu)
+:math:`\overline{S}_j`               ``s_max[j]``                                branch rating (mutable)
+:math:`r_j, x_j`                     ``r[j]``, ``x[j]``                          branch impedance (mutable, pu)
+:math:`\lambda^p_{j,t}`              ``eq_p_balance[j, t]``                      active balance (price ``lmp``)
+:math:`\lambda^q_{j,t}`              ``eq_q_balance[j, t]``                      reactive balance (price ``qlmp``)
+voltage drop                         ``eq_v_drop[j, t]``
+root voltage                         ``eq_v_root[t]``
+voltage limits                       ``ineq_v_min[j, t]``, ``ineq_v_max[j, t]``
+polygon                              ``ineq_s_max[j, t, k]``                     sides ``K``
+===================================  ==========================================  =================================
+
+Example (two buses, 1 MW at the end of a 0.05 pu line)::
+
+    >>> import networkx as nx, pyomo_ecc as ecc
+    >>> from pyomo_ecc.network.lindistflow import LinDistFlow
+    >>> g = nx.Graph(); g.add_edge("sub", "A", r=0.05, x=0.02)
+    >>> g.nodes["A"]["load"] = 1.0
+    >>> m = ecc.Market()
+    >>> m.grid = ecc.Producer(bus="sub", b=40.0, p_max=10)
+    >>> m.net = LinDistFlow(graph=g, root="sub", base_mva=10.0)
+    >>> _ = ecc.solve(m)
+    >>> round(m.net.v_sq["A", 0].value, 6)      # 1 - 2 * 0.05 * 1/10
+    0.99
+"""
+import math
+
+import networkx as nx
+import pandas as pd
+from pyomo.common.config import ConfigValue, In
+from pyomo.environ import Constraint, Param, Set, Var, value
+
+from pyomo_ecc.core.block import declare_block
+from pyomo_ecc.core.config import bus_label, per_period, positive_float, series
+from pyomo_ecc.errors import InputError
+from pyomo_ecc.network.base import NetworkData, raise_unknown_bus
+from pyomo_ecc.network.radial import RadialFeeder
+from pyomo_ecc.pricing.declarations import PriceDecl
+
+
+def _graph(x):
+    if x is None:
+        return None
+    if not isinstance(x, nx.Graph):
+        raise ValueError(f"expected a networkx graph, got {type(x).__name__}")
+    return x
+
+
+def _optional_bus(x):
+    return None if x is None else bus_label(x)
+
+
+def _optional_positive(x):
+    return None if x is None else positive_float(x)
+
+
+def _sides(x):
+    if isinstance(x, bool) or int(x) != x or int(x) < 4:
+        raise ValueError(f"a polygon needs an integer number of sides >= 4, got {x!r}")
+    return int(x)
+
+
+class RadialNetworkData(NetworkData):
+    """Shared parts of the radial feeder formulations (graph, loads, limits, prices, results)."""
+
+    CONFIG = NetworkData.CONFIG()
+    CONFIG.declare("graph", ConfigValue(default=None, domain=_graph,
+                                        doc="the feeder: a networkx graph (a tree)"))
+    CONFIG.declare("root", ConfigValue(default=None, domain=_optional_bus,
+                                       doc="substation bus (default: graph.graph['root'] or the "
+                                           "node with root=True)"))
+    CONFIG.declare("base_mva", ConfigValue(default=None, domain=_optional_positive,
+                                           doc="base of the per-unit r, x in MVA (default: "
+                                               "graph.graph['base_mva'], else 100)"))
+    CONFIG.declare("v_root", ConfigValue(default=1.0, domain=positive_float,
+                                         doc="voltage magnitude at the root (pu)"))
+    CONFIG.declare("v_min", ConfigValue(default=None, domain=_optional_positive,
+                                        doc="lower voltage limit of every non-root bus (pu)"))
+    CONFIG.declare("v_max", ConfigValue(default=None, domain=_optional_positive,
+                                        doc="upper voltage limit of every non-root bus (pu)"))
+    CONFIG.declare("q_root_free", ConfigValue(default=True, domain=bool,
+                                              doc="the upstream grid supplies reactive power "
+                                                  "at the root at no cost"))
+
+    #: name of the formulation in messages
+    formulation = "radial feeder"
+
+    def build(self):
+        cfg = self.config
+        if cfg.graph is None:
+            self.fail("option 'graph' (a networkx graph of the feeder) is required")
+        if cfg.buses is not None:
+            self.fail("option 'buses' is not used: the buses are the graph's nodes")
+        try:
+            self.feeder = RadialFeeder(cfg.graph, root=cfg.root, required=("r", "x"),
+                                       optional=("rating",), what=f"{self.block_kind()} '{self.name}'")
+        except InputError as e:
+            raise InputError(str(e)) from None
+        base = cfg.base_mva if cfg.base_mva is not None else cfg.graph.graph.get("base_mva", 100.0)
+        try:
+            self.base_mva = positive_float(base)
+        except ValueError as e:
+            self.fail(f"base_mva: {e}")
+        super().build()
+        market = self.market()
+        fd = self.feeder
+        self.B = Set(initialize=fd.buses, ordered=True, doc="buses")
+        self.E = Set(initialize=fd.branches, ordered=True,
+                     doc="branches, labelled by their receiving bus")
+        bd = fd.branch_data
+        for j, r in bd["r"].items():
+            if r < 0:
+                self.fail(f"branch {(fd.parent[j], j)!r}: resistance r must be >= 0, got {r}")
+        self.r = Param(self.E, initialize=bd["r"].to_dict(), mutable=True, doc="resistance (pu)")
+        self.x = Param(self.E, initialize=bd["x"].to_dict(), mutable=True, doc="reactance (pu)")
+        rated = {j: v for j, v in bd["rating"].items()
+                 if v is not None and not pd.isna(v) and v != 0 and not math.isinf(v)}
+        for j, v in rated.items():
+            if v < 0:
+                self.fail(f"branch {(fd.parent[j], j)!r}: rating must be > 0, got {v}")
+        self.E_rated = Set(initialize=[j for j in fd.branches if j in rated], ordered=True,
+                           doc="branches with an apparent-power rating")
+        self.s_max = Param(self.E_rated, initialize=rated, mutable=True,
+                           doc="apparent-power rating (power units)")
+        p_load, q_load, vmin, vmax = {}, {}, {}, {}
+        for b, data in fd.graph.nodes(data=True):
+            if "p_load" in data and "load" not in data:
+                self.fail(f"bus {b!r}: node attribute 'p_load' is not read; the active load "
+                          f"attribute is 'load' (and 'q_load' the reactive one)")
+            for attr, out in (("load", p_load), ("q_load", q_load)):
+                try:
+                    vals = per_period(series(data.get(attr, 0.0)), market.T, f"attribute '{attr}'")
+                except ValueError as e:
+                    self.fail(f"bus {b!r}: {e}")
+                out.update({(b, t): v for t, v in vals.items()})
+            if b == fd.root:
+                continue
+            for attr, default, out in (("v_min", cfg.v_min, vmin), ("v_max", cfg.v_max, vmax)):
+                val = data.get(attr, default)
+                if val is not None:
+                    try:
+                        out[b] = positive_float(val)
+                    except ValueError as e:
+                        self.fail(f"bus {b!r}: attribute '{attr}': {e}")
+            if b in vmin and b in vmax and vmin[b] > vmax[b]:
+                self.fail(f"bus {b!r}: v_min = {vmin[b]} exceeds v_max = {vmax[b]}")
+        self.p_load = Param(self.B, market.T, initialize=p_load, mutable=True,
+                            doc="active bus load (power units)")
+        self.q_load = Param(self.B, market.T, initialize=q_load, mutable=True,
+                            doc="reactive bus load (power units)")
+        self.B_vmin = Set(initialize=[b for b in fd.buses if b in vmin], ordered=True)
+        self.B_vmax = Set(initialize=[b for b in fd.buses if b in vmax], ordered=True)
+        self.v_min = Param(self.B_vmin, initialize=vmin, mutable=True, doc="lower voltage limit (pu)")
+        self.v_max = Param(self.B_vmax, initialize=vmax, mutable=True, doc="upper voltage limit (pu)")
+
+    # -- shared parts --------------------------------------------------------------------------
+    @property
+    def pu_per_unit(self):
+        """:math:`s`: per unit (on ``base_mva``) per market power unit."""
+        return self.market().power_unit_mw / self.base_mva
+
+    def buses(self):
+        return list(self.feeder.buses)
+
+    def check_buses(self):
+        known = set(self.feeder.buses)
+        for p in self.market().participants(active=False):
+            if p.bus not in known:
+                raise_unknown_bus(p, sorted(map(str, known)))
+
+    def held_withdrawals(self, t):
+        return {j: value(self.p_load[j, t]) for j in self.feeder.buses}
+
+    def _injections(self, t):
+        """``{bus: (var p, fixed p, var q, fixed q)}`` lists of terms in period t."""
+        out = {b: ([], [], [], []) for b in self.feeder.buses}
+        for p in self.market().participants():
+            k = 1 if p.fixed_injection else 0
+            out[p.bus][k].append(p.p_inj[t])
+            out[p.bus][2 + k].append(p.q_inj[t])
+        return out
+
+    def _lossless_flows(self, t):
+        """Flows that serve the bus loads alone, lossless (a starting point)."""
+        fd = self.feeder
+        p, q = {}, {}
+        for j in reversed(fd.order):
+            if j == fd.root:
+                continue
+            p[j] = value(self.p_load[j, t]) + sum(p[k] for k in fd.children[j])
+            q[j] = value(self.q_load[j, t]) + sum(q[k] for k in fd.children[j])
+        return p, q
+
+    def _build_common(self):
+        """Variables, balances and voltage limits; the formulation adds its branch physics."""
+        self.check_buses()
+        market = self.market()
+        fd = self.feeder
+        init = {t: self._lossless_flows(t) for t in market.T}
+        self.p = Var(self.E, market.T, initialize=lambda b, j, t: init[t][0][j],
+                     doc="active branch flow, from parent to child (power units)")
+        self.q = Var(self.E, market.T, initialize=lambda b, j, t: init[t][1][j],
+                     doc="reactive branch flow (power units)")
+        v0 = self.config.v_root ** 2
+        self.v_sq = Var(self.B, market.T, initialize=v0, bounds=(0, None),
+                        doc="squared voltage magnitude (pu^2)")
+        if self.config.q_root_free:
+            self.q_sub = Var(market.T, initialize=lambda b, t: sum(
+                value(self.q_load[k, t]) for k in fd.buses), doc="reactive supply at the root")
+        inj = {t: self._injections(t) for t in market.T}
+
+        def p_balance(b, j, t):
+            var_p, fixed_p, _, _ = inj[t][j]
+            flow = self.inflow_p(j, t) - sum(self.p[k, t] for k in fd.children[j])
+            return flow + sum(var_p) == self.p_load[j, t] - sum(fixed_p)
+
+        def q_balance(b, j, t):
+            _, _, var_q, fixed_q = inj[t][j]
+            flow = self.inflow_q(j, t) - sum(self.q[k, t] for k in fd.children[j])
+            if j == fd.root and self.config.q_root_free:
+                flow = flow + self.q_sub[t]
+            return flow + sum(var_q) == self.q_load[j, t] - sum(fixed_q)
+
+        self.eq_p_balance = Constraint(self.B, market.T, rule=p_balance, doc="active power balance")
+        self.eq_q_balance = Constraint(self.B, market.T, rule=q_balance, doc="reactive power balance")
+        self.eq_v_root = Constraint(market.T, rule=lambda b, t: self.v_sq[fd.root, t] == v0,
+                                    doc="root voltage")
+        self.ineq_v_min = Constraint(self.B_vmin, market.T,
+                                     rule=lambda b, j, t: self.v_sq[j, t] >= self.v_min[j] ** 2)
+        self.ineq_v_max = Constraint(self.B_vmax, market.T,
+                                     rule=lambda b, j, t: self.v_sq[j, t] <= self.v_max[j] ** 2)
+
+    def inflow_p(self, j, t):
+        """Active power arriving at bus ``j`` through its incoming branch."""
+        return 0.0 if j == self.feeder.root else self.p[j, t]
+
+    def inflow_q(self, j, t):
+        return 0.0 if j == self.feeder.root else self.q[j, t]
+
+    def price_declarations(self):
+        out = []
+        for t in self.market().T:
+            for j in self.feeder.buses:
+                out.append(PriceDecl("lmp", (j, t), ("bus", "t"), self.eq_p_balance[j, t], +1, "power", t))
+                out.append(PriceDecl("qlmp", (j, t), ("bus", "t"), self.eq_q_balance[j, t], +1, "power", t))
+        return out
+
+    # -- results -------------------------------------------------------------------------------
+    def voltages(self):
+        """Voltage profile: DataFrame indexed (``bus``, ``t``) with ``v_pu``, ``v_sq`` and the
+        bus loads ``p_load``, ``q_load``."""
+        rows = []
+        for t in self.market().T:
+            for j in self.feeder.buses:
+                vs = value(self.v_sq[j, t])
+                rows.append((j, t, math.sqrt(max(vs, 0.0)), vs, value(self.p_load[j, t]),
+                             value(self.q_load[j, t])))
+        return pd.DataFrame(rows, columns=["bus", "t", "v_pu", "v_sq", "p_load", "q_load"]
+                            ).set_index(["bus", "t"])
+
+    def branch_flows(self):
+        """Branch flows: DataFrame indexed (``branch``, ``t``) with ``from_bus``, ``to_bus``,
+        ``p``, ``q`` (sending end, power units) and ``loss_p`` (active loss, power units)."""
+        rows = []
+        for t in self.market().T:
+            for j in self.feeder.branches:
+                rows.append((j, t, self.feeder.parent[j], j, value(self.p[j, t]),
+                             value(self.q[j, t]), self.branch_loss(j, t)))
+        return pd.DataFrame(rows, columns=["branch", "t", "from_bus", "to_bus", "p", "q", "loss_p"]
+                            ).set_index(["branch", "t"])
+
+    def branch_loss(self, j, t):  # lossless by default
+        return 0.0
+
+    def losses(self):
+        """Total active losses per period (power units), Series indexed ``t``."""
+        return self.branch_flows()["loss_p"].groupby(level="t").sum().rename("loss_p")
+
+
+@declare_block("LinDistFlow")
+class LinDistFlowData(RadialNetworkData):
+    """The lossless LinDistFlow model of a radial feeder (see module doc)."""
+
+    formulation = "LinDistFlow"
+    CONFIG = RadialNetworkData.CONFIG()
+    CONFIG.declare("polygon_sides", ConfigValue(default=12, domain=_sides,
+                                                doc="sides of the polygon that approximates each "
+                                                    "branch's apparent-power circle"))
+    CONFIG.declare("polygon", ConfigValue(default="outer", domain=In(["outer", "inner"]),
+                                          doc="'outer': circumscribed (relaxation); 'inner': "
+                                              "inscribed (conservative)"))
+
+    def assemble(self):
+        self._build_common()
+        market = self.market()
+        fd = self.feeder
+        s = self.pu_per_unit
+        self.eq_v_drop = Constraint(
+            self.E, market.T,
+            rule=lambda b, j, t: self.v_sq[j, t] == self.v_sq[fd.parent[j], t]
+            - 2 * s * (self.r[j] * self.p[j, t] + self.x[j] * self.q[j, t]),
+            doc="voltage drop along each branch")
+        n = self.config.polygon_sides
+        kappa = 1.0 if self.config.polygon == "outer" else math.cos(math.pi / n)
+        self.polygon_kappa = kappa
+        self.K = Set(initialize=range(n), ordered=True, doc="polygon sides")
+        self.ineq_s_max = Constraint(
+            self.E_rated, market.T, self.K,
+            rule=lambda b, j, t, k: math.cos(2 * math.pi * k / n) * self.p[j, t]
+            + math.sin(2 * math.pi * k / n) * self.q[j, t] <= kappa * self.s_max[j],
+            doc="apparent-power limit (polygon)")
+
+    def sensitivities(self):
+        r"""Lossless voltage sensitivities to bus loads (pu² per power unit):
+        ``(dv_dp, dv_dq)`` with :math:`\partial v_k/\partial P^L_i = -2 s R_{ki}` and
+        :math:`\partial v_k/\partial Q^L_i = -2 s X_{ki}`, rows ``k``, columns ``i`` (root
+        included, with zeros)."""
+        s = self.pu_per_unit
+        r = {j: value(self.r[j]) for j in self.feeder.branches}
+        x = {j: value(self.x[j]) for j in self.feeder.branches}
+        fd = RadialFeeder(_with_values(self.feeder, r, x), root=self.feeder.root)
+        return (-2 * s * fd.path_matrix("r", include_root=True),
+                -2 * s * fd.path_matrix("x", include_root=True))
+
+
+def _with_values(feeder, r, x):
+    """A plain tree with the current r, x (mutable Params may have changed)."""
+    g = nx.Graph()
+    g.add_nodes_from(feeder.buses)
+    for j in feeder.branches:
+        g.add_edge(feeder.parent[j], j, r=r[j], x=x[j])
+    return g
