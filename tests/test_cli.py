@@ -55,20 +55,36 @@ def test_double_auction_case_trades_two_units():
     assert 8.0 - 1e-9 <= lmp <= 9.0 + 1e-9                 # any price in [8, 9] clears Q = 2
 
 
-def test_readme_example_runs_as_written():
+def _readme_blocks():
     text = (ROOT / "README.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    assert blocks, "README has no python example"
-    out = io.StringIO()
-    ns = {}
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+def _exec(block):
     from contextlib import redirect_stdout
+    out, ns = io.StringIO(), {}
     with redirect_stdout(out):
-        exec(compile(blocks[0], "README.md", "exec"), ns)
-    m = ns["m"]
-    p = ecc.prices(m)["lmp"]
-    # period 0: the peaker's first step (45 $/MWh) is marginal; period 1: its second (60 $/MWh)
+        exec(compile(block, "README.md", "exec"), ns)
+    return ns, out.getvalue()
+
+
+def test_readme_examples_run_as_written():
+    blocks = _readme_blocks()
+    assert len(blocks) >= 3, "README lost its python examples"
+    # 1. two-bus market: period 0 the peaker's first step (45 $/MWh) is marginal, period 1 its second
+    ns, out = _exec(blocks[0])
+    p = ecc.prices(ns["m"])["lmp"]
     assert p[("south", 0)] == pytest.approx(45.0) and p[("south", 1)] == pytest.approx(60.0)
-    assert "lmp" in out.getvalue()
+    assert "lmp" in out
+    # 2. carbon cap and certificate quota: gas is marginal (40 + 0.4 c = lmp, 20 + 0.9 c = lmp)
+    ns, _ = _exec(blocks[1])
+    assert ecc.price_frame(ns["m"], "carbon_price").iloc[0, 0] == pytest.approx(40.0)
+    assert ecc.price_frame(ns["m"], "certificate_price").iloc[0, 0] == pytest.approx(14.0)
+    # 3. feeder: the 0.6 MW rating binds; the DER at B serves the other 0.4 MW at 45 + 2*5*0.4
+    ns, _ = _exec(blocks[2])
+    d = ecc.dlmp(ns["m"])
+    assert d.loc[("B", 0), "lmp"] == pytest.approx(49.0)
+    assert d.loc[("B", 0), "congestion"] == pytest.approx(9.0)
 
 
 def test_readme_starts_with_the_two_commands():

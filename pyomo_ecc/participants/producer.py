@@ -54,7 +54,7 @@ Example::
     >>> m.g = ecc.Producer(bus="A", a=0.01, b=10, p_max=100)
     >>> m.d = ecc.Consumer(bus="A", steps=[(50, 40), (50, 5)])
     >>> _ = ecc.solve(m)
-    >>> round(m.g.p[0].value, 6), round(ecc.prices(m).lmp.iloc[0], 6)
+    >>> round(m.g.p[0].value, 6), round(float(ecc.prices(m).lmp.iloc[0]), 6)
     (50.0, 11.0)
 """
 from pyomo.common.config import ConfigValue

@@ -75,7 +75,7 @@ def prices(model):
     >>> m.g = ecc.Producer(bus=1, b=30.0, p_max=10)
     >>> m.l = ecc.FixedLoad(bus=1, p=[4, 6])
     >>> _ = ecc.solve(m)
-    >>> ecc.prices(m)
+    >>> ecc.prices(m)  # doctest: +NORMALIZE_WHITESPACE
           lmp
     bus t
     1   0  30.0
