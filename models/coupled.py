@@ -16,20 +16,20 @@ and the certificate constraint (eq. 8):
 
 built from the library's blocks:
 
-=================================  =====================================  ====================
-term                               block (attribute on the model)         case key
-=================================  =====================================  ====================
-:math:`U_j`, :math:`C^E_i`, (5)    ``Consumer``, ``Producer``,            ``[[consumer]]``,
-                                   ``CopperPlate`` (``network``)          ``[[producer]]``
-:math:`C^T_i = p_c E_i g'_i`       ``CarbonCost`` (``carbon_cost``)       ``[policy.carbon] price``
-(7)                                ``CarbonCap`` (``carbon_cap``)         ``[policy.carbon] cap``
-:math:`B^G_i = \pi^G z_i`          ``CertificatePrice``                   ``[policy.certificates]
-                                   (``certificate_value``)                price``
-(8)                                ``CertificateCap`` (``certificate_cap``)  ``form = "cap"``,
-                                                                          ``alpha``, ``cap``
-quota instead of (8)               ``CertificateQuota``                   ``form = "quota"``,
-                                   (``certificate_quota``)                ``alpha``
-=================================  =====================================  ====================
+=================================  ==========================================  ==========================
+term                               block (attribute on the model)              case key
+=================================  ==========================================  ==========================
+:math:`U_j`, :math:`C^E_i`, (5)    ``Consumer``, ``Producer``,                 ``[[consumer]]``,
+                                   ``CopperPlate`` (``network``)               ``[[producer]]``
+:math:`C^T_i = p_c E_i g'_i`       ``CarbonCost`` (``carbon_cost``)            ``[policy.carbon] price``
+(7)                                ``CarbonCap`` (``carbon_cap``)              ``[policy.carbon] cap``
+:math:`B^G_i = \pi^G z_i`          ``CertificatePrice``                        ``[policy.certificates]
+                                   (``certificate_value``)                     price``
+(8)                                ``CertificateCap`` (``certificate_cap``)    ``form = "cap"``,
+                                                                               ``alpha``, ``cap``
+quota instead of (8)               ``CertificateQuota``                        ``form = "quota"``,
+                                   (``certificate_quota``)                     ``alpha``
+=================================  ==========================================  ==========================
 
 :math:`E_i` is a producer's ``emission_intensity`` (t/MWh; :math:`g'_i` is the output of a unit
 with :math:`E_i > 0`), :math:`g''_i` the output of a unit with a ``certificate_rate``
@@ -62,6 +62,10 @@ from pyomo_ecc.pricing.prices import price_frame, prices
 CARBON_KEYS = {"price", "cap", "participants", "periods"}
 CERTIFICATE_KEYS = {"form", "price", "alpha", "cap", "producers", "consumers", "periods"}
 FORMS = ("cap", "quota", "none")
+#: keys of [policy.certificates] that each form uses (any other key would be silently ignored)
+FORM_KEYS = {"cap": {"price", "alpha", "cap", "producers", "periods"},
+             "quota": {"price", "alpha", "producers", "consumers", "periods"},
+             "none": {"price", "producers", "periods"}}
 
 
 def _table(case, key, allowed):
@@ -90,6 +94,9 @@ def build_coupled(case):
     """Build the coupled market of ``case`` (not yet assembled); see the module doc."""
     carbon = _table(case, "carbon", CARBON_KEYS)
     cert = _table(case, "certificates", CERTIFICATE_KEYS)
+    if carbon and "price" not in carbon and "cap" not in carbon:
+        raise InputError(f"case '{case.name}': [policy.carbon] needs 'price' and/or 'cap' "
+                         f"(got only {sorted(carbon)})")
     m = build_market(case)
     scope = _scope(carbon, ("participants", "periods"))
     if "price" in carbon:
@@ -100,6 +107,13 @@ def build_coupled(case):
     if form not in FORMS:
         raise InputError(f"case '{case.name}': [policy.certificates] form = {form!r}; "
                          f"use one of {list(FORMS)}")
+    unused = sorted(k for k in cert if k not in FORM_KEYS[form])
+    if unused:
+        raise InputError(f"case '{case.name}': [policy.certificates] key(s) {unused} are not "
+                         f"used by form = {form!r} (it takes {sorted(FORM_KEYS[form])})")
+    if form == "none" and "price" not in cert and cert:
+        raise InputError(f"case '{case.name}': [policy.certificates] form = 'none' needs "
+                         f"'price' (got only {sorted(cert)})")
     if "price" in cert:
         m.certificate_value = CertificatePrice(price=cert["price"],
                                                **_scope(cert, ("producers", "periods")))
@@ -112,9 +126,6 @@ def build_coupled(case):
         if "alpha" not in cert:
             raise InputError(f"case '{case.name}': [policy.certificates] form = 'quota' needs "
                              f"'alpha'")
-        if "cap" in cert:
-            raise InputError(f"case '{case.name}': [policy.certificates] 'cap' belongs to "
-                             f"form = 'cap', not 'quota'")
         m.certificate_quota = CertificateQuota(
             alpha=cert["alpha"], **_scope(cert, ("producers", "consumers", "periods")))
     return m
@@ -126,23 +137,32 @@ def _dual_price(model, blk, name):
 
 
 def coupled_prices(model):
-    """LMP, carbon price and certificate price of a solved coupled market in one frame.
+    r"""LMP, carbon price and certificate price of a solved coupled market in one frame.
 
     Indexed (``bus``, ``t``); columns ``lmp`` (currency/MWh), ``carbon_price`` (currency/tCO2)
     = ``carbon_price_exogenous`` + ``carbon_cap_price``, ``certificate_price``
     (currency/certificate) = ``certificate_price_exogenous`` + ``certificate_quota_price`` -
     ``certificate_cap_rent``, where the rent is :math:`\alpha` times the issuance cap's price (the
-    cap counts :math:`\alpha` per certificate). Components absent from the model are 0.
+    cap counts :math:`\alpha` per certificate). Components absent from the model are 0, and so
+    is a policy's component in the periods outside its scope (option ``periods``).
     """
     lmp = prices(model)
-    ex_c = pyo.value(model.carbon_cost.price) if hasattr(model, "carbon_cost") else 0.0
-    cap_c = _dual_price(model, model.carbon_cap, "carbon_price") if hasattr(model, "carbon_cap") else 0.0
-    ex_g = pyo.value(model.certificate_value.price) if hasattr(model, "certificate_value") else 0.0
-    quota = (_dual_price(model, model.certificate_quota, "certificate_price")
-             if hasattr(model, "certificate_quota") else 0.0)
-    zcap = (pyo.value(model.certificate_cap.alpha)
-            * _dual_price(model, model.certificate_cap, "certificate_cap_price")
-            if hasattr(model, "certificate_cap") else 0.0)
+    t_level = lmp.index.get_level_values("t")
+
+    def part(attr, value):
+        """``value`` of policy block ``attr`` in the periods of its scope, 0 elsewhere."""
+        if not hasattr(model, attr):
+            return 0.0
+        blk = getattr(model, attr)
+        inside = t_level.isin(blk.scope_periods())
+        return pd.Series([value(blk) if x else 0.0 for x in inside], index=lmp.index)
+
+    ex_c = part("carbon_cost", lambda b: pyo.value(b.price))
+    cap_c = part("carbon_cap", lambda b: _dual_price(model, b, "carbon_price"))
+    ex_g = part("certificate_value", lambda b: pyo.value(b.price))
+    quota = part("certificate_quota", lambda b: _dual_price(model, b, "certificate_price"))
+    zcap = part("certificate_cap", lambda b: pyo.value(b.alpha)
+                * _dual_price(model, b, "certificate_cap_price"))
     df = lmp.copy()
     df["carbon_price"] = ex_c + cap_c
     df["certificate_price"] = ex_g + quota - zcap

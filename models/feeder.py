@@ -78,12 +78,16 @@ def feeder_graph(case):
         for key in ("from", "to", "r", "x"):
             if key not in line:
                 raise InputError(f"case '{case.name}': {where} needs '{key}'")
-        if not line.get("in_service", True):
-            continue
+        in_service = line.get("in_service", True)
+        if not isinstance(in_service, bool):
+            raise InputError(f"case '{case.name}': {where}: 'in_service' must be true or false, "
+                             f"got {in_service!r}")
         u, v = line["from"], line["to"]
         for end in (u, v):
             if end not in g:
                 raise InputError(f"case '{case.name}': {where}: unknown bus {end!r}")
+        if not in_service:
+            continue
         if g.has_edge(u, v):
             raise InputError(f"case '{case.name}': {where}: a second line between {u!r} and {v!r} "
                              f"(parallel lines make a loop; a feeder must be radial)")

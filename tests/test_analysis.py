@@ -49,6 +49,17 @@ def test_cournot_linear_demand_closed_form_and_lerner_identity():
     assert r.firms["quantity"].iloc[0] == pytest.approx(45.0, rel=1e-9)  # monopoly (a - c)/2b
 
 
+@pytest.mark.parametrize("make, words", [
+    (lambda: LinearDemand(100, 0), "beta must be finite and > 0"),
+    (lambda: ConstantElasticityDemand(100, 0.0), "elasticity must be finite and non-zero"),
+    (lambda: cournot("linear", c=[1, 2]), "has no method(s)"),
+])
+def test_cournot_bad_demand_refused(make, words):
+    with pytest.raises(ecc.InputError) as e:
+        make()
+    assert words in str(e.value)
+
+
 def test_residual_supply_index_and_pivotal_suppliers():
     df = residual_supply([500, 300, 200], demand=600, names=["A", "B", "C"])
     assert df["rsi"].to_numpy() == pytest.approx([500 / 600, 700 / 600, 800 / 600])

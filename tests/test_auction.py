@@ -84,11 +84,21 @@ def test_tie_breaks_fifo_pro_rata_random():
     ([10], [5], {"tie_break": "random"}, "numpy.random.Generator"),
     ([10], [5], {"price_rule": "k", "k": 1.5}, "k in [0, 1]"),
     ([(10, 1.5)], [5], {"divisible": False}, "integer quantity"),
+    ([("ten", 1)], [5], {}, "bid 0: expected a price"),
+    ([10], [{"quantity": 2}], {}, "the key 'price' is missing"),
+    ([10], [{"price": 5, "qty": 2}], {}, "unknown key(s) ['qty']"),
 ])
 def test_bad_input(bids, asks, kw, words):
     with pytest.raises(ecc.InputError) as e:
         double_auction(bids, asks, **kw)
     assert words in str(e.value)
+
+
+def test_zero_surplus_pair_trades():
+    # b = a: the pair adds no welfare; the rule takes the largest welfare-maximising volume
+    r = double_auction([12, 7], [5, 7], divisible=False)
+    assert r.quantity == 2 and r.marginal == (7.0, 7.0) and r.price == 7.0
+    assert r.welfare == pytest.approx(12 - 5)
 
 
 def test_no_trade_gives_nan_price():

@@ -143,6 +143,8 @@ def test_administered_price():
 def test_bad_ets_input():
     with pytest.raises(InputError, match="mode 'cap' needs"):
         economy(mode="cap")
+    with pytest.raises(InputError, match="endogenous; got price=50"):
+        economy(mode="cap", cap_share=0.9, price=50.0)
     with pytest.raises(InputError, match=r"no cap for sector\(s\) \['MLK'\]"):
         economy(cap={"BRD": 1.0}, base_emissions=BOTH)
     with pytest.raises(InputError, match="unknown good"):
@@ -151,3 +153,9 @@ def test_bad_ets_input():
         economy(intensity={"BRD": 0.1})
     with pytest.raises(InputError, match=r"\[0, 1\]"):
         economy(price=1.0, free_allocation=1.5)
+    with pytest.raises(InputError, match=r"'free_allocation' names sector\(s\) \['MLK'\]"):
+        economy(price=1.0, free_allocation={"BRD": 0.5, "MLK": 0.5})
+    with pytest.raises(InputError, match=r"'cap' names sector\(s\) \['MLK'\]"):
+        economy(mode="cap", cap={"BRD": 9.0, "MLK": 4.0})
+    with pytest.raises(InputError, match="value_scale must be positive"):
+        economy(price=1.0, value_scale=0.0)

@@ -52,8 +52,11 @@ def test_unbalanced_sam_names_accounts_and_imbalance():
     bad = cge.SAM(tab, sam.roles, name="bad")
     with pytest.raises(InputError) as e:
         bad.check_balance()
-    msg = str(e.value)
-    assert "BRD" in msg and "HOH" in msg and "+1.5" in msg and "-1.5" in msg
+    lines = {ln.split(":")[0].strip(): ln for ln in str(e.value).splitlines()[1:]}
+    assert sorted(lines) == ["BRD", "HOH"]                 # only the two unbalanced accounts
+    # imbalance = row total - column total, with its sign, per account
+    assert "row total 93.5" in lines["BRD"] and "column total 92" in lines["BRD"] and "+1.5" in lines["BRD"]
+    assert "row total 90" in lines["HOH"] and "column total 91.5" in lines["HOH"] and "-1.5" in lines["HOH"]
     with pytest.raises(InputError, match="not balanced"):
         stdcge(sam=bad)
 
@@ -81,6 +84,31 @@ def test_unsupported_cell_and_missing_elasticity_refused():
         m.arm = cge.Armington(sigma={"BRD": 2.0})
     with pytest.raises(InputError, match="missing"):
         m.cet = cge.Transformation()
+
+
+def test_dissaving_cells_are_net_savings():
+    """A government deficit / current-account surplus is the (GOV, INV) / (EXT, INV) cell."""
+    sam = cge.SAM.from_csv("stdcge_sam.csv")
+    # gross form of the same economy: INV pays GOV 3 and EXT 4 back, GOV and EXT pay INV 3 and 4 more
+    tab = sam.table.copy()
+    tab.loc["GOV", "INV"], tab.loc["INV", "GOV"] = 3.0, 5.0
+    tab.loc["EXT", "INV"], tab.loc["INV", "EXT"] = 4.0, 16.0
+    gross = stdcge(sam=cge.SAM(tab, sam.roles))
+    assert (gross.bench.Sg0, gross.bench.Sf0) == (2.0, 12.0)
+    gross.taum.fix(0.0)
+    cge.solve(gross)
+    assert pyo.value(gross.hoh.utility) == pytest.approx(UU_NO_TARIFF, rel=1e-9)
+    # a true deficit: direct tax 23 -> 18, household saving 17 -> 22, government borrows 3
+    tab = sam.table.copy()
+    tab.loc["GOV", "HOH"], tab.loc["INV", "HOH"] = 18.0, 22.0
+    tab.loc["INV", "GOV"], tab.loc["GOV", "INV"] = 0.0, 3.0
+    m = stdcge(sam=cge.SAM(tab, sam.roles))
+    assert m.bench.Sg0 == -3.0 and pyo.value(m.gov.ssg) == pytest.approx(-3.0 / 30.0)
+    m.assemble()
+    assert m.max_residual() < 1e-12                        # benchmark replicated with dissaving
+    m.taum.fix(0.0)
+    cge.solve(m)                                           # Walras' law checked inside
+    assert abs(m.walras_residual()) < 1e-8
 
 
 # -- calibration -------------------------------------------------------------------------------------
@@ -125,7 +153,7 @@ def test_tariff_abolition_utility_and_walras():
     cge.solve(m)
     m.taum.fix(0.0)
     cge.solve(m)
-    assert pyo.value(m.hoh.utility) == pytest.approx(UU_NO_TARIFF, rel=1e-9)
+    assert pyo.value(m.hoh.utility) == pytest.approx(UU_NO_TARIFF, rel=1e-10)   # measured: 3e-12
     assert abs(m.walras_residual()) < 1e-8
     assert m.market_residuals()["excess"].abs().max() < 1e-8
     assert cge.ev_hicks(m.hoh) > 0                          # welfare gain
@@ -140,18 +168,46 @@ def test_constant_objective_and_other_dropped_market_same_point():
     assert abs(a.walras_residual()) < 1e-8
 
 
-def test_homogeneity_doubling_numeraire():
-    m = stdcge()
+@pytest.mark.parametrize("kw", [{}, {"numeraire": "cpi"}, {"savings_closure": "investment_driven"},
+                                {"external_closure": "fixed_exchange_rate"}])
+def test_homogeneity_doubling_numeraire(kw):
+    """Every closure: doubling the numeraire doubles every price (exchange rate included) and
+    leaves quantities and utility unchanged (homogeneity of degree 0 in prices)."""
+    m = stdcge(**kw)
     m.taum.fix(0.0)
     cge.solve(m)
     p1 = m.prices()["price"]
+    u1 = pyo.value(m.hoh.utility)
     q1 = {v.name: v.value for v in m.component_data_objects(pyo.Var) if "xp" in v.name or ".z[" in v.name}
     m.numeraire_level = 2.0
     cge.solve(m)
     p2 = m.prices()["price"]
     assert (p2 / p1).to_numpy() == pytest.approx(2.0, rel=1e-8)
+    assert pyo.value(m.hoh.utility) == pytest.approx(u1, rel=1e-9)
     for k, v in q1.items():
         assert m.find_component(k).value == pytest.approx(v, rel=1e-8)
+
+
+def test_world_prices_in_foreign_currency_units():
+    """Re-denominating the foreign currency (world prices and foreign saving x 2) halves the
+    exchange rate and changes nothing real; the balance of payments holds in foreign currency."""
+    m = stdcge()
+    m.taum.fix(0.0)
+    cge.solve(m)
+    u1, eps1 = pyo.value(m.hoh.utility), pyo.value(m.epsilon)
+    z1 = {j: pyo.value(m.prod.z[j]) for j in m.I}
+    for i in m.I:
+        m.pwe[i].fix(2.0)
+        m.pwm[i].fix(2.0)
+    m.row.sf.fix(2.0 * pyo.value(m.row.sf))
+    cge.solve(m)
+    assert pyo.value(m.epsilon) == pytest.approx(eps1 / 2, rel=1e-9)
+    assert pyo.value(m.hoh.utility) == pytest.approx(u1, rel=1e-9)
+    for j in m.I:
+        assert pyo.value(m.prod.z[j]) == pytest.approx(z1[j], rel=1e-9)
+    bop = (sum(pyo.value(m.pwe[i] * m.cet.e[i]) for i in m.I) + pyo.value(m.row.sf)
+           - sum(pyo.value(m.pwm[i] * m.arm.m[i]) for i in m.I))
+    assert abs(bop) < 1e-8
 
 
 def test_other_numeraires_same_real_result():

@@ -63,6 +63,24 @@ def test_exogenous_carbon_price_adds_to_the_cap_price():
     assert w["sw_CECM"] == pytest.approx(-pyo.value(m.obj))
 
 
+def test_prices_outside_a_policy_scope_are_zero():
+    # two periods, the cap only in period 1, no certificate policy (wind at 70 stays off).
+    # Period 0: coal (20) at its 100 MW limit, gas marginal: lambda = 40 = 150 - d -> d = 110,
+    # gas 10, no carbon price. Period 1: as the hand case without the quota: 150 - d = 56 ->
+    # d = 94, 0.9 c + 0.4 (94 - c) = 50 -> c = 24.8; carbon price 40.
+    case = hand_case(certificates={"form": "none"})
+    case.meta["periods"] = 2
+    case.data["policy"]["carbon"]["periods"] = [1]
+    m = build_coupled(case)
+    ecc.solve(m)
+    pr = coupled_prices(m)
+    assert pr["lmp"].tolist() == pytest.approx([40.0, 56.0])
+    assert pr["carbon_price"].tolist() == pytest.approx([0.0, 40.0])
+    assert pr["certificate_price"].tolist() == pytest.approx([0.0, 0.0])
+    assert [m.coal.p[t].value for t in m.T] == pytest.approx([100.0, 24.8])
+    assert [m.town.d[t].value for t in m.T] == pytest.approx([110.0, 94.0])
+
+
 def seed000():
     return ecc.load_case("seed000_coupled")
 
@@ -135,6 +153,14 @@ def test_binding_certificate_cap_rent_is_alpha_times_its_dual():
     ({"certificates": {"form": "quota", "alpha": 1.5}}, "option 'alpha': must be in [0, 1]"),
     ({"carbon": {"cap": -5}}, "option 'cap': must be >= 0"),
     ({"market": {}}, "unknown table(s) ['market'] in [policy]"),
+    # keys the chosen form would ignore are refused, not dropped
+    ({"certificates": {"alpha": 0.3}}, "key(s) ['alpha'] are not used by form = 'none'"),
+    ({"certificates": {"form": "cap", "cap": 5, "consumers": ["town"]}},
+     "key(s) ['consumers'] are not used by form = 'cap'"),
+    ({"certificates": {"form": "quota", "alpha": 0.2, "cap": 5}},
+     "key(s) ['cap'] are not used by form = 'quota'"),
+    ({"certificates": {"producers": ["wind"]}}, "form = 'none' needs 'price'"),
+    ({"carbon": {"periods": [0]}}, "[policy.carbon] needs 'price' and/or 'cap'"),
 ])
 def test_bad_policy_tables_are_refused(policy, words):
     case = hand_case()

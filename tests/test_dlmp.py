@@ -8,15 +8,19 @@ finite-difference change of total cost when the bus load changes. Feeder data: I
 """
 import math
 
+import networkx as nx
 import numpy as np
 import pytest
-
 from conftest import requires_ipopt
+from pyomo.common.config import ConfigValue
+from pyomo.environ import Expression, Var
 
 import pyomo_ecc as ecc
+from pyomo_ecc.core.block import declare_block
 from pyomo_ecc.models.feeder import build_feeder, feeder_graph
 from pyomo_ecc.network.ac_distflow import ACDistFlow
 from pyomo_ecc.network.lindistflow import LinDistFlow
+from pyomo_ecc.participants.base import ParticipantData
 from pyomo_ecc.pricing.dlmp import COMPONENTS, dlmp
 
 pytestmark = pytest.mark.component
@@ -55,6 +59,9 @@ def solved(graph):
 def test_components_sum_to_lmp_with_binding_limits(solved):
     d = dlmp(solved, check=False)
     np.testing.assert_allclose(d[list(COMPONENTS)].sum(axis=1), d.lmp, atol=1e-7)
+    # the nodal price is the one pricing.prices publishes
+    np.testing.assert_allclose(d.lmp.to_numpy(), ecc.prices(solved).lmp.loc[d.index].to_numpy(),
+                               rtol=1e-12)
     # the limits bind, so the decomposition is not trivial
     net = solved.net
     assert solved.dual[net.ineq_v_min[14, 0]] > 1e-6         # bus 14 sits at 0.95 pu
@@ -192,3 +199,106 @@ def test_ac_components_sum_with_binding_limits(graph):
         assert d.loc[(bus, 0), "lmp"] == pytest.approx(b + 2 * a * p, rel=1e-6)
     dq = dlmp(m2, price="qlmp", check=False)
     np.testing.assert_allclose(dq[list(COMPONENTS)].sum(axis=1), dq.qlmp, rtol=1e-7, atol=1e-6)
+
+
+# -- an upper voltage limit (reverse flow) -----------------------------------------------------
+def common_r(graph, root, k, i):
+    """Independent R_ki: resistance of the branches the paths root -> k and root -> i share."""
+    pk = nx.shortest_path(graph, root, k)
+    pi = nx.shortest_path(graph, root, i)
+    shared = set(map(frozenset, zip(pk[:-1], pk[1:]))) & set(map(frozenset, zip(pi[:-1], pi[1:])))
+    return sum(graph.edges[tuple(e)]["r"] for e in shared)
+
+
+def reverse_flow(graph, extra_load_18=0.0):
+    """The 33-bus feeder at 30 % load with a cheap 3 MW DER (20 + 2*5 p $/MWh) at bus 18 and
+    v_max = 1.03 pu: the DER pushes the voltage at bus 18 up to its limit."""
+    g = graph.copy()
+    for b in g:
+        g.nodes[b]["load"] *= 0.3
+        g.nodes[b]["q_load"] *= 0.3
+    g.nodes[18]["load"] += extra_load_18
+    m = ecc.Market()
+    m.sub = ecc.Producer(bus=1, b=50.0, p_max=10)
+    m.pv = ecc.Producer(bus=18, a=5.0, b=20.0, p_max=3.0)
+    m.net = LinDistFlow(graph=g, root=1, base_mva=10.0, v_min=0.95, v_max=1.03)
+    return m
+
+
+def test_upper_voltage_limit_component(graph):
+    """The v_max dual at bus 18 (<= 0) lowers every DLMP by 2 s R_{18,i} |mu|: closed form with
+    an independent R, KKT at the DER, finite differences of cost."""
+    m = reverse_flow(graph)
+    ecc.solve(m)
+    mu = m.dual[m.net.ineq_v_max[18, 0]]
+    assert mu < -1.0 and m.net.v_sq[18, 0].value == pytest.approx(1.03 ** 2, abs=1e-9)
+    d = dlmp(m)                                            # check=True: components sum
+    s = 1.0 / 10.0
+    for i in graph.nodes:
+        assert d.loc[(i, 0), "voltage"] == pytest.approx(2 * s * common_r(graph, 1, 18, i) * mu,
+                                                         abs=1e-9)
+        assert d.loc[(i, 0), "energy"] == pytest.approx(50.0) and d.loc[(i, 0), "congestion"] == 0.0
+    p = m.pv.p[0].value
+    assert 1e-3 < p < 3.0 - 1e-3
+    assert d.loc[(18, 0), "lmp"] == pytest.approx(20.0 + 2 * 5.0 * p, rel=1e-7)
+    assert d.loc[(18, 0), "voltage"] < -10.0
+    costs = [ecc.solve(reverse_flow(graph, sign * 1e-4)).objective for sign in (+1, -1)]
+    assert (costs[0] - costs[1]) / 2e-4 == pytest.approx(d.loc[(18, 0), "lmp"], rel=1e-6)
+    # reactive load at bus 18 also lowers its voltage: it relieves the limit, qlmp < 0
+    dq = dlmp(m, price="qlmp")
+    assert dq.loc[(18, 0), "qlmp"] < -1.0
+    np.testing.assert_allclose(dlmp(m, method="jacobian").to_numpy(), d.to_numpy(), atol=1e-8)
+
+
+# -- reactive power priced at the root ---------------------------------------------------------
+@declare_block("PricedReactiveSupply")
+class PricedReactiveSupplyData(ParticipantData):
+    """Reactive power q in [-10, 10] at an hourly cost c q^2 (so its marginal cost is 2 c q)."""
+
+    CONFIG = ParticipantData.CONFIG()
+    CONFIG.declare("c", ConfigValue(default=1.0, domain=float))
+
+    def build_participant(self, market):
+        self.q = Var(market.T, initialize=0.0, bounds=(-10, 10))
+        self.p_inj = Expression(market.T, rule=lambda b, t: 0.0)
+        self.q_inj = Expression(market.T, rule=lambda b, t: b.q[t])
+        self.bid_cost = Expression(expr=sum(market.dt[t] * self.config.c * self.q[t] ** 2
+                                            for t in market.T))
+
+
+def priced_reactive(graph, network):
+    m = ecc.Market()
+    m.sub = ecc.Producer(bus=1, b=50.0, p_max=10)
+    m.var_root = PricedReactiveSupply(bus=1, c=4.0)
+    m.var_18 = PricedReactiveSupply(bus=18, c=10.0)
+    m.net = network(graph=graph, root=1, base_mva=10.0, q_root_free=False)
+    return m
+
+
+def test_reactive_supply_priced_at_the_root(graph):
+    """q_root_free=False: the root's reactive balance is priced by the participant there
+    (qlmp = 2 c q, KKT); lossless, so every bus has that qlmp and the 50 $/MWh lmp."""
+    m = priced_reactive(graph, LinDistFlow)
+    ecc.solve(m)
+    d, dq = dlmp(m), dlmp(m, price="qlmp")
+    q_root, q_18 = m.var_root.q[0].value, m.var_18.q[0].value
+    assert q_root + q_18 == pytest.approx(2.3, rel=1e-9)
+    assert dq.loc[(1, 0), "qlmp"] == pytest.approx(2 * 4.0 * q_root, rel=1e-7)
+    assert dq.loc[(18, 0), "qlmp"] == pytest.approx(2 * 10.0 * q_18, rel=1e-7)
+    np.testing.assert_allclose(dq.energy, dq.qlmp, rtol=1e-9)
+    np.testing.assert_allclose(d.lmp, 50.0, rtol=1e-9)
+
+
+@requires_ipopt
+def test_ac_loss_component_with_priced_root_reactive_supply(graph):
+    """AC DistFlow, q_root_free=False: the loss component carries lambda^q_0 dq_0 (the reactive
+    losses are bought at the root's qlmp); components sum (check=True) and the KKT conditions
+    of both reactive suppliers hold."""
+    m = priced_reactive(graph, ACDistFlow)
+    ecc.solve(m, "ipopt")
+    d, dq = dlmp(m), dlmp(m, price="qlmp")
+    q_root, q_18 = m.var_root.q[0].value, m.var_18.q[0].value
+    assert dq.loc[(1, 0), "qlmp"] == pytest.approx(2 * 4.0 * q_root, rel=1e-6)
+    assert dq.loc[(18, 0), "qlmp"] == pytest.approx(2 * 10.0 * q_18, rel=1e-6)
+    assert dq.loc[(1, 0), "qlmp"] > 1.0
+    assert (d.loss.drop(index=(1, 0)) > 0).all()

@@ -346,3 +346,98 @@ def test_participant_q_inj_enters_the_reactive_balance(case, graph):
                                ref.network.voltages().v_sq.to_numpy(), atol=1e-10)
     assert m.network.voltages().v_pu.min() > 0.9159 + 1e-3
     assert math.isclose(m.network.q_sub[0].value, 2.3 - 0.3, rel_tol=1e-9)
+
+
+def test_case33bw_file_equals_pandapower_case33bw(case):
+    """Every bus load and every line of the case file (r, x in ohm, tie lines out of service)
+    equals pandapower.networks.case33bw, the Baran & Wu (1989) data; pandapower's bus k is bus
+    k + 1 here, its external grid (1.0 pu) the root bus 1."""
+    pn = pytest.importorskip("pandapower.networks")
+    net = pn.case33bw()
+    assert net.bus.vn_kv.unique().tolist() == [case.data["network"]["base_kv"]]
+    assert net.sn_mva == case.data["network"]["base_mva"]
+    assert net.ext_grid.bus.tolist() == [case.data["network"]["root"] - 1]
+    assert net.ext_grid.vm_pu.tolist() == [case.data["network"]["v_root"]]
+    ref = {int(k) + 1: [0.0, 0.0] for k in net.bus.index}
+    for _, ld in net.load.iterrows():
+        ref[int(ld.bus) + 1][0] += ld.p_mw * ld.scaling
+        ref[int(ld.bus) + 1][1] += ld.q_mvar * ld.scaling
+    got = {b["id"]: [b["load"], b["q_load"]] for b in case.data["bus"]}
+    assert got.keys() == ref.keys() and len(got) == 33
+    for b in ref:
+        assert got[b] == pytest.approx(ref[b], abs=1e-12), f"bus {b}"
+    ref_lines = {}
+    for _, ln in net.line.iterrows():
+        ends = frozenset((int(ln.from_bus) + 1, int(ln.to_bus) + 1))
+        ref_lines[ends] = (ln.r_ohm_per_km * ln.length_km, ln.x_ohm_per_km * ln.length_km,
+                           bool(ln.in_service))
+    lines = {frozenset((ln["from"], ln["to"])): (ln["r"], ln["x"], ln.get("in_service", True))
+             for ln in case.data["line"]}
+    assert len(case.data["line"]) == len(lines) == 37 and lines.keys() == ref_lines.keys()
+    for ends, (r, x, on) in ref_lines.items():
+        assert lines[ends][:2] == pytest.approx((r, x), abs=1e-12), f"line {sorted(ends)}"
+        assert lines[ends][2] is on, f"line {sorted(ends)} in_service"
+
+
+@declare_block("FixedReactiveLoad")
+class FixedReactiveLoadData(ParticipantData):
+    """A constant reactive withdrawal (fixed injection: the network puts it on the RHS)."""
+
+    fixed_injection = True
+    CONFIG = ParticipantData.CONFIG()
+    CONFIG.declare("q", ConfigValue(default=0.0, domain=float))
+
+    def build_participant(self, market):
+        self.p_inj = Expression(market.T, rule=lambda b, t: 0.0)
+        self.q_inj = Expression(market.T, rule=lambda b, t: -self.config.q)
+        self.bid_cost = Expression(expr=0.0)
+
+
+def test_fixed_participant_q_inj_goes_to_the_right_hand_side(case, graph):
+    """A fixed reactive withdrawal of 0.2 Mvar at bus 18 equals 0.2 Mvar more bus load there."""
+    ref = solved_feeder(case, {(18, "q_load"): graph.nodes[18]["q_load"] + 0.2})
+    m = build_feeder(case)
+    m.react = FixedReactiveLoad(bus=18, q=0.2)
+    ecc.solve(m)
+    np.testing.assert_allclose(m.network.voltages().v_sq.to_numpy(),
+                               ref.network.voltages().v_sq.to_numpy(), atol=1e-10)
+    assert m.network.voltages().v_pu.min() < 0.9159 - 1e-3
+    assert math.isclose(m.network.q_sub[0].value, 2.3 + 0.2, rel_tol=1e-9)
+
+
+def test_non_finite_impedance_is_named():
+    g = nx.Graph()
+    g.add_edge(0, 1, r=0.1, x=0.1)
+    g.add_edge(1, 2, r=float("nan"), x=0.1)
+    with pytest.raises(ecc.InputError, match=r"branch \(1, 2\) attribute 'r' must be finite, got nan"):
+        RadialFeeder(g, root=0)
+    g.edges[1, 2]["r"] = 0.1
+    g.edges[1, 2]["x"] = float("inf")
+    with pytest.raises(ecc.InputError, match=r"branch \(1, 2\) attribute 'x' must be finite, got inf"):
+        RadialFeeder(g, root=0)
+
+
+def test_feeder_case_errors_are_named(case):
+    """Bad feeder case data raises an InputError naming the entry, also for open tie lines."""
+    import copy
+
+    def broken(edit):
+        c = copy.deepcopy(case)
+        edit(c.data)
+        return c
+
+    cases = [
+        (lambda d: d["network"].pop("base_kv"), r"\[network\] needs 'base_kv'"),
+        (lambda d: d["line"][-1].update(to=99), r"\[\[line\]\] entry 36: unknown bus 99"),
+        (lambda d: d["line"][0].update(in_service="no"),
+         r"\[\[line\]\] entry 0: 'in_service' must be true or false"),
+        (lambda d: d["line"].append(dict(d["line"][0])),
+         r"entry 37: a second line between 1 and 2"),
+        (lambda d: d["line"][3].pop("x"), r"\[\[line\]\] entry 3 needs 'x'"),
+        (lambda d: d["bus"][4].update(p_load=1.0), r"\[\[bus\]\] entry 4: unknown key\(s\) \['p_load'\]"),
+    ]
+    for edit, pattern in cases:
+        with pytest.raises(ecc.InputError, match=pattern):
+            feeder_graph(broken(edit))
+    with pytest.raises(ecc.InputError, match=r"unknown option\(s\) \['foo'\]"):
+        build_feeder(broken(lambda d: d["network"].update(foo=1)))

@@ -118,3 +118,24 @@ def test_withdraw_prosumer_zeroes_its_local_demand():
     ecc.solve(m2)
     expected = pay.loc["pv", "others_cost"] - (pyo.value(m2.g.bid_cost) + pyo.value(m2.d.bid_cost))
     assert pay.loc["pv", "payment"] == pytest.approx(expected, rel=1e-7)
+
+
+def test_vcg_on_p2p_market_with_charges_is_incentive_compatible():
+    """The Clarke pivot counts the trade charges (costs of no participant) with the others'
+    costs: with bid costs alone, producer a would gain 18 by reporting b = 4 instead of 10."""
+    from pyomo_ecc.mechanisms.p2p import P2PNetwork
+
+    m = ecc.Market(periods=1)
+    m.a = ecc.Producer(bus="A", a=0.5, b=10, p_max=10)
+    m.b = ecc.Producer(bus="B", a=0.5, b=12, p_max=10)
+    m.c = ecc.Consumer(bus="C", a=-1, b=50, d_max=20)
+    m.net = P2PNetwork(preferences=[("C", "A", 1.0)], network_charge=3.0,
+                       distances=[("A", "C", 2.0), ("B", "C", 1.0), ("A", "B", 1.0)])
+    truth = {"a": {"b": 10.0}, "b": {"b": 12.0}, "c": {"b": 50.0}}
+    grid = {k: [{"b": v["b"] + d} for d in (-6.0, -3.0, 3.0, 6.0)] for k, v in truth.items()}
+    mech = MarketMechanism(m, rule="vcg")
+    ic = check_ic(mech, truth, mech.value, grid)
+    assert ic.attrs["ic"], ic
+    # positive control on the same market: pay-as-clear at the peer prices is manipulable
+    pac = MarketMechanism(m, rule="pay_as_clear")
+    assert not check_ic(pac, truth, pac.value, grid).attrs["ic"]

@@ -201,6 +201,19 @@ def test_call_auction_uniform_price_and_reference_tie_break():
     assert ob49.clearing_price() == (49.0, 8.0)
 
 
+def test_call_auction_prefers_the_smaller_imbalance_before_the_last_price():
+    # bids A 3@50, B 2@48; ask D 3@46. V(46) = V(48) = V(50) = 3 with imbalances
+    # |5-3| = 2, |5-3| = 2 and |3-3| = 0: rule (2) picks 50 although 48 = C is closer (rule 3).
+    ob = OrderBook({k: (10, 1000) for k in "ABD"}, opening_price=48.0, mode="call")
+    ob.submit("A", "buy", 50, 3)
+    ob.submit("B", "buy", 48, 2)
+    ob.submit("D", "sell", 46, 3)
+    assert ob.clearing_price() == (50.0, 3.0)
+    ob.uncross()
+    assert _fills(ob.trades()) == [("A", "D", 50.0, 3.0)]
+    assert ob.book()["trader"].tolist() == ["B"]
+
+
 @pytest.mark.parametrize("rule, fills", [
     ("time", {"A": 4.0, "B": 4.0}),
     ("pro_rata", {"A": 4.0, "B": 4.0 * 4 / 6, "C": 2.0 * 4 / 6}),

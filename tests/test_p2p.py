@@ -26,6 +26,12 @@ def test_reciprocity_and_bilateral_prices_from_duals():
     m = _three_peers(preferences=[("C", "A", 1.0)], distances=[("A", "C", 2.0), ("B", "C", 1.0),
                                                               ("A", "B", 1.0)], network_charge=0.5)
     ecc.solve(m)
+    # c_nm = kappa_nm + network_charge * delta_nm (distances symmetric, preference directed)
+    c = {k: pyo.value(m.net.charge[k]) for k in m.net.directed}
+    assert c[("A", "C")] == pytest.approx(0.5 * 2.0)
+    assert c[("C", "A")] == pytest.approx(1.0 + 0.5 * 2.0)
+    assert c[("B", "C")] == c[("C", "B")] == pytest.approx(0.5)
+    assert c[("A", "B")] == pytest.approx(0.5)
     tr = m.net.trades()["q"]
     lam = ecc.prices(m).lmp
     gamma = ecc.price_frame(m, "p2p_price")["p2p_price"]
@@ -92,6 +98,8 @@ def test_community_market_prices_between_export_and_import():
     (dict(preferences=[("A", "B", -3.0)]), "charges must be >= 0"),
     (dict(community=True, import_price=10, export_price=20), "exceeds import_price"),
     (dict(community=True), "'import_price' and 'export_price'"),
+    (dict(import_price=30), "['import_price'] need community=True"),
+    (dict(community=True, import_price=30, export_price=5, pairs=[("A", "B")]), "option 'pairs'"),
 ])
 def test_bad_input(net, words):
     with pytest.raises(ecc.InputError) as e:

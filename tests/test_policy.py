@@ -135,6 +135,28 @@ def test_carbon_cost_with_free_allocation_seed001():
     assert terms.loc[("u6", 1), "free_allocation"] == pytest.approx(0.8 * 1200)
 
 
+@pytest.mark.parametrize("dt, unit", [(0.5, "MW"), (0.25, "GW")])
+def test_free_allocation_is_per_mwh_for_any_period_length_and_power_unit(dt, unit):
+    # the seed 001 case above with half-hour / quarter-hour periods, optionally in GW: the
+    # allowances, the carbon cost and the price per MWh must not depend on the units.
+    s = 1e-3 if unit == "GW" else 1.0          # power units per MW
+    m = ecc.Market(periods=2, dt=dt, power_unit=unit, currency="yuan")
+    m.u6 = ecc.Producer(bus=1, b=216 / s, p_max=1200 * s, emission_intensity=0.89, allocation=0.8)
+    m.u4 = ecc.Producer(bus=1, b=397 / s, p_max=390 * s, emission_intensity=0.39, allocation=0.44)
+    m.load = ecc.FixedLoad(bus=1, p=[1000 * s, 1400 * s])
+    m.carbon = CarbonCost(price=48)
+    ecc.solve(m)
+    # MWh: u6 (1000 + 1200) dt, u4 200 dt
+    assert pyo.value(m.carbon.carbon_cost["u6"]) == pytest.approx((0.89 - 0.8) * 48 * 2200 * dt)
+    assert pyo.value(m.carbon.carbon_cost["u4"]) == pytest.approx((0.39 - 0.44) * 48 * 200 * dt)
+    terms = policy_terms(m)
+    assert terms.loc[("u6", 1), "free_allocation"] == pytest.approx(0.8 * 1200 * dt)
+    assert terms.loc[("u4", 1), "emissions"] == pytest.approx(0.39 * 200 * dt)
+    lmp = ecc.prices(m)["lmp"]
+    assert lmp[(1, 0)] == pytest.approx(216 + 0.09 * 48)
+    assert lmp[(1, 1)] == pytest.approx(397 - 0.05 * 48)
+
+
 def test_carbon_cost_changes_the_merit_order():
     # without a carbon price coal (20) runs first; at 50/t coal costs 20 + 0.9*50 = 65 and gas
     # 40 + 0.4*50 = 60: gas runs first.
@@ -195,6 +217,26 @@ def test_certificate_quota_kkt_consumer_price():
     m.town.load[0] = 50 + 1e-3
     s.solve(m)
     assert (pyo.value(m.obj) - base) / 1e-3 == pytest.approx(20 + 0.3 * 10, rel=1e-6)
+
+
+@pytest.mark.parametrize("dt, unit", [(0.5, "MW"), (0.25, "GW")])
+def test_certificate_price_is_per_certificate_for_any_period_length_and_power_unit(dt, unit):
+    # the hand case above in other units: certificates are counted per MWh, so the price stays
+    # 10 per certificate, lambda 20 per MWh, d = 77 MW, wind = 0.3 * 127 MW.
+    s = 1e-3 if unit == "GW" else 1.0          # power units per MW
+    m = ecc.Market(dt=dt, power_unit=unit)
+    m.coal = ecc.Producer(bus="A", b=20 / s, p_max=200 * s)
+    m.wind = ecc.Producer(bus="A", b=30 / s, p_max=200 * s, certificate_rate=1.0)
+    m.shop = ecc.Consumer(bus="A", a=-0.5 / s**2, b=100 / s, d_max=200 * s)
+    m.town = ecc.FixedLoad(bus="A", p=50 * s)
+    m.rps = CertificateQuota(alpha=0.3)
+    ecc.solve(m)
+    assert ecc.prices(m)["lmp"].iloc[0] == pytest.approx(20.0)
+    assert price(m, "certificate_price") == pytest.approx(10.0)
+    assert m.shop.d[0].value == pytest.approx(77.0 * s)
+    assert m.wind.p[0].value == pytest.approx(0.3 * 127 * s)
+    assert pyo.value(m.rps.certificates) == pytest.approx(0.3 * 127 * dt)
+    assert pyo.value(m.rps.consumption) == pytest.approx(127 * dt)
 
 
 def test_quota_scope_excludes_unobligated_consumers():
@@ -287,6 +329,30 @@ def test_bad_scope_is_refused_naming_the_item(block, words):
     with pytest.raises(ecc.InputError) as err:
         ecc.solve(m)
     assert words in str(err.value) and "'pol'" in str(err.value)
+
+
+@pytest.mark.parametrize("block, words", [
+    (lambda: CarbonCost(price=30), "no participant in the scope has emissions or a free allocation"),
+    (lambda: CertificateQuota(alpha=0.2), "no participant in the scope issues certificates"),
+    (lambda: CertificatePrice(price=5), "no participant in the scope issues certificates"),
+])
+def test_policy_with_an_empty_scope_is_refused(block, words):
+    # a market with neither emitters nor issuers: these policies would silently do nothing
+    m = ecc.Market()
+    m.g = ecc.Producer(bus="A", b=1, p_max=10)
+    m.load = ecc.FixedLoad(bus="A", p=5)
+    m.pol = block()
+    with pytest.raises(ecc.InputError) as err:
+        ecc.solve(m)
+    assert words in str(err.value) and "'pol'" in str(err.value)
+
+
+def test_exogenous_price_with_an_obligation_but_no_obligated_consumer_is_refused():
+    m = ecc.Market()
+    m.wind = ecc.Producer(bus="A", b=2, p_max=10, certificate_rate=1.0)
+    m.pol = CertificatePrice(price=5, alpha=0.3)
+    with pytest.raises(ecc.InputError, match="option 'alpha' = 0.3 but no obligated consumer"):
+        ecc.solve(m)
 
 
 def test_policy_added_after_the_solve_is_refused():

@@ -59,6 +59,8 @@ def test_prosumer_kkt_interior_output_prices_at_marginal_cost():
     (dict(p_max=5, eta=1.2), "efficiency must be in (0, 1]"),
     (dict(p_max=5, eta=0.0), "efficiency must be in (0, 1]"),
     (dict(p_max=5, ramp=1, p_0=8), "inconsistent with ramp"),
+    # boundary: from p_0 = 8 the output reaches 8 - R after one period; R = 2.9 leaves 5.1 > 5
+    (dict(p_max=5, ramp=2.9, p_0=8), "in period 0"),
     (dict(p_max=5, p_0=8), "exceeds the capacity"),
     (dict(p_max=5, ramp=1), "'p_0'"),
     (dict(eta=0.9), "'p_max'"),
@@ -68,6 +70,15 @@ def test_prosumer_bad_input(opts, words):
     with pytest.raises(ecc.InputError) as e:
         m.pv = Prosumer(bus="A", **opts)
     assert words in str(e.value) and "pv" in str(e.value)
+
+
+def test_prosumer_ramp_down_exactly_to_capacity_is_accepted():
+    # p_0 - R = P^max: feasible (boundary of the p_0 / ramp / capacity check), output 5 then free
+    m = ecc.Market(periods=2)
+    m.pv = Prosumer(bus="A", p_max=5, ramp=3, p_0=8, b=100.0)
+    _with_grid(m)
+    ecc.solve(m)
+    assert [m.pv.p[t].value for t in m.T] == pytest.approx([5, 2], abs=1e-7)
 
 
 def test_storage_round_trip_losses():
@@ -82,12 +93,36 @@ def test_storage_round_trip_losses():
     assert m.bat.e[1].value == pytest.approx(0.0, abs=1e-7)  # terminal condition e_end = e_0
 
 
+@pytest.mark.parametrize("terminal, e_end, charged", [
+    # charging costs 10 and nothing pays for discharging: the store only meets its terminal
+    # condition, e_end = e_0 + eta_ch * (energy bought) -> bought = (e_final - e_0)/eta_ch
+    ("equal", 2.0, 2.0 / 0.8),
+    ("at_least", 2.0, 2.0 / 0.8),
+    ("free", 0.0, 0.0),
+])
+def test_storage_terminal_condition(terminal, e_end, charged):
+    m = ecc.Market(periods=3)
+    m.bat = Storage(bus="A", e_max=10, p_ch_max=1, p_dis_max=1, eta_ch=0.8, e_0=0, e_final=2,
+                    terminal=terminal)
+    m.g = ecc.Producer(bus="A", b=10, p_max=100)
+    ecc.solve(m)
+    assert m.bat.e[2].value == pytest.approx(e_end, abs=1e-7)
+    assert sum(m.bat.p_ch[t].value for t in m.T) == pytest.approx(charged, abs=1e-7)
+
+
 def test_storage_bad_input():
     m = ecc.Market(periods=2)
     with pytest.raises(ecc.InputError, match="eta_dis.*efficiency must be in"):
         m.b1 = Storage(bus="A", e_max=1, p_ch_max=1, p_dis_max=1, eta_dis=1.5)
     with pytest.raises(ecc.InputError, match="e_0 = 3.0 is outside"):
         m.b2 = Storage(bus="A", e_max=1, p_ch_max=1, p_dis_max=1, e_0=3)
+    # two periods of at most 1 unit charged at eta_ch = 0.8 reach 1.6, not 2; and discharging
+    # 1 unit per period at eta_dis = 0.5 empties 2 units per period: from 5, at least 1 is left
+    with pytest.raises(ecc.InputError, match=r"b3.*e_final = 2.0 cannot be reached.*\[0, 1.6\]"):
+        m.b3 = Storage(bus="A", e_max=10, p_ch_max=1, p_dis_max=1, eta_ch=0.8, e_0=0, e_final=2)
+    with pytest.raises(ecc.InputError, match=r"b4.*cannot be reached.*\[1, 7\]"):
+        m.b4 = Storage(bus="A", e_max=10, p_ch_max=1, p_dis_max=1, eta_dis=0.5, e_0=5, e_final=0)
+    m.b5 = Storage(bus="A", e_max=10, p_ch_max=1, p_dis_max=1, eta_dis=0.5, e_0=5, e_final=1)
 
 
 def test_flexible_load_shifts_to_cheap_periods_within_window():
@@ -100,6 +135,14 @@ def test_flexible_load_shifts_to_cheap_periods_within_window():
     d = [m.ev.d[t].value for t in m.T]
     # period 0 is outside the window; period 2 has 3+ units at 5, period 3 two at 5, period 1 only 30
     assert d == pytest.approx([0, 0, 3, 2], abs=1e-7)
+    # outside the window nothing is consumed, even at a negative price
+    m2 = ecc.Market(periods=3)
+    m2.ev = FlexibleLoad(bus="A", energy=2, d_max=3, window=(1, 2))
+    m2.dump = ecc.Producer(bus="A", b=-5, p_max=[10, 0, 0])
+    m2.g = ecc.Producer(bus="A", b=10, p_max=100)
+    m2.sink = ecc.Consumer(bus="A", b=-10, d_max=100)
+    ecc.solve(m2)
+    assert [m2.ev.d[t].value for t in m2.T] == pytest.approx([0, 2, 0], abs=1e-7)
     with pytest.raises(ecc.InputError, match="cannot be served"):
         m.ev2 = FlexibleLoad(bus="A", energy=10, d_max=3, window=(2, 3))
 

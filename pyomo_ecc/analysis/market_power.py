@@ -136,6 +136,12 @@ class LinearDemand:
     alpha: float
     beta: float
 
+    def __post_init__(self):
+        for name in ("alpha", "beta"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and v > 0):
+                raise InputError(f"LinearDemand: {name} must be finite and > 0, got {v}")
+
     def price(self, q):
         return self.alpha - self.beta * q
 
@@ -153,6 +159,14 @@ class ConstantElasticityDemand:
 
     scale: float
     elasticity: float
+
+    def __post_init__(self):
+        if not (np.isfinite(self.scale) and self.scale > 0):
+            raise InputError(f"ConstantElasticityDemand: scale must be finite and > 0, got "
+                             f"{self.scale}")
+        if not (np.isfinite(self.elasticity) and self.elasticity != 0):
+            raise InputError(f"ConstantElasticityDemand: elasticity must be finite and non-zero, "
+                             f"got {self.elasticity}")
 
     def price(self, q):
         return self.scale * q ** (-1.0 / abs(self.elasticity))
@@ -188,6 +202,11 @@ def cournot(demand, c, d=None, names=None, tol=1e-12, max_iter=500):
     :math:`\sum_i q_i(Q) = Q`, found by bisection (the left side minus :math:`Q` is decreasing).
     ``demand`` is a :class:`LinearDemand` or :class:`ConstantElasticityDemand`.
     """
+    missing = [k for k in ("price", "slope", "q_max") if not callable(getattr(demand, k, None))]
+    if missing:
+        raise InputError(f"demand: a {type(demand).__name__} has no method(s) {missing}; use a "
+                         f"LinearDemand, a ConstantElasticityDemand or an object with price(Q), "
+                         f"slope(Q) and q_max()")
     c = _vector(c, "c")
     d = np.zeros_like(c) if d is None else _vector(d, "d")
     if d.size != c.size:

@@ -365,6 +365,8 @@ class InvestmentData(AgentData):
     def build_agent(self, eco):
         b = eco.bench
         inv0 = b.Sp0 + b.Sg0 + b.Sf0
+        if not inv0 > 0:
+            self.fail(f"total benchmark saving S^p + S^g + S^f = {inv0:g} must be positive")
         self.lam = pyo.Param(eco.I, initialize=(b.Xv0 / inv0).to_dict(), mutable=True, doc="investment shares")
         self.inc = pyo.Var(initialize=inv0, doc="total savings = total investment (value)")
         self.xv = pyo.Var(eco.I, initialize=b.Xv0.to_dict(), bounds=(0, None), doc="investment demand")

@@ -10,7 +10,12 @@ factors :math:`h` (STDCGE notation, Hosoe, Gasawa & Hashimoto 2010, ch. 6):
     \tau^m_i = T^{m0}_i / M^0_i,
 
     Q^0_i = X^{p0}_i + X^{g0}_i + X^{v0}_i + \sum_j X^0_{ij},\qquad
-    D^0_i = (1+\tau^z_i) Z^0_i - E^0_i .
+    D^0_i = (1+\tau^z_i) Z^0_i - E^0_i,
+
+    S^{g0} = S_{V,G} - S_{G,V},\qquad S^{f0} = S_{V,W} - S_{W,V}
+
+(net saving: a government deficit or a current-account surplus is a cell in the investment
+account :math:`V`'s column, paid to the government :math:`G` or the rest of the world :math:`W`).
 
 Calibrated parameters (benchmark prices 1):
 
@@ -168,6 +173,9 @@ def _supported_cells(sam):
         ok.add((gov, t))
     ok.update((row, j) for j in G)
     ok.update({(gov, hoh), (inv, hoh), (inv, gov), (inv, row)})
+    # dissaving: a government deficit financed by the investment (capital) account, a current
+    # account surplus (negative foreign saving) paid into the rest of the world's account
+    ok.update({(gov, inv), (row, inv)})
     return ok
 
 
@@ -216,5 +224,6 @@ def benchmark(sam, check=True, tol=1e-9):
     FF0 = FF0.astype(float).copy()
     FF0.index.name, FF0.name = "factor", "FF0"
     return Benchmark(goods=G, factors=F, F0=F0, X0=X0, FF0=FF0, Td0=float(T.at[gov, hoh]),
-                     Sp0=float(T.at[inv, hoh]), Sg0=float(T.at[inv, gov]), Sf0=float(T.at[inv, row]),
+                     Sp0=float(T.at[inv, hoh]), Sg0=float(T.at[inv, gov] - T.at[gov, inv]),
+                     Sf0=float(T.at[inv, row] - T.at[row, inv]),
                      **series)

@@ -35,7 +35,8 @@ Numeraire choices (``numeraire=``): a factor name (its price), ``"exchange_rate"
 ``"savings_driven"`` (investment adjusts to savings; STDCGE) or ``"investment_driven"`` (real
 investment fixed, the household saving rate adjusts); ``external_closure`` =
 ``"flexible_exchange_rate"`` (foreign savings fixed; STDCGE) or ``"fixed_exchange_rate"``
-(foreign savings adjust).
+(foreign savings adjust; :math:`\varepsilon = \bar\varepsilon N`, ``exchange_rate_level`` times
+the numeraire level, i.e. the exchange rate is fixed in numeraire units, so homogeneity holds).
 
 Example (STDCGE)::
 
@@ -145,7 +146,7 @@ class EconomyData(EccBlockData):
             v.fix()
         self.numeraire_level = pyo.Param(initialize=1.0, mutable=True, doc="value of the numeraire")
         self.exchange_rate_level = pyo.Param(initialize=1.0, mutable=True,
-                                             doc="fixed exchange rate (fixed_exchange_rate closure)")
+                                             doc="fixed exchange rate in numeraire units (fixed_exchange_rate closure)")
 
     # -- registration (called by agents) ------------------------------------------------------------
     def price(self, kind, key=None):
@@ -237,7 +238,9 @@ class EconomyData(EccBlockData):
             self.eq_numeraire = pyo.Constraint(
                 expr=sum(alpha[i] * self.pq[i] for i in self.I) == self.numeraire_level)
         if self.config.external_closure == "fixed_exchange_rate":
-            self.eq_exchange_rate = pyo.Constraint(expr=self.epsilon == self.exchange_rate_level)
+            # in numeraire units: doubling the numeraire doubles every price, epsilon included
+            self.eq_exchange_rate = pyo.Constraint(
+                expr=self.epsilon == self.exchange_rate_level * self.numeraire_level)
         if self.config.objective == "utility":
             self.obj = pyo.Objective(expr=self.agent("household").utility, sense=pyo.maximize,
                                      doc="household utility (the system is square: any objective)")

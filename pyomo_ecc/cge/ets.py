@@ -102,6 +102,13 @@ class EmissionTradingData(AgentData):
             self.fail(f"carbon price must be non-negative, got {cfg.price}")
         if cfg.cap is not None and cfg.cap_share is not None:
             self.fail("give at most one of 'cap' and 'cap_share'")
+        if not cfg.value_scale > 0:
+            self.fail(f"value_scale must be positive, got {cfg.value_scale}")
+        for opt in ("cap", "free_allocation"):
+            v = getattr(cfg, opt)
+            extra = [j for j in v if j not in sectors] if isinstance(v, dict) else []
+            if extra:
+                self.fail(f"'{opt}' names sector(s) {extra} not covered by this scheme (sectors: {sectors})")
         e0 = {j: kappa[j] * z0[j] for j in sectors}
         caps = None
         if cfg.cap is not None:
@@ -115,6 +122,9 @@ class EmissionTradingData(AgentData):
             self.fail(f"caps must be positive: {caps}")
         if cfg.mode == "cap" and caps is None:
             self.fail("mode 'cap' needs 'cap' or 'cap_share'")
+        if cfg.mode == "cap" and cfg.price != 0:
+            self.fail(f"mode 'cap' makes the carbon price endogenous; got price={cfg.price} (use mode "
+                      f"'price' with caps for a given price plus a scarcity premium)")
         fa = cfg.free_allocation
         fa = {j: (fa.get(j, 0.0) if isinstance(fa, dict) else fa) for j in sectors}
         if any(not 0 <= v <= 1 for v in fa.values()):

@@ -19,7 +19,9 @@ role                   account
 ``import_tariff``      tariff on imports (row: paid by goods)
 ``household``          the representative household
 ``government``         the government (row ``government`` / column ``household``: direct tax)
-``investment``         the savings-investment account
+``investment``         the savings-investment account (row: savings; a deficit of the government
+                       or a current-account surplus is the government's or the rest of the
+                       world's cell in the investment column)
 ``rest_of_world``      the rest of the world (row: imports; column: exports)
 =====================  =========================================================================
 

@@ -25,6 +25,12 @@ units. The marginal pair is the last accepted bid :math:`b_K` and the last accep
                                                                  1989), ``k`` in [0, 1]
 ==========================  ===================================  ===========================
 
+Every rule gives a price in :math:`[a_K, b_K]`, so every filled order is willing to trade at
+:math:`p^\star`. The prices at which no *rejected* order would want to trade either form the
+narrower interval :math:`[\max(a_K, b_{K+1}), \min(b_K, a_{K+1})]` (:math:`b_{K+1}`,
+:math:`a_{K+1}` the best rejected bid and ask); the rules above follow the marginal pair only
+and may leave it (e.g. bids 12, 10, 9.5 and asks 5, 7, 9.8: midpoint 8.5 < 9.5).
+
 Orders at the marginal price on one side compete for what is left of :math:`Q`; the
 ``tie_break`` rule decides: ``"fifo"`` (earlier ``time``, then submission order), ``"random"``
 (a random order drawn from the ``rng`` you pass, a :class:`numpy.random.Generator`), or
@@ -82,27 +88,36 @@ class AuctionResult:
         return float(self.orders["payment"].sum())
 
 
+def _as_order(it, side, k):
+    """One order from a number, a (price, quantity) pair, a dict or an :class:`Order`."""
+    if isinstance(it, Order):
+        return it
+    if isinstance(it, (int, float, np.integer, np.floating)):
+        return Order(f"{side}{k}", side, float(it), 1.0, float(k))
+    if isinstance(it, dict):
+        d = dict(it)
+        if "price" not in d:
+            raise ValueError("the key 'price' is missing")
+        o = Order(str(d.pop("name", f"{side}{k}")), side, float(d.pop("price")),
+                  float(d.pop("quantity", 1.0)), float(d.pop("time", k)))
+        if d:
+            raise InputError(f"{side} {k}: unknown key(s) {sorted(d)}; use name, price, "
+                             f"quantity, time")
+        return o
+    price, qty = it
+    return Order(f"{side}{k}", side, float(price), float(qty), float(k))
+
+
 def _as_orders(items, side):
     out = []
     for k, it in enumerate(items or []):
-        if isinstance(it, Order):
-            o = it
-        elif isinstance(it, (int, float, np.integer, np.floating)):
-            o = Order(f"{side}{k}", side, float(it), 1.0, float(k))
-        elif isinstance(it, dict):
-            d = dict(it)
-            o = Order(str(d.pop("name", f"{side}{k}")), side, float(d.pop("price")),
-                      float(d.pop("quantity", 1.0)), float(d.pop("time", k)))
-            if d:
-                raise InputError(f"{side} {k}: unknown key(s) {sorted(d)}; use name, price, "
-                                 f"quantity, time")
-        else:
-            try:
-                price, qty = it
-            except (TypeError, ValueError):
-                raise InputError(f"{side} {k}: expected a price, (price, quantity), a dict or an "
-                                 f"Order, got {it!r}") from None
-            o = Order(f"{side}{k}", side, float(price), float(qty), float(k))
+        try:
+            o = _as_order(it, side, k)
+        except InputError:
+            raise
+        except (TypeError, ValueError) as e:
+            raise InputError(f"{side} {k}: expected a price, (price, quantity), a dict with a "
+                             f"numeric 'price' or an Order, got {it!r} ({e})") from None
         if o.side != side:
             raise InputError(f"order '{o.name}' has side {o.side!r} but was given as a {side}")
         if not np.isfinite(o.price):

@@ -30,23 +30,25 @@ clears them all at one price :math:`p^\star` chosen among the resting limit pric
 order: (1) the largest executable volume :math:`V(p) = \min(D(p), S(p))` with
 :math:`D(p) = \sum_{p_j \ge p} q_j` (buy) and :math:`S(p) = \sum_{p_i \le p} q_i` (sell);
 (2) the smallest imbalance :math:`|D(p) - S(p)|`; (3) the closest to the last trade price
-:math:`C`; (4) the lowest price. Orders strictly better than :math:`p^\star` fill completely;
-the side that is rationed at :math:`p^\star` is served by the ``tie_break`` rule:
+:math:`C`; (4) the lowest price. On each side :math:`V(p^\star)` is allocated first to the
+orders strictly better than :math:`p^\star` (price-time priority; they fill completely unless
+they alone exceed :math:`V`), then to the orders at :math:`p^\star` by the ``tie_break`` rule:
 ``"time"`` (arrival order) or ``"pro_rata"`` (in proportion to the quantities at
 :math:`p^\star`). Fills are paired in priority order for the trade log; :math:`C \leftarrow p^\star`.
 
-=========================  =====================================  ===========================
-symbol                     attribute / method                     meaning
-=========================  =====================================  ===========================
-:math:`S`                  ``opening_price``                      opening price
-:math:`[0.9S, 1.1S]`       ``band_limits``                        accepted price range
-:math:`C`                  ``last_price``                         last trade price
-:math:`CEA_i, M_i`         ``accounts()``                         holdings, cash, commitments
-:math:`List_1, List_0`     ``book(depth=5)``                      top of each book
-trades                     ``trades()``                           trade log (DataFrame)
-orders                     ``orders()``                           every order with its status
-replay                     ``OrderBook.replay(accounts, orders)`` rebuild from the order log
-=========================  =====================================  ===========================
+======================  ======================================  ==================================
+symbol                  attribute / method                      meaning
+======================  ======================================  ==================================
+:math:`S`               ``opening_price``                       opening price
+:math:`[0.9S, 1.1S]`    ``band_limits``                         accepted price range
+:math:`C`               ``last_price``                          last trade price
+:math:`CEA_i, M_i`      ``accounts()``                          holdings, cash, commitments
+:math:`List_1, List_0`  ``book(depth=5)``                       top of each book
+trades                  ``trades()``                            trade log (DataFrame)
+orders                  ``orders()``                            every order with its status
+event log               ``events()``                            submits, cancels, uncrosses, modes
+replay                  ``OrderBook.replay(accounts, events)``  rebuild the book from ``events()``
+======================  ======================================  ==================================
 
 Example::
 

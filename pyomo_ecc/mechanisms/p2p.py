@@ -20,7 +20,9 @@ direction:
 
 with :math:`c_{nm} = \kappa_{nm} + \gamma^{net}\,\delta_{nm}`: a product-differentiation
 preference :math:`\kappa_{nm}` (e.g. a premium for local or green energy; a preferred partner
-gets a lower charge, every :math:`c_{nm} \ge 0` so that the problem stays convex) plus a network charge proportional to the electrical distance
+gets a lower charge; every :math:`c_{nm} \ge 0`, else buying and selling the same trade at once
+would earn :math:`-c_{nm}` per unit without bound) plus a network charge proportional to the
+electrical distance
 :math:`\delta_{nm}` (the distance-based tariff of Sorin et al.). The reciprocity dual is the
 bilateral trade price: for an active trade :math:`n \to m`,
 :math:`\gamma_{nm} = \lambda_n + c_{nm} = \lambda_m - c_{mn}` (declared as price ``p2p_price``
@@ -145,7 +147,21 @@ class P2PNetworkData(NetworkData):
     def peers(self):
         return self.buses()
 
+    def _check_options(self):
+        """Options of the other variant are refused rather than silently ignored."""
+        cfg = self.config
+        if cfg.community:
+            if cfg.pairs is not None:
+                self.fail("option 'pairs' is for bilateral trading: in a community market every "
+                          "peer trades with the pool")
+        else:
+            given = [k for k in ("import_price", "export_price", "import_max", "export_max")
+                     if cfg[k] is not None]
+            if given:
+                self.fail(f"option(s) {given} need community=True")
+
     def _pair_list(self):
+        self._check_options()
         peers = self.peers()
         if self.config.community:
             if POOL in peers:
@@ -291,6 +307,16 @@ def marginal_loss_factors(model, check=True):
     if (d["energy"].abs() < 1e-12).any():
         raise PriceError("the substation energy price is zero in some period: marginal loss "
                          "factors cannot be read from the DLMP loss component")
+    # the loss component is lambda_p0 (MLF - 1) + lambda_q0 dq_0: it gives the MLF only when
+    # the root's reactive supply is free (lambda_q0 = 0)
+    lam_q0 = dlmp(model, price="qlmp", check=False)["energy"]
+    bad = lam_q0.abs() > 1e-9 * d["energy"].abs().clip(lower=1.0)
+    if bad.any():
+        k = lam_q0.index[bad][0]
+        raise PriceError(f"the substation's reactive power has a price ({lam_q0[k]:.6g} in period "
+                         f"{k[-1]}): "
+                         f"the DLMP loss component mixes active and reactive losses, so marginal "
+                         f"loss factors cannot be read from it (use q_root_free=True)")
     return (1.0 + d["loss"] / d["energy"]).rename("mlf")
 
 

@@ -18,9 +18,15 @@ efficiency ratio            :math:`\sum_i v_i(\theta_i, o) / W^\star`           
 ==========================  ===================================================  ===================
 
 VCG payments on a solved market (:func:`clarke_payments`), with :math:`\mathrm{BC}_j` the as-bid
-costs, :math:`x^\star` the dispatch and :math:`x^{-i}` the dispatch without :math:`i`:
+costs, :math:`x^\star` the dispatch, :math:`x^{-i}` the dispatch without :math:`i` and
+:math:`\mathrm{OC}` the rest of the minimised objective (costs that belong to no participant:
+P2P trade charges, a community's grid cost, policy costs):
 
-.. math:: \pi_i = \sum_{j \ne i} \mathrm{BC}_j(x^\star) - \sum_{j \ne i} \mathrm{BC}_j(x^{-i})
+.. math:: \pi_i = \Big[\sum_{j \ne i} \mathrm{BC}_j + \mathrm{OC}\Big](x^\star)
+          - \Big[\sum_{j \ne i} \mathrm{BC}_j + \mathrm{OC}\Big](x^{-i})
+
+(leaving :math:`\mathrm{OC}` out would reward a participant for reports that lower the others'
+bid costs at the expense of those charges, and truth-telling would no longer be dominant).
 
 Participant :math:`i` is withdrawn on the same model: its variables are fixed to 0, the mutable
 parameters it lists in ``withdrawal_params()`` (e.g. a prosumer's local demand; every mutable
@@ -196,9 +202,21 @@ def _participants(model):
     return [p for mk in mks for p in mk.participants()]
 
 
+def system_cost(model):
+    """Value of the model's single active objective as a cost (negated if maximised)."""
+    objs = list(model.component_data_objects(pyo.Objective, active=True, descend_into=True))
+    if len(objs) != 1:
+        raise ModelError(f"'{model.name}' has {len(objs)} active objectives; need exactly one")
+    v = pyo.value(objs[0])
+    return v if objs[0].sense == pyo.minimize else -v
+
+
 def withdraw_resolve(model, participant, solver):
-    """Solve ``model`` without ``participant`` (module doc); return ``{name: bid_cost}`` of the
-    others in that solution. The model is restored before returning."""
+    """Solve ``model`` without ``participant`` (module doc); return ``({name: bid_cost}, rest)``:
+    the others' as-bid costs in that solution and ``rest``, the objective minus the withdrawn
+    participant's (zero) cost, i.e. the others' costs plus the costs of no participant. The
+    model's parameters, bounds and active flags are restored before returning (values and duals:
+    see :func:`snapshot`)."""
     others = [q for q in _participants(model) if q is not participant]
     mk = participant.market()
     fixed, params = [], []
@@ -225,7 +243,8 @@ def withdraw_resolve(model, participant, solver):
                              f"its variables at 0 in period(s) {left}; list the parameters to zero in "
                              f"withdrawal_params()")
         solver.solve(model)
-        return {q.name: pyo.value(q.bid_cost) for q in others}
+        rest = system_cost(model) - pyo.value(participant.bid_cost)
+        return {q.name: pyo.value(q.bid_cost) for q in others}, rest
     finally:
         participant.activate()
         for prm, k, val in params:
@@ -237,21 +256,21 @@ def withdraw_resolve(model, participant, solver):
 def clarke_payments(model, solver=None, progress=False):
     """VCG (Clarke pivot) payments of every participant of a *solved* market.
 
-    Returns a DataFrame indexed ``participant`` with ``bid_cost``, ``others_cost`` (others'
-    as-bid cost with it), ``others_cost_without`` and ``payment`` (what it pays; negative: it
-    receives). The model's solution and duals are restored afterwards.
+    Returns a DataFrame indexed ``participant`` with ``bid_cost``, ``others_cost`` (the
+    objective minus its as-bid cost: the others' costs plus trade charges and policy costs, see
+    the module doc), ``others_cost_without`` (the same without it) and ``payment`` (what it
+    pays; negative: it receives). The model's solution and duals are restored afterwards.
     """
     solver = solver if isinstance(solver, Solver) else Solver(solver or "highs")
     parts = _participants(model)
     cost = {p.name: pyo.value(p.bid_cost) for p in parts}
-    total = sum(cost.values())
+    total = system_cost(model)
     snap = snapshot(model)
     rows = []
     try:
         for p in tqdm(parts, desc="VCG re-solves", disable=not progress):
-            without = withdraw_resolve(model, p, solver)
+            _, w = withdraw_resolve(model, p, solver)
             others = total - cost[p.name]
-            w = sum(without.values())
             rows.append((p.name, cost[p.name], others, w, others - w))
     finally:
         restore(model, snap)

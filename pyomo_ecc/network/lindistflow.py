@@ -26,8 +26,14 @@ unit) and :math:`\mathcal{C}(j)` the children of :math:`j`, in every period :mat
 :math:`\kappa = 1` circumscribes the circle :math:`P^2 + Q^2 \le \overline{S}^2` (``polygon =
 "outer"``, a relaxation); :math:`\kappa = \cos(\pi/n)` inscribes it (``"inner"``, conservative).
 
-The balance duals are the nodal prices: ``lmp`` (currency per MWh) from ``eq_p_balance`` and
-``qlmp`` (currency per Mvarh) from ``eq_q_balance``. The upstream grid supplies reactive power
+The balance duals are the nodal prices, published by :mod:`pyomo_ecc.pricing.prices` with sign
++1 and the period weight :math:`\Delta t_t\,u`: ``lmp`` (currency per MWh) from
+``eq_p_balance`` and ``qlmp`` (currency per Mvarh) from ``eq_q_balance``. ``qlmp`` at bus
+:math:`j` is the change in total cost when one more Mvar of reactive load is served at
+:math:`j` for one hour (a reactive injection there earns it per Mvarh): zero at the root while
+the root supplies reactive power freely, positive downstream when the extra reactive flow
+tightens a binding lower voltage limit or branch rating, negative when it relieves an upper
+voltage limit. The upstream grid supplies reactive power
 freely at the root (``q_sub``, unless ``q_root_free=False``); active power at the root comes from
 participants there (e.g. a :class:`~pyomo_ecc.participants.producer.Producer` that prices the
 substation's energy).

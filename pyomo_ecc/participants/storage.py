@@ -29,6 +29,12 @@ symbol                     attribute          meaning
 balance / terminal         ``eq_soc[t]``, ``eq_terminal`` (``ineq_terminal`` with ``terminal="at_least"``)
 =========================  =================  ==============================================
 
+Inconsistent data are refused when the block is built: an efficiency outside :math:`(0, 1]`,
+:math:`e_0` or :math:`e^{fin}` outside :math:`[\underline{E}, \overline{E}]`, or a terminal state
+that the power limits cannot reach from :math:`e_0` (the reachable states of period :math:`t`
+form the interval :math:`[\max(\underline{E}, lo_{t-1} - \Delta t_t \overline{H}_t/\eta^{dis}),
+\min(\overline{E}, hi_{t-1} + \Delta t_t \eta^{ch} \overline{C}_t)]`, :math:`lo_0 = hi_0 = e_0`).
+
 Example::
 
     >>> import pyomo_ecc as ecc
@@ -101,11 +107,23 @@ class StorageData(ParticipantData):
             self.fail(f"terminal state e_final = {e_fin} is outside [e_min, e_max] = "
                       f"[{cfg.e_min}, {cfg.e_max}]")
         T = market.T
+        ch_max = self.series("p_ch_max", cfg.p_ch_max, market)
+        dis_max = self.series("p_dis_max", cfg.p_dis_max, market)
+        if cfg.terminal != "free":
+            # states reachable at the end: forward recursion of the interval [lo_t, hi_t]
+            lo = hi = cfg.e_0
+            for t in T:
+                dt = float(market.dt[t])
+                hi = min(cfg.e_max, hi + dt * cfg.eta_ch * ch_max[t])
+                lo = max(cfg.e_min, lo - dt * dis_max[t] / cfg.eta_dis)
+            if e_fin > hi + 1e-9 or (cfg.terminal == "equal" and e_fin < lo - 1e-9):
+                self.fail(f"terminal state e_final = {e_fin} cannot be reached from "
+                          f"e_0 = {cfg.e_0} within the power limits: the reachable states at "
+                          f"the end are [{lo:.6g}, {hi:.6g}]")
         self.e_max = Param(initialize=cfg.e_max, mutable=True, doc="energy capacity")
         self.e_min = Param(initialize=cfg.e_min, mutable=True, doc="smallest state of charge")
-        self.p_ch_max = Param(T, initialize=self.series("p_ch_max", cfg.p_ch_max, market), mutable=True)
-        self.p_dis_max = Param(T, initialize=self.series("p_dis_max", cfg.p_dis_max, market),
-                               mutable=True)
+        self.p_ch_max = Param(T, initialize=ch_max, mutable=True, doc="charging power limit")
+        self.p_dis_max = Param(T, initialize=dis_max, mutable=True, doc="discharging power limit")
         self.eta_ch = Param(initialize=cfg.eta_ch, mutable=True, doc="charging efficiency")
         self.eta_dis = Param(initialize=cfg.eta_dis, mutable=True, doc="discharging efficiency")
         self.e_0 = Param(initialize=cfg.e_0, mutable=True, doc="initial state of charge")

@@ -31,18 +31,21 @@ surplus allowances.
 with price :math:`-\mu` (currency per tonne of excess emissions); a unit's effective marginal
 cost is :math:`c_i + (\rho_i - R)(-\mu)`: units cleaner than :math:`R` are subsidised.
 
-===========================  ================================  ==================================
-symbol                       attribute                         meaning
-===========================  ================================  ==================================
-:math:`\Pi`                  ``CarbonCap.cap``                 cap (tCO2, mutable)
-cap constraint               ``CarbonCap.ineq_emissions_cap``  price ``carbon_price``
-:math:`\sum e`               ``CarbonCap.emissions``           scope emissions (tCO2)
-:math:`p_c`                  ``CarbonCost.price``              carbon price (currency/t, mutable)
-:math:`C_i`                  ``CarbonCost.carbon_cost[i]``     carbon cost of participant i
-:math:`\sum_i C_i`           ``CarbonCost.policy_cost``        added to the objective
-:math:`R`                    ``IntensityStandard.rate``        tCO2/MWh (mutable)
-standard constraint          ``IntensityStandard.ineq_intensity``  price ``intensity_price``
-===========================  ================================  ==================================
+========================  ====================================  ==================================
+symbol                    attribute                             meaning
+========================  ====================================  ==================================
+:math:`\Pi`               ``CarbonCap.cap``                     cap (tCO2, mutable)
+cap constraint            ``CarbonCap.ineq_emissions_cap``      price ``carbon_price``
+:math:`\sum e`            ``CarbonCap.emissions``               scope emissions (tCO2)
+:math:`p_c`               ``CarbonCost.price``                  carbon price (currency/t, mutable)
+:math:`\sum_t (e - a)_i`  ``CarbonCost.net_emissions[i]``       net emissions of i (tCO2)
+:math:`C_i`               ``CarbonCost.carbon_cost[i]``         carbon cost of participant i
+:math:`\sum_i C_i`        ``CarbonCost.policy_cost``            added to the objective
+:math:`R`                 ``IntensityStandard.rate``            tCO2/MWh (mutable)
+:math:`\sum e`            ``IntensityStandard.emissions``       scope emissions (tCO2)
+:math:`\sum E`            ``IntensityStandard.output_mwh``      scope output (MWh)
+standard constraint       ``IntensityStandard.ineq_intensity``  price ``intensity_price``
+========================  ====================================  ==================================
 
 Example::
 
@@ -134,6 +137,9 @@ class CarbonCostData(PolicyData):
                 self.fail(f"participant '{p.local_name}' in option 'participants' has neither "
                           f"emissions nor a free allocation (give it emission_intensity / "
                           f"allocation)")
+        if not members:
+            self.fail("no participant in the scope has emissions or a free allocation (give "
+                      "producers an emission_intensity / allocation)")
         periods = self.scope_periods()
         by_name = {p.local_name: p for p in members}
         self.members = Set(initialize=list(by_name), ordered=True, doc="participants charged")

@@ -28,18 +28,19 @@ issuers earn :math:`\pi^{G}` per certificate, obligated consumers (only when :ma
 pay :math:`\alpha\pi^{G}` per MWh. With :math:`\alpha = 0` this is seed 000's certificate
 benefit :math:`B^G(g'') = \pi^G z`.
 
-===========================  =========================================  ========================
-symbol                       attribute                                  meaning
-===========================  =========================================  ========================
-:math:`\alpha`               ``CertificateQuota.alpha``                 quota share (mutable)
-quota constraint             ``CertificateQuota.ineq_certificate_quota``  price ``certificate_price``
-:math:`\sum z`               ``CertificateQuota.certificates``          certificates issued
-:math:`\sum D`               ``CertificateQuota.consumption``           obligated MWh
-:math:`Z^{cap}`              ``CertificateCap.cap``                     cap (mutable)
-cap constraint               ``CertificateCap.ineq_certificate_cap``    price ``certificate_cap_price``
-:math:`\pi^{G}`              ``CertificatePrice.price``                 currency per certificate
-benefit / cost               ``CertificatePrice.policy_cost``           added to the objective
-===========================  =========================================  ========================
+======================  ===========================================  =================================
+symbol                  attribute                                    meaning
+======================  ===========================================  =================================
+:math:`\alpha`          ``CertificateQuota.alpha``                   quota share (mutable)
+quota constraint        ``CertificateQuota.ineq_certificate_quota``  price ``certificate_price``
+:math:`\sum z`          ``CertificateQuota.certificates``            certificates issued
+:math:`\sum D`          ``CertificateQuota.consumption``             obligated MWh
+:math:`Z^{cap}`         ``CertificateCap.cap``                       cap (mutable)
+:math:`\alpha` (eq. 8)  ``CertificateCap.alpha``                     weight of a certificate (mutable)
+cap constraint          ``CertificateCap.ineq_certificate_cap``      price ``certificate_cap_price``
+:math:`\pi^{G}`         ``CertificatePrice.price``                   currency per certificate
+benefit / cost          ``CertificatePrice.policy_cost``             added to the objective
+======================  ===========================================  =================================
 
 Example::
 
@@ -112,6 +113,9 @@ class CertificateQuotaData(_CertificateScopeData):
 
     def assemble(self):
         issuers, consumers = self.issuers(), self.obligated()
+        if not issuers:
+            self.fail("no participant in the scope issues certificates (give renewable "
+                      "producers a certificate_rate)")
         if not consumers:
             self.fail("no obligated consumer in the scope")
         self._sums(issuers, consumers)
@@ -177,6 +181,12 @@ class CertificatePriceData(_CertificateScopeData):
     def assemble(self):
         issuers = self.issuers()
         consumers = self.obligated() if self.config.alpha > 0 or self.config.consumers else []
+        if self.config.alpha > 0 and not consumers:
+            self.fail(f"option 'alpha' = {self.config.alpha} but no obligated consumer is in "
+                      f"the scope")
+        if not issuers and not consumers:
+            self.fail("no participant in the scope issues certificates (give renewable "
+                      "producers a certificate_rate)")
         self._sums(issuers, consumers)
         self.policy_cost = Expression(
             expr=self.price * (self.alpha * self.consumption - self.certificates),

@@ -24,8 +24,9 @@ polygon ``ineq_s_max``, :math:`\underline{\mu} \ge 0` and :math:`\overline{\mu} 
 reactive price decomposes the same way with :math:`\sin\theta_k` and :math:`X`.
 
 The components are computed from the sensitivities and the inequality duals only; the nodal
-price ``lmp`` is the balance dual of bus :math:`i`. That they sum to it is the KKT stationarity
-of the flow and voltage variables, and :func:`dlmp` checks it (``check=True``) on every bus.
+price ``lmp`` is the balance dual of bus :math:`i` exactly as :mod:`~pyomo_ecc.pricing.prices`
+publishes it (``ecc.prices(m)``). That they sum to it is the KKT stationarity of the flow and
+voltage variables, and :func:`dlmp` checks it (``check=True``) on every bus.
 
 **At an operating point** (``method="jacobian"``, the default for
 :class:`~pyomo_ecc.network.ac_distflow.ACDistFlow`; it also works for LinDistFlow, where it
@@ -57,7 +58,8 @@ bounds (:math:`v, \ell \ge 0`) are not used: they are inactive on a loaded feede
 =========================  ==========================  ==========================================
 column                     meaning                     source
 =========================  ==========================  ==========================================
-``lmp``                    nodal price                 dual of ``eq_p_balance[i, t]``
+``lmp``                    nodal price                 ``price_frame(m, "lmp")``: dual of
+                                                       ``eq_p_balance[i, t]``
 ``energy``                 price at the substation     dual of ``eq_p_balance[root, t]``
 ``loss``                   marginal losses             0 (lossless); loss factors at the
                                                        operating point (``jacobian``)
@@ -89,7 +91,7 @@ from pyomo.environ import value
 
 from pyomo_ecc.core.market import markets_in
 from pyomo_ecc.errors import ModelError, PriceError
-from pyomo_ecc.pricing.prices import _dual_suffix
+from pyomo_ecc.pricing.prices import _dual_suffix, price_frame, price_weight
 
 COMPONENTS = ("energy", "loss", "congestion", "voltage")
 
@@ -130,17 +132,20 @@ def dlmp(model, price="lmp", method="auto", check=True, tol=1e-6):
         raise PriceError(f"price must be 'lmp' or 'qlmp', got {price!r}")
     if method not in ("auto", "path", "jacobian"):
         raise PriceError(f"method must be 'auto', 'path' or 'jacobian', got {method!r}")
-    rows = []
+    rows, formulations = [], set()
     for mk, net in _network(model):
+        formulations.add(net.formulation)
         if not mk.assembled:
             raise PriceError(f"market '{mk.name}' has not been solved: call pyomo_ecc.solve(model) first")
         suffix = _dual_suffix(mk)
+        # the nodal price as published (sign, unit and period weight of pricing.prices)
+        published = price_frame(mk, price)[price].to_dict()
         use = method if method != "auto" else ("path" if isinstance(net, LinDistFlowData) else "jacobian")
         if use == "path" and not isinstance(net, LinDistFlowData):
             raise PriceError(f"method 'path' needs a LinDistFlow network; '{net.name}' is "
                              f"{net.formulation}: use method='jacobian'")
         if use == "jacobian":
-            rows.extend(_jacobian_rows(mk, net, suffix, price))
+            rows.extend(_jacobian_rows(mk, net, suffix, price, published))
             continue
         fd = net.feeder
         s = net.pu_per_unit
@@ -150,7 +155,7 @@ def dlmp(model, price="lmp", method="auto", check=True, tol=1e-6):
         trig = math.cos if price == "lmp" else math.sin
         n = len(net.K) if hasattr(net, "K") else 0
         for t in mk.T:
-            w = value(mk.dt[t]) * mk.power_unit_mw
+            w = price_weight(mk, "power", t)
             mu = pd.Series(0.0, index=sens.index)
             for k in net.B_vmin:
                 mu[k] += _dual(suffix, net.ineq_v_min[k, t])
@@ -165,8 +170,7 @@ def dlmp(model, price="lmp", method="auto", check=True, tol=1e-6):
             energy = _dual(suffix, balance[fd.root, t])
             for i in fd.buses:
                 cong = sum(cong_branch.get(e, 0.0) for e in fd.path(i))
-                nodal = _dual(suffix, balance[i, t])
-                rows.append((i, t, nodal / w, energy / w, 0.0, cong / w, float(volt[i]) / w))
+                rows.append((i, t, published[(i, t)], energy / w, 0.0, cong / w, float(volt[i]) / w))
     df = pd.DataFrame(rows, columns=["bus", "t", price] + list(COMPONENTS)).set_index(["bus", "t"])
     df = df.astype(float)
     if check:
@@ -177,7 +181,7 @@ def dlmp(model, price="lmp", method="auto", check=True, tol=1e-6):
             (bus, t), r = resid[bad].abs().idxmax(), resid[bad].abs().max()
             raise PriceError(f"DLMP components do not sum to the nodal {price} at bus {bus!r}, "
                              f"period {t!r} (residual {r:.3g}); the duals are not a KKT point "
-                             f"of the LinDistFlow model")
+                             f"of the {' / '.join(sorted(formulations))} model")
     df.attrs["energy_reference"] = "substation (root) bus"
     return df
 
@@ -191,13 +195,13 @@ def _gradient(expr, col):
     return {col[id(v)]: float(g) for v, g in zip(states, grad) if g != 0}
 
 
-def _jacobian_rows(mk, net, suffix, price):
+def _jacobian_rows(mk, net, suffix, price, published):
     """Rows (bus, t, nodal, energy, loss, congestion, voltage) from the operating point."""
     fd = net.feeder
     rows = []
     state_comps = [c for c in ("p", "q", "v_sq", "l_sq") if hasattr(net, c)]
     for t in mk.T:
-        w = value(mk.dt[t]) * mk.power_unit_mw
+        w = price_weight(mk, "power", t)
         states = [getattr(net, c)[idx] for c in state_comps for idx in getattr(net, c)
                   if idx[-1] == t]
         states = [v for v in states if not v.fixed]
@@ -258,9 +262,7 @@ def _jacobian_rows(mk, net, suffix, price):
         else:
             energy = np.full(len(fd.buses), lam_q)
             loss = lam_p * dp0 + lam_q * (dq0 - 1.0)
-        balance = net.eq_p_balance if price == "lmp" else net.eq_q_balance
         for k, b in enumerate(fd.buses):
-            nodal = _dual(suffix, balance[b, t])
-            rows.append((b, t, nodal / w, energy[k] / w, loss[k] / w,
+            rows.append((b, t, published[(b, t)], energy[k] / w, loss[k] / w,
                          comp_val["congestion"][k] / w, comp_val["voltage"][k] / w))
     return rows

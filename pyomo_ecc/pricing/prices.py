@@ -28,6 +28,16 @@ def _dual_suffix(model):
     return None
 
 
+def price_weight(market, kind, t=None):
+    """The weight :math:`w` that turns a normalised dual into a price (see the module doc):
+    :math:`\\Delta t_t\\,u` for ``kind="power"``, 1 for ``kind="quantity"``."""
+    if kind == "power":
+        return float(market.dt[t]) * market.power_unit_mw
+    if kind == "quantity":
+        return 1.0
+    raise ValueError(f"unknown price kind {kind!r}; use 'power' or 'quantity'")
+
+
 def price_frame(model, name):
     """All prices called ``name`` in ``model`` as a DataFrame (index levels from the declarations).
 
@@ -42,7 +52,6 @@ def price_frame(model, name):
         if not mk.assembled:
             raise PriceError(f"market '{mk.name}' has not been solved: call pyomo_ecc.solve(model) first")
         suffix = _dual_suffix(mk)
-        unit_mw = mk.power_unit_mw
         for d in mk.price_declarations():
             if d.price != name:
                 continue
@@ -50,7 +59,7 @@ def price_frame(model, name):
                 raise PriceError(f"no dual for constraint '{d.constraint.name}': solve the model with "
                                  f"pyomo_ecc.solve(...) (or a solver that returns duals into "
                                  f"model.dual) before asking for '{name}'")
-            weight = mk.dt[d.t] * unit_mw if d.kind == "power" else 1.0
+            weight = price_weight(mk, d.kind, d.t)
             rows.append(d.index + (d.sign * suffix[d.constraint] / weight,))
             levels = d.levels
         basis.add(mk._pricing_basis)
