@@ -72,6 +72,23 @@ def nonnegative_series(x):
     return v
 
 
+def optional(domain):
+    """The domain ``domain`` that also accepts ``None`` (an option that may be left out)."""
+    def check(x):
+        return None if x is None else domain(x)
+    check.__name__ = f"optional_{domain.__name__}"
+    check.__doc__ = f"None, or {domain.__doc__ or domain.__name__}"
+    return check
+
+
+def efficiency(x):
+    """An efficiency in (0, 1]."""
+    v = finite_float(x)
+    if not 0.0 < v <= 1.0:
+        raise ValueError(f"an efficiency must be in (0, 1], got {v}")
+    return v
+
+
 def per_period(value, periods, what):
     """Expand a :func:`series` value to a dict ``{t: value}`` over ``periods``."""
     periods = list(periods)

@@ -135,28 +135,26 @@ class ProducerData(_CurveParticipantData):
         default=None, domain=nonnegative_float,
         doc="green certificates issued per MWh of output (>= 0); creates certificates[t]"))
 
+    #: option -> (Expression it creates, doc of the rate, doc of the Expression): terms that are
+    #: a rate times the energy produced, :math:`\\rho\\,p_t\\,\\Delta t_t\\,u`
+    OUTPUT_TERMS = {
+        "emission_intensity": ("emissions", "emission intensity (tCO2/MWh)", "emissions (tCO2)"),
+        "allocation": ("free_allocation", "free allocation benchmark (tCO2/MWh)",
+                       "free allowances earned by output (tCO2)"),
+        "certificate_rate": ("certificates", "certificates per MWh of output",
+                             "green certificates issued"),
+    }
+
     def build_participant(self, market):
         super().build_participant(market)
-        cfg = self.config
         mwh = {t: market.dt[t] * market.power_unit_mw for t in market.T}
-        if cfg.emission_intensity is not None:
-            self.emission_intensity = Param(initialize=cfg.emission_intensity, mutable=True,
-                                            doc="emission intensity (tCO2/MWh)")
-            self.emissions = Expression(
-                market.T, rule=lambda b, t: b.emission_intensity * b.p[t] * mwh[t],
-                doc="emissions (tCO2)")
-        if cfg.allocation is not None:
-            self.allocation = Param(initialize=cfg.allocation, mutable=True,
-                                    doc="free allocation benchmark (tCO2/MWh)")
-            self.free_allocation = Expression(
-                market.T, rule=lambda b, t: b.allocation * b.p[t] * mwh[t],
-                doc="free allowances earned by output (tCO2)")
-        if cfg.certificate_rate is not None:
-            self.certificate_rate = Param(initialize=cfg.certificate_rate, mutable=True,
-                                          doc="certificates per MWh of output")
-            self.certificates = Expression(
-                market.T, rule=lambda b, t: b.certificate_rate * b.p[t] * mwh[t],
-                doc="green certificates issued")
+        for option, (term, rate_doc, term_doc) in self.OUTPUT_TERMS.items():
+            if self.config[option] is None:
+                continue
+            rate = Param(initialize=self.config[option], mutable=True, doc=rate_doc)
+            setattr(self, option, rate)
+            setattr(self, term, Expression(market.T, rule=lambda b, t, r=rate: r * b.p[t] * mwh[t],
+                                           doc=term_doc))
 
     def policy_role(self):
         return "supply"

@@ -54,24 +54,12 @@ from pyomo.common.config import ConfigValue
 from pyomo.environ import Constraint, Expression, NonNegativeReals, Param, Var
 
 from pyomo_ecc.core.block import declare_block
-from pyomo_ecc.core.config import finite_float, nonnegative_float, nonnegative_series
+from pyomo_ecc.core.config import efficiency, finite_float, nonnegative_float, nonnegative_series, optional
 from pyomo_ecc.participants.base import ParticipantData
 
 
-def efficiency(x):
-    """An efficiency in (0, 1]."""
-    v = finite_float(x)
-    if not 0.0 < v <= 1.0:
-        raise ValueError(f"an efficiency must be in (0, 1], got {v}")
-    return v
-
-
-def _optional_nonnegative_series(x):
-    return None if x is None else nonnegative_series(x)
-
-
-def _optional_nonnegative(x):
-    return None if x is None else nonnegative_float(x)
+_optional_nonnegative_series = optional(nonnegative_series)
+_optional_nonnegative = optional(nonnegative_float)
 
 
 @declare_block("Prosumer")

@@ -52,13 +52,11 @@ from pyomo.common.config import ConfigValue, In
 from pyomo.environ import Constraint, Expression, NonNegativeReals, Param, Var
 
 from pyomo_ecc.core.block import declare_block
-from pyomo_ecc.core.config import finite_float, nonnegative_float, nonnegative_series
+from pyomo_ecc.core.config import efficiency, finite_float, nonnegative_float, nonnegative_series, optional
 from pyomo_ecc.participants.base import ParticipantData
-from pyomo_ecc.participants.prosumer import efficiency
 
 
-def _optional_nonnegative(x):
-    return None if x is None else nonnegative_float(x)
+_optional_nonnegative = optional(nonnegative_float)
 
 
 @declare_block("Storage")
