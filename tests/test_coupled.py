@@ -114,6 +114,9 @@ def test_seed000_coupled_kkt_relations():
     assert mc(m.G3) == pytest.approx(lam + pg, abs=1e-7)     # renewable earns the certificate
     for d in (m.D4, m.D5):                                  # interior consumers
         assert 2 * d.a.value * d.d[0].value + d.b.value == pytest.approx(lam, abs=1e-7)
+    # D6 at its 10 MW floor: its marginal utility there is below the price (lower-bound KKT)
+    assert m.D6.d[0].value == pytest.approx(10.0)
+    assert 2 * m.D6.a.value * 10.0 + m.D6.b.value < lam
     assert coupled_welfare(m)["sw_CECM"] == pytest.approx(-pyo.value(m.obj))
 
 

@@ -15,37 +15,23 @@ and the market is a MILP; HiGHS needs linear or stepwise offers for that).
 Consumer :math:`j`: :math:`\mathrm{BC}_j = -\sum_t \Delta t_t\,(U_j(d_{j,t}) + c_j)`,
 :math:`\underline{D}_{j,t} \le d_{j,t} \le \overline{D}_{j,t}`, :math:`p^{inj}_{j,t} = -d_{j,t}`.
 
-=============================  ==================  ==============================================
-symbol                         attribute           meaning
-=============================  ==================  ==============================================
-:math:`p_{i,t}`                ``p[t]``            producer output (power units)
-:math:`d_{j,t}`                ``d[t]``            consumer demand (power units)
-:math:`\overline{P}, \underline{P}`  ``p_max[t]``, ``p_min[t]``   output limits (mutable)
-:math:`\overline{D}, \underline{D}`  ``d_max[t]``, ``d_min[t]``   demand limits (mutable)
-:math:`o_{i,t}`                ``on[t]``           commitment (binary, only with ``commitment``)
-upper / lower limit            ``ineq_max[t]``, ``ineq_min[t]``   limit constraints
-:math:`\mathrm{BC}`            ``bid_cost``        as-bid cost over the horizon (currency)
-=============================  ==================  ==============================================
-
-Optional producer terms for policies (:mod:`pyomo_ecc.policy`), created only when the option is
-given (:math:`u` MW per power unit):
-
-.. math::
-
-    e_{i,t} = \rho_i\,p_{i,t}\,\Delta t_t\,u, \qquad
-    a_{i,t} = A_i\,p_{i,t}\,\Delta t_t\,u, \qquad
-    z_{i,t} = \kappa_i\,p_{i,t}\,\Delta t_t\,u
-
-=============================  ==========================  ======================================
-symbol                         attribute                   meaning (option)
-=============================  ==========================  ======================================
-:math:`\rho_i`                 ``emission_intensity``      tCO2/MWh (``emission_intensity``)
-:math:`A_i`                    ``allocation``              free allocation benchmark, tCO2/MWh
-:math:`\kappa_i`               ``certificate_rate``        certificates per MWh of output
-:math:`e_{i,t}`                ``emissions[t]``            tCO2
-:math:`a_{i,t}`                ``free_allocation[t]``      tCO2 of free allowances
-:math:`z_{i,t}`                ``certificates[t]``         certificates issued
-=============================  ==========================  ======================================
+=====================================  ==================================  =====================================
+symbol                                 attribute                           meaning
+=====================================  ==================================  =====================================
+:math:`p_{i,t}`                        ``p[t]``                            producer output (power units)
+:math:`d_{j,t}`                        ``d[t]``                            consumer demand (power units)
+:math:`\overline{P}, \underline{P}`    ``p_max[t]``, ``p_min[t]``          output limits (mutable)
+:math:`\overline{D}, \underline{D}`    ``d_max[t]``, ``d_min[t]``          demand limits (mutable)
+:math:`o_{i,t}`                        ``on[t]``                           commitment (binary, with ``commitment``)
+upper / lower limit                    ``ineq_max[t]``, ``ineq_min[t]``    limit constraints
+:math:`\mathrm{BC}`                    ``bid_cost``                        as-bid cost over the horizon (currency)
+:math:`\rho_i, A_i, \zeta_i`           ``emission_intensity``,             per-MWh rates (mutable, optional)
+                                       ``allocation``,
+                                       ``certificate_rate``
+:math:`e_{i,t}, a_{i,t}, z_{i,t}`      ``emissions[t]``,                   rate times the energy produced
+                                       ``free_allocation[t]``,
+                                       ``certificates[t]``
+=====================================  ==================================  =====================================
 
 Example::
 
