@@ -253,3 +253,18 @@ def test_bad_construction_is_refused():
         OrderBook({"A": (1, 5)}, tie_break="random")
     with pytest.raises(InputError, match="opening_price must be > 0"):
         OrderBook({"A": (1, 5)}, opening_price=0)
+
+
+def test_replay_takes_the_settings_from_the_log_and_refuses_contradictions(tmp_path):
+    accounts = {"101": (10, 0), "202": (0, 1000)}        # numeric-looking names survive a CSV
+    ob = OrderBook(accounts, opening_price=50.0, band=0.2, tie_break="pro_rata")
+    ob.submit("101", "sell", 45.0, 4)
+    ob.submit("202", "buy", 58.0, 3)                      # inside [40, 60] only with band 0.2
+    path = tmp_path / "events.csv"
+    ob.events().to_csv(path)
+    again = OrderBook.replay(accounts, pd.read_csv(path, index_col="event"))
+    pd.testing.assert_frame_equal(again.trades(), ob.trades())
+    assert (again.opening_price, again.band, again.tie_break) == (50.0, 0.2, "pro_rata")
+    assert again.last_price == ob.last_price
+    with pytest.raises(InputError, match="band = 0.1 contradicts the log's 0.2"):
+        OrderBook.replay(accounts, ob.events(), band=0.1)

@@ -155,6 +155,7 @@ class OrderBook:
         if tie_break not in TIE_BREAKS:
             raise InputError(f"tie_break must be one of {list(TIE_BREAKS)}, got {tie_break!r}")
         self.mode = mode
+        self._initial_mode = mode
         self.tie_break = tie_break
         self._initial = self._parse_accounts(accounts)
         self._acc = {k: _Account(*v) for k, v in self._initial.items()}
@@ -413,20 +414,23 @@ class OrderBook:
 
     def events(self):
         """The event log that :meth:`replay` consumes: DataFrame indexed ``event`` with columns
-        ``kind`` (submit / cancel / uncross / mode), ``trader``, ``side``, ``price``,
-        ``quantity``, ``order_id``."""
-        rows = []
-        for k, (kind, args) in enumerate(self._events):
+        ``kind`` (open / submit / cancel / uncross / mode), ``trader``, ``side``, ``price``,
+        ``quantity``, ``order_id``, ``mode``, ``band``, ``tie_break``. The first row (``open``)
+        records the book's settings: opening price (in ``price``), band, starting mode and
+        tie-break rule, so a replay needs nothing else but the initial accounts."""
+        rows = [(0, "open", None, None, self.opening_price, None, None, self._initial_mode,
+                 self.band, self.tie_break)]
+        for k, (kind, args) in enumerate(self._events, start=1):
             if kind == "submit":
-                rows.append((k, kind, *args, None, None))
+                rows.append((k, kind, *args, None, None, None, None))
             elif kind == "cancel":
-                rows.append((k, kind, None, None, None, None, args[0], None))
+                rows.append((k, kind, None, None, None, None, args[0], None, None, None))
             elif kind == "mode":
-                rows.append((k, kind, None, None, None, None, None, args[0]))
+                rows.append((k, kind, None, None, None, None, None, args[0], None, None))
             else:
-                rows.append((k, kind, None, None, None, None, None, None))
+                rows.append((k, kind, None, None, None, None, None, None, None, None))
         return pd.DataFrame(rows, columns=["event", "kind", "trader", "side", "price", "quantity",
-                                           "order_id", "mode"]).set_index("event")
+                                           "order_id", "mode", "band", "tie_break"]).set_index("event")
 
     def set_mode(self, mode):
         """Switch between ``"continuous"`` and ``"call"`` (logged); switching to continuous
@@ -454,14 +458,34 @@ class OrderBook:
 
     # -- replay -----------------------------------------------------------------------------
     @classmethod
-    def replay(cls, accounts, events, opening_price=48.0, band=0.1, mode="continuous",
-               tie_break="time"):
+    def replay(cls, accounts, events, **settings):
         """Rebuild an order book by re-applying an event log (:meth:`events`) to the initial
-        ``accounts``; the result has the same trades, books, accounts and last price."""
-        ob = cls(accounts, opening_price=opening_price, band=band, mode=mode, tie_break=tie_break)
-        for _, e in events.iterrows():
+        ``accounts``; the result has the same trades, books, accounts and last price.
+
+        The settings come from the log's ``open`` row; ``settings`` (``opening_price``, ``band``,
+        ``mode``, ``tie_break``) may repeat them but not contradict them. A log without an
+        ``open`` row takes ``settings`` (defaults as in :class:`OrderBook`). Trader names read
+        back from a CSV file as numbers are matched to the accounts' string names.
+        """
+        rows = list(events.iterrows())
+        if rows and rows[0][1]["kind"] == "open":
+            head = rows.pop(0)[1]
+            logged = {"opening_price": float(head["price"]), "band": float(head["band"]),
+                      "mode": head["mode"], "tie_break": head["tie_break"]}
+            for key, val in settings.items():
+                if key in logged and val != logged[key]:
+                    raise InputError(f"replay: {key} = {val!r} contradicts the log's {logged[key]!r}")
+            settings = {**settings, **logged}
+        ob = cls(accounts, **settings)
+        names = {str(k): k for k in ob._acc}
+        for _, e in rows:
             if e["kind"] == "submit":
-                ob.submit(e["trader"], e["side"], e["price"], e["quantity"])
+                trader = e["trader"]
+                if trader not in ob._acc:   # a CSV round trip turns "101" into 101 or 101.0
+                    text = (str(int(trader)) if isinstance(trader, float) and trader.is_integer()
+                            else str(trader))
+                    trader = names.get(text, trader)
+                ob.submit(trader, e["side"], e["price"], e["quantity"])
             elif e["kind"] == "cancel":
                 ob.cancel(int(e["order_id"]))
             elif e["kind"] == "uncross":
