@@ -70,7 +70,7 @@ def _exec(block):
 
 def test_readme_examples_run_as_written():
     blocks = _readme_blocks()
-    assert len(blocks) >= 3, "README lost its python examples"
+    assert len(blocks) >= 4, "README lost its python examples"
     # 1. two-bus market: period 0 the peaker's first step (45 $/MWh) is marginal, period 1 its second
     ns, out = _exec(blocks[0])
     p = ecc.prices(ns["m"])["lmp"]
@@ -80,8 +80,15 @@ def test_readme_examples_run_as_written():
     ns, _ = _exec(blocks[1])
     assert ecc.price_frame(ns["m"], "carbon_price").iloc[0, 0] == pytest.approx(40.0)
     assert ecc.price_frame(ns["m"], "certificate_price").iloc[0, 0] == pytest.approx(14.0)
-    # 3. feeder: the 0.6 MW rating binds; the DER at B serves the other 0.4 MW at 45 + 2*5*0.4
+    # 3. DC triangle, equal reactances: f12 = (g1 - g2)/3 <= 80 with g1 + g2 = 300 gives g1 = 270;
+    #    one more MW at bus 3 is served half by each unit: 35 = (20 + 50)/2
     ns, _ = _exec(blocks[2])
+    c = ecc.lmp_components(ns["m"])
+    assert c["lmp"].to_numpy() == pytest.approx([20.0, 50.0, 35.0])
+    assert (c["energy"] + c["congestion"]).to_numpy() == pytest.approx(c["lmp"].to_numpy())
+    assert ecc.dispatch(ns["m"]).loc[("cheap", 0), "p_inj"] == pytest.approx(270.0)
+    # 4. feeder: the 0.6 MW rating binds; the DER at B serves the other 0.4 MW at 45 + 2*5*0.4
+    ns, _ = _exec(blocks[3])
     d = ecc.dlmp(ns["m"])
     assert d.loc[("B", 0), "lmp"] == pytest.approx(49.0)
     assert d.loc[("B", 0), "congestion"] == pytest.approx(9.0)

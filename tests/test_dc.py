@@ -332,6 +332,8 @@ def test_errors_name_the_offender():
     msg = r"DCNetwork 'net': island 1 \(buses \[5, 6\]\) has no reference bus"
     with pytest.raises(InputError, match=msg):
         m2.net = DCNetwork(graph=G)
+    with pytest.raises(InputError, match=r"slack_weights are only used with slack='distributed'"):
+        m2.net = DCNetwork(graph=G, ref_bus=[1, 5], slack_weights={1: 1.0})
     G2 = nx.Graph()
     G2.add_edge(1, 2, x=0.1)
     G2.add_node(3)

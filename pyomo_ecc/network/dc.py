@@ -61,6 +61,9 @@ symbol                        attribute                  meaning
 :math:`\mu^\pm_{l,t}`         ``ineq_f_ub``/``ineq_f_lb``  flow limits; duals -> ``line_price_*``
 ============================  =========================  ==========================================
 
+After solving, ``flows()`` gives the flows by (branch, t), ``sensitivities()`` the sparse
+:math:`B`, :math:`B_f` and PTDF (:class:`DCSensitivities`), ``slack_weights()`` the slack.
+
 Example (3 buses, equal reactances, 50 MW limit on line 1-3)::
 
     >>> import networkx as nx, pyomo_ecc as ecc
@@ -241,6 +244,8 @@ class DCNetworkData(NetworkData):
             self.fail("option 'graph' (a networkx graph) is required")
         if cfg.buses is not None:
             self.fail("give the buses through the graph, not the 'buses' option")
+        if cfg.slack_weights is not None and cfg.slack != "distributed":
+            self.fail("slack_weights are only used with slack='distributed'")
         try:
             buses, branches = graph_to_tables(cfg.graph, required=("x",),
                                               allow_negative_x=cfg.allow_negative_x)
@@ -285,6 +290,9 @@ class DCNetworkData(NetworkData):
     # -- interface used by the market and by pricing -----------------------------------------
     def buses(self):
         return list(self._buses.index)
+
+    def held_withdrawals(self, t):
+        return {n: pyo.value(self.load[n, t]) + pyo.value(self.gs[n]) for n in self.bus}
 
     def bus_table(self):
         """The validated bus table (index ``bus``)."""
