@@ -1,7 +1,9 @@
 r"""The solver layer: the only module that creates or configures solver interfaces.
 
-* ``"highs"`` (default): HiGHS through ``highspy`` and Pyomo's persistent interface; LP,
-  convex QP and MILP, with duals. QP regularisation is switched off so that duals are exact.
+* ``"highs"`` (default): HiGHS through ``highspy``; LP, convex QP and MILP, with duals. An LP or
+  MILP goes to HiGHS as a sparse matrix built by Pyomo's standard-form compiler (fast on large
+  networks); a QP (or ``Solver("highs", persistent=True)``) through Pyomo's persistent HiGHS
+  interface, with QP regularisation switched off so that duals are exact.
 * ``"ipopt"`` / ``"cyipopt"``: Ipopt through Pyomo's ``cyipopt`` interface (needs the
   ``nlp`` extra and PyNumero's ASL library, which ``bash ecc.sh test`` builds).
 * any other name: ``pyomo.environ.SolverFactory(name)`` with a ``dual`` suffix.
@@ -23,13 +25,16 @@ slacks, their sum is minimised, the constraints with positive slack are reported
 import logging
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
+from pyomo.common.collections import ComponentMap
 from pyomo.contrib.solver.common.factory import SolverFactory as _NewSolverFactory
 from pyomo.contrib.solver.common.results import TerminationCondition as TC
 from pyomo.contrib.solver.common.util import IncompatibleModelError
 from pyomo.core.expr.visitor import polynomial_degree
 from pyomo.opt import TerminationCondition as LegacyTC
+from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from pyomo_ecc.core.market import assemble_all, markets_in
 from pyomo_ecc.errors import InfeasibleMarketError, SolverError
@@ -77,8 +82,9 @@ class Solver:
     'highs'
     """
 
-    def __init__(self, name="highs", options=None, tee=False):
+    def __init__(self, name="highs", options=None, tee=False, persistent=False):
         self.name = _ALIASES.get(name, name)
+        self.persistent = persistent
         self.options = dict(options or {})
         self.tee = tee
         self._iface = None
@@ -129,6 +135,10 @@ class Solver:
 
     def _run(self, model, obj, want_duals=True):
         """Solve once; return ('optimal' | 'infeasible' | other, raw results); load values."""
+        if self.name == "highs" and not self.persistent and polynomial_degree(obj.expr) in (0, 1):
+            out = self._run_highs_matrix(model, obj, want_duals)
+            if out is not None:
+                return out
         iface = self._interface()
         if self.name == "highs":
             opts = dict(self.options)
@@ -178,6 +188,68 @@ class Solver:
             for c in list(model.dual):
                 model.dual[c] = sign * model.dual[c]
         return "optimal", res
+
+    def _run_highs_matrix(self, model, obj, want_duals):
+        """LP / MILP straight to highspy: Pyomo's standard-form compiler builds the sparse
+        matrix (much faster than the persistent interface's term-by-term translation), HiGHS
+        solves, values and row duals are mapped back. Returns None for a model the compiler
+        does not take (nonlinear constraints): the persistent interface then reports on it."""
+        try:
+            info = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
+        except Exception:  # nonlinear or otherwise not a linear standard form
+            return None
+        import highspy
+        inf = highspy.kHighsInf
+        cols, A = info.columns, info.A
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = len(cols), A.shape[0]
+        lp.col_cost_ = (info.c.toarray()[0] if info.c.shape[0] else np.zeros(len(cols))).astype(float)
+        lp.offset_ = float(info.c_offset[0]) if len(info.c_offset) else 0.0
+        if obj.sense == pyo.maximize:
+            lp.sense_ = highspy.ObjSense.kMaximize
+        lp.col_lower_ = np.array([-inf if v.lb is None else v.lb for v in cols], dtype=float)
+        lp.col_upper_ = np.array([inf if v.ub is None else v.ub for v in cols], dtype=float)
+        kind = np.array([r.bound_type for r in info.rows], dtype=int)
+        rhs = np.asarray(info.rhs, dtype=float)
+        lp.row_lower_ = np.where(kind <= 0, rhs, -inf)
+        lp.row_upper_ = np.where(kind >= 0, rhs, inf)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = A.indptr
+        lp.a_matrix_.index_ = A.indices
+        lp.a_matrix_.value_ = A.data.astype(float)
+        integer = [k for k, v in enumerate(cols) if not v.is_continuous()]
+        if integer:
+            flags = [highspy.HighsVarType.kContinuous] * len(cols)
+            for k in integer:
+                flags[k] = highspy.HighsVarType.kInteger
+            lp.integrality_ = flags
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", bool(self.tee))
+        for key, val in self.options.items():
+            h.setOptionValue(key, val)
+        h.passModel(lp)
+        h.run()
+        status = h.getModelStatus()
+        S = highspy.HighsModelStatus
+        if status in (S.kInfeasible, S.kUnboundedOrInfeasible):
+            return "infeasible", h
+        if status != S.kOptimal:
+            return h.modelStatusToString(status), h
+        sol = h.getSolution()
+        for v, x in zip(cols, sol.col_value):
+            v.set_value(round(x) if not v.is_continuous() else x, skip_validation=True)
+        for v, expr in info.eliminated_vars:
+            v.set_value(pyo.value(expr), skip_validation=True)
+        if want_duals:
+            if not sol.dual_valid:
+                return "no duals", h
+            duals = ComponentMap()
+            for row, y in zip(info.rows, sol.row_dual):
+                duals[row.constraint] = duals.get(row.constraint, 0.0) + y
+            for c in model.component_data_objects(pyo.Constraint, active=True, descend_into=True):
+                duals.setdefault(c, 0.0)   # a constraint with no variable left has dual 0
+            self._store_duals(model, duals, DUAL_SIGN["highs"])
+        return "optimal", h
 
     @staticmethod
     def _store_duals(model, duals, sign):

@@ -188,3 +188,14 @@ def test_infeasible_market_with_ipopt_is_diagnosed():
     with pytest.raises(ecc.InfeasibleMarketError) as err:
         ecc.solve(m, "ipopt")
     assert err.value.conflicts["violation"].sum() == pytest.approx(50.0, rel=1e-6)
+
+
+@pytest.mark.parametrize("case", ["matpower_case5", "seed001_3bus"])
+def test_both_highs_paths_give_the_same_solution_and_prices(case):
+    """The sparse-matrix path (LP/MILP default) against Pyomo's persistent HiGHS interface."""
+    a, b = ecc.load_case(case).build(), ecc.load_case(case).build()
+    ra = ecc.solve(a)
+    rb = ecc.Solver("highs", persistent=True).solve(b)
+    assert ra.objective == pytest.approx(rb.objective, rel=1e-9)
+    assert ecc.prices(a)["lmp"].to_numpy() == pytest.approx(ecc.prices(b)["lmp"].to_numpy(), abs=1e-7)
+    assert ecc.dispatch(a)["p_inj"].to_numpy() == pytest.approx(ecc.dispatch(b)["p_inj"].to_numpy(), abs=1e-6)
