@@ -93,6 +93,9 @@ def build_dc_market(case):
     for bus in case.data.get("bus", []):
         if "load" in bus:
             m.add_component(f"load_{bus['id']}", FixedLoad(bus=bus["id"], p=bus["load"]))
+    if isinstance(net.get("slack_weights"), dict):  # TOML table keys are strings: map to bus ids
+        ids = {str(b): b for b in G.nodes}
+        net["slack_weights"] = {ids.get(str(k), k): v for k, v in net["slack_weights"].items()}
     m.network = DCNetwork(graph=G, **net)
     return m
 

@@ -103,13 +103,14 @@ def test_bus_loads_from_graph_are_mutable_params():
     assert ecc.prices(m).lmp.loc[(2, 0)] == pytest.approx(25.0)
 
 
-def test_shunt_conductance_is_load():
+@pytest.mark.parametrize("formulation", ["btheta", "ptdf"])
+def test_shunt_conductance_is_load(formulation):
     G = nx.Graph()
     G.add_node(2, gs=5.0, load=10.0)
     G.add_edge(1, 2, x=0.1)
     m = ecc.Market()
     m.g = ecc.Producer(bus=1, b=10, p_max=100)
-    m.net = DCNetwork(graph=G)
+    m.net = DCNetwork(graph=G, formulation=formulation)
     ecc.solve(m)
     assert m.g.p[0].value == pytest.approx(15.0)
 
@@ -122,13 +123,18 @@ def phase_shifter_graph(tap=1.0):
     return G
 
 
-def test_matpower_phase_shift_against_numpy():
+@pytest.mark.parametrize("unit, scale", [("MW", 1.0), ("kW", 1000.0)])
+@pytest.mark.parametrize("formulation, slack", [("btheta", "ref"), ("ptdf", "ref"),
+                                                ("ptdf", "distributed")])
+def test_matpower_phase_shift_against_numpy(formulation, slack, unit, scale):
+    # the shift's flow -beta * phi scales with the power unit: flows in kW are 1000 x MW
     G = phase_shifter_graph(tap=1.05)
-    m = ecc.Market()
-    m.g = ecc.Producer(bus=1, b=10, p_max=500)
-    m.l2 = ecc.FixedLoad(bus=2, p=80)
-    m.l3 = ecc.FixedLoad(bus=3, p=120)
-    m.net = DCNetwork(graph=G, convention="matpower")
+    G.edges[1, 3]["rating"] = 200 * scale
+    m = ecc.Market(power_unit=unit)
+    m.g = ecc.Producer(bus=1, b=10 / scale, p_max=500 * scale)
+    m.l2 = ecc.FixedLoad(bus=2, p=80 * scale)
+    m.l3 = ecc.FixedLoad(bus=3, p=120 * scale)
+    m.net = DCNetwork(graph=G, convention="matpower", formulation=formulation, slack=slack)
     ecc.solve(m)
     # independent: b = 1/(x tau), f = b (theta_f - theta_t - phi), solve B theta = P - A^T f_s
     b = np.array([1 / 0.1, 1 / 0.2, 1 / (0.1 * 1.05)]) * 100.0
@@ -141,7 +147,7 @@ def test_matpower_phase_shift_against_numpy():
     theta[1:] = np.linalg.solve(B[1:, 1:], (P - A.T @ fs)[1:])
     f = np.diag(b) @ A @ theta + fs
     got = m.net.flows().f.xs(0, level="t")
-    np.testing.assert_allclose(got[["1-2", "2-3", "1-3"]].to_numpy(), f, rtol=1e-9)
+    np.testing.assert_allclose(got[["1-2", "2-3", "1-3"]].to_numpy() / scale, f, rtol=1e-9)
 
 
 def test_dcp_convention_ignores_taps_and_shifts():
@@ -342,3 +348,60 @@ def test_errors_name_the_offender():
     m3.net = DCNetwork(graph=G2, ref_bus=[1, 3])
     with pytest.raises(InputError, match=r"bus 3 has no branch and no dispatchable participant"):
         ecc.solve(m3)
+
+
+@pytest.mark.parametrize("slack", ["ref", "distributed"])
+def test_btheta_and_ptdf_agree_with_a_congested_phase_shifter(slack):
+    # G1 (10 $/MWh) at bus 1, G3 (30 $/MWh) at bus 3, 200 MW at bus 3, a -3 degree shifter
+    # on the limited line 1-3. Independent LP (scipy) in the angles: f = b (A theta - phi).
+    def build(form):
+        G = phase_shifter_graph(tap=1.05)
+        G.edges[1, 3]["rating"] = 90.0
+        m = ecc.Market()
+        m.g1 = ecc.Producer(bus=1, b=10, p_max=500)
+        m.g3 = ecc.Producer(bus=3, b=30, p_max=500)
+        m.d = ecc.FixedLoad(bus=3, p=200)
+        m.net = DCNetwork(graph=G, formulation=form, slack=slack)
+        return m
+    got = {}
+    for form in ("btheta", "ptdf"):
+        m = build(form)
+        obj = ecc.solve(m).objective
+        got[form] = (obj, ecc.prices(m).lmp.to_numpy(), m.net.flows().f.to_numpy())
+        c = lmp_components(m)
+        np.testing.assert_allclose(c.energy + c.congestion, c.lmp, atol=1e-9)
+    b = np.array([1 / 0.1, 1 / 0.2, 1 / (0.1 * 1.05)]) * 100.0
+    phi = np.array([0, 0, np.deg2rad(-3.0)])
+    A = np.array([[1, -1, 0], [0, 1, -1], [1, 0, -1]], float)
+    Cg = np.array([[1, 0], [0, 0], [0, 1]], float)
+    # variables (g1, g3, theta1, theta2, theta3); balance Cg g - A' diag(b) (A theta - phi) = d
+    Bf = np.diag(b) @ A
+    A_eq = np.hstack([Cg, -A.T @ Bf])
+    b_eq = np.array([0.0, 0.0, 200.0]) - A.T @ (b * phi)
+    A_ub = np.vstack([np.r_[0, 0, Bf[2]], np.r_[0, 0, -Bf[2]]])
+    b_ub = np.array([90.0 + b[2] * phi[2], 90.0 - b[2] * phi[2]])
+    r = linprog([10, 30, 0, 0, 0], A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq,
+                bounds=[(0, 500), (0, 500), (0, 0), (None, None), (None, None)], method="highs")
+    assert r.status == 0
+    for form, (obj, lmp, f) in got.items():
+        assert obj == pytest.approx(r.fun, rel=1e-9), form
+        np.testing.assert_allclose(lmp, r.eqlin.marginals, atol=1e-6, err_msg=form)
+    assert np.ptp(got["btheta"][1]) > 5  # congested
+    np.testing.assert_allclose(got["btheta"][2], got["ptdf"][2], atol=1e-7)
+
+
+def test_distributed_slack_ptdf_rows_sum_to_zero_under_the_weights():
+    # H_w = H_ref (I - w 1') on one island: H_w w = 0 (the slack absorbs its own injection),
+    # and the sparse transpose product equals the dense matrix's
+    m = build_matpower_market(load_matpower_case("case14"), slack="distributed")
+    ecc.solve(m)
+    sens = m.net.sensitivities()
+    w = sens.w
+    assert w.sum() == pytest.approx(1.0) and (w > 0).sum() >= 10
+    H = sens.ptdf()
+    np.testing.assert_allclose(H @ w, 0.0, atol=1e-12)
+    m_ref = build_matpower_market(load_matpower_case("case14"))
+    H_ref = m_ref.net.sensitivities().ptdf()
+    np.testing.assert_allclose(H, H_ref - np.outer(H_ref @ w, np.ones(len(w))), atol=1e-12)
+    eta = np.linspace(-1.0, 2.0, len(sens.branches))
+    np.testing.assert_allclose(sens.ptdf_transpose_times(eta), H.T @ eta, atol=1e-10)

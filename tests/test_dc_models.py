@@ -92,3 +92,25 @@ def test_dc_market_case_errors(tmp_path):
     p.write_text('[case]\nmodel = "dc_market"\n[network]\ntype = "dc"\nspeed = 1\n')
     with pytest.raises(InputError, match=r"\[network\]: unknown key\(s\) \['speed'\]"):
         load_case(str(p)).build()
+
+
+def test_dc_market_distributed_slack_weights_from_toml(tmp_path):
+    # TOML table keys are strings: {1 = 1.0, ...} must reach the integer buses 1, 2, 3.
+    # Three buses, equal reactances, 50 MW on 1-3, G1 10 $/MWh at bus 1, G3 30 $/MWh at bus 3,
+    # 100 MW at bus 3: LMPs (10, 20, 30) (closed form in test_dc.py); with weights 1:1:2 the
+    # energy component is the weighted mean (10 + 20 + 2 * 30) / 4 = 22.5
+    p = tmp_path / "w.toml"
+    p.write_text(
+        '[case]\nmodel = "dc_market"\nperiods = 1\n'
+        '[network]\ntype = "dc"\nslack = "distributed"\nslack_weights = {1 = 1.0, 2 = 1.0, 3 = 2.0}\n'
+        '[[bus]]\nid = 1\n[[bus]]\nid = 2\n[[bus]]\nid = 3\nload = 100.0\n'
+        '[[line]]\nfrom = 1\nto = 2\nx = 0.1\n[[line]]\nfrom = 2\nto = 3\nx = 0.1\n'
+        '[[line]]\nfrom = 1\nto = 3\nx = 0.1\nrating = 50.0\n'
+        '[[producer]]\nname = "G1"\nbus = 1\np_max = 200.0\nb = 10.0\n'
+        '[[producer]]\nname = "G3"\nbus = 3\np_max = 200.0\nb = 30.0\n')
+    m = load_case(str(p)).build()
+    ecc.solve(m)
+    assert m.network.slack_weights().to_dict() == pytest.approx({1: 0.25, 2: 0.25, 3: 0.5})
+    c = lmp_components(m)
+    assert c.lmp.tolist() == pytest.approx([10.0, 20.0, 30.0])
+    assert c.energy.tolist() == pytest.approx([22.5] * 3)

@@ -10,6 +10,7 @@ from pyomo_ecc.pricing.components import lmp_components
 
 pp = pytest.importorskip("pandapower")
 pn = pytest.importorskip("pandapower.networks")
+from pandapower.toolbox import reindex_buses  # noqa: E402
 from pyomo_ecc.io.pandapower_io import from_pandapower  # noqa: E402
 
 pytestmark = pytest.mark.integration
@@ -64,3 +65,13 @@ def test_lmps_equal_rundcopp_on_case14_made_congested():
     net.line.loc[0, "max_i_ka"] = 0.3  # line 1-2 rated at about 70 MVA instead of 9900
     lam = _compare_with_rundcopp(net)
     assert lam.max() - lam.min() > 10
+
+
+def test_bus_labels_are_pandapower_indices_when_not_contiguous():
+    # pandapower's internal (ppc) buses are numbered 0..n-1; the market must label them back
+    # with net.bus indices (here 10, 20, ...), so LMPs line up with res_bus.lam_p by index
+    net = _net("case5")
+    reindex_buses(net, {b: 10 * (b + 1) for b in net.bus.index[::-1]})
+    lam = _compare_with_rundcopp(net)
+    assert sorted(lam.index) == [10, 20, 30, 40, 50]
+    assert lam.max() - lam.min() > 20

@@ -174,3 +174,26 @@ def test_round_trip_through_tables():
     assert list(br2.index) == list(branches.index)
     for col in ("from_bus", "to_bus", "r", "x", "tap", "shift", "rating"):
         assert br2[col].tolist() == branches[col].tolist()
+
+
+def test_matpower_bus_type_3_marks_the_reference_bus():
+    G = nx.Graph()
+    G.add_node(1)
+    G.add_node(2, type=3)
+    G.add_edge(1, 2, x=0.1)
+    G.add_edge(3, 4, x=0.1)
+    G.nodes[4]["ref"] = True
+    buses, branches = graph_to_tables(G)
+    assert buses["ref"].tolist() == [False, True, False, True]
+    assert reference_buses(buses, branches) == [2, 4]
+
+
+def test_out_of_service_branches_kept_in_the_table_do_not_connect_islands():
+    G = nx.Graph()
+    G.add_edge(1, 2, x=0.1)
+    G.add_edge(2, 3, x=0.1, in_service=False)
+    buses, branches = graph_to_tables(G, drop_out_of_service=False)
+    assert list(branches.index) == ["1-2", "2-3"]
+    assert islands(buses, branches) == [[1, 2], [3]]
+    with pytest.raises(InputError, match=r"island 1 \(buses \[3\]\) has no reference bus"):
+        check_islands(buses, branches, ref=1)

@@ -159,3 +159,97 @@ def test_multi_period_profile_scales_loads():
     assert res.objective == pytest.approx(ecc.solve(one).objective + ecc.solve(half).objective)
     with pytest.raises(InputError, match="load_profile has 1 values for 2 periods"):
         build_matpower_market(mpc, periods=2, load_profile=[1.0])
+
+
+def test_piecewise_linear_extends_first_segment_down_to_pmin():
+    # A: points (20,100), (60,500) but Pmin = 0; MATPOWER's constrained cost variable
+    # y >= 100 + 10 (P - 20) extends the first segment below 20 MW. 50 MW load, B at 15:
+    # A makes 50 MW at 100 + 10 * 30 = 400 $/h, LMP 10
+    m = build_matpower_market(two_bus(load=50.0, pmin_a=0, pmax_a=60,
+                                      cost_a="1\t0\t0\t2\t20\t100\t60\t500;", b_b=15))
+    assert ecc.solve(m).objective == pytest.approx(400.0)
+    assert m.gen_1.p[0].value + m.gen_1.pmin_offset == pytest.approx(50.0)
+    assert ecc.prices(m).lmp.tolist() == pytest.approx([10.0, 10.0])
+
+
+def test_piecewise_linear_extends_last_segment_up_to_pmax():
+    # A: points (0,0), (50,500) (10 $/MWh) with Pmax = 100; MATPOWER's cost constraint
+    # y >= 10 P holds beyond the last breakpoint, so A serves all 80 MW at 10 $/MWh rather
+    # than stopping at 50 MW and leaving 30 MW to B at 15: cost 800 $/h, LMP 10
+    m = build_matpower_market(two_bus(load=80.0, pmax_a=100,
+                                      cost_a="1\t0\t0\t2\t0\t0\t50\t500;", b_b=15))
+    assert ecc.solve(m).objective == pytest.approx(800.0)
+    assert m.gen_1.p[0].value == pytest.approx(80.0)
+    assert ecc.prices(m).lmp.tolist() == pytest.approx([10.0, 10.0])
+
+
+def test_piecewise_linear_with_one_point_is_rejected_naming_the_generator():
+    mpc = two_bus(cost_a="1\t0\t0\t1\t0\t0;")
+    with pytest.raises(InputError, match=r"generator 1: a piecewise-linear cost needs at least 2"):
+        generator_offers(mpc)
+
+
+SHIFTER = """function mpc = shifter
+mpc.version = '2';
+mpc.baseMVA = 100;
+mpc.bus = [
+	1	3	0	0	0	0	1	1	0	135	1	1.05	0.95;
+	2	1	80	0	0	0	1	1	0	135	1	1.05	0.95;
+	3	1	100	0	20	0	1	1	0	135	1	1.05	0.95;
+];
+mpc.gen = [
+	1	0	0	0	0	1	100	1	500	0	0	0	0	0	0	0	0	0	0	0	0;
+];
+mpc.branch = [
+	1	2	0.05	0.1	0	0	0	0	0	0	1	-360	360;
+	2	3	0.02	0.2	0	0	0	0	0	0	1	-360	360;
+	1	3	0.01	0.1	0	0	0	0	1.05	-3	1	-360	360;
+];
+mpc.gencost = [
+	2	0	0	2	10	0;
+];
+"""
+
+
+@pytest.mark.parametrize("formulation", ["btheta", "ptdf"])
+def test_phase_shift_tap_and_shunt_conductance_from_the_file(formulation):
+    # MATPOWER makeBdc / dcopf, computed here with numpy: b = 1/(x tau), Pfinj = -b * shift,
+    # Pbusinj = A' Pfinj, and bus 3's Gs = 20 MW is a load (generation 80 + 100 + 20 = 200 MW)
+    import numpy as np
+    m = build_matpower_market(read_matpower(SHIFTER, name="shifter"), formulation=formulation)
+    res = ecc.solve(m)
+    assert res.objective == pytest.approx(10 * 200.0)
+    b = 100.0 * np.array([1 / 0.1, 1 / 0.2, 1 / (0.1 * 1.05)])
+    A = np.array([[1, -1, 0], [0, 1, -1], [1, 0, -1]], float)
+    pfinj = -b * np.deg2rad([0.0, 0.0, -3.0])
+    P = np.array([200.0, -80.0, -120.0])
+    B = A.T @ np.diag(b) @ A
+    theta = np.zeros(3)
+    theta[1:] = np.linalg.solve(B[1:, 1:], (P - A.T @ pfinj)[1:])
+    want = np.diag(b) @ A @ theta + pfinj
+    got = m.net.flows().f.xs(0, level="t").reindex([1, 2, 3]).to_numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-9)
+    theta[1:] = np.linalg.solve(B[1:, 1:], P[1:])
+    assert abs(want[2] - (np.diag(b) @ A @ theta)[2]) > 5  # the shift moves flow off branch 3
+
+
+def test_out_of_service_generators_and_branches_are_left_out():
+    # SHIFTER plus a generator at 1 $/MWh with status 0 and a strong branch 1-3 with status 0:
+    # neither may change the dispatch (all 200 MW from generator 1 at 10 $/MWh) or the flows
+    text = SHIFTER.replace(
+        "mpc.gen = [\n",
+        "mpc.gen = [\n\t3\t0\t0\t0\t0\t1\t100\t0\t500\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0;\n"
+    ).replace(
+        "mpc.branch = [\n", "mpc.branch = [\n\t1\t3\t0\t0.001\t0\t0\t0\t0\t0\t0\t0\t-360\t360;\n"
+    ).replace("mpc.gencost = [\n", "mpc.gencost = [\n\t2\t0\t0\t2\t1\t0;\n")
+    mpc = read_matpower(text, name="shifter_oos")
+    assert len(mpc.gen) == 2 and len(mpc.branch) == 4
+    assert list(generator_offers(mpc).index) == [2]
+    ref = build_matpower_market(read_matpower(SHIFTER, name="shifter"))
+    m = build_matpower_market(mpc)
+    assert ecc.solve(m).objective == pytest.approx(ecc.solve(ref).objective)
+    assert ecc.solve(m).objective == pytest.approx(2000.0)
+    f_ref = ref.net.flows().f.xs(0, level="t").to_dict()
+    f = m.net.flows().f.xs(0, level="t").to_dict()
+    assert set(f) == {2, 3, 4}  # MATPOWER row numbers; row 1 is out of service
+    assert [f[k + 1] for k in (1, 2, 3)] == pytest.approx([f_ref[k] for k in (1, 2, 3)])

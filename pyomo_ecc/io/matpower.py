@@ -14,11 +14,19 @@ Cost conversion (MATPOWER costs are in $/h of the generator's output in MW, what
   ($/MW²h), ``b`` :math:`= c_1` ($/MWh), ``c`` :math:`= c_0` ($/h, counted in every period);
   degrees above 2 are rejected;
 * piecewise linear (model 1) through :math:`(x_k, y_k)`: steps of width
-  :math:`x_{k+1}-x_k` at price :math:`(y_{k+1}-y_k)/(x_{k+1}-x_k)`, convex only. The curve
+  :math:`x_{k+1}-x_k` at price :math:`(y_{k+1}-y_k)/(x_{k+1}-x_k)`, convex only. As in
+  MATPOWER's constrained-cost-variable form (:math:`y \ge y_k + m_k (P - x_k)` for every
+  segment :math:`k`), the first and last segments extend to :math:`P_{min}` and
+  :math:`P_{max}` when the breakpoints do not reach them. The curve
   starts at :math:`\min(P_{min}, x_1)` (extended down with the first slope); the Producer
   offers the output above that point, which is a fixed injection, and the cost there is the
   market's ``objective_offset`` (an Expression, added to ``obj``) so that objectives compare
   with MATPOWER's.
+
+Not modelled: branch angle-difference limits (``angmin``/``angmax``, which MATPOWER's DC OPF
+enforces when they are non-zero and inside ±360°), ``rate_b``/``rate_c`` (ratings are
+``rate_a``), start-up and shut-down costs, and the ``bs`` shunt susceptance (no active power
+in the DC model).
 
 A generator with :math:`P_{min} < 0` becomes a Producer for the part above :math:`P_{min}`
 (:math:`p' = P - P_{min} \in [0, P_{max} - P_{min}]`, its cost re-expanded exactly around
@@ -231,6 +239,9 @@ def generator_offers(mpc):
             entry.update(a=c2, b=c1, c=c0)
         elif model == 1:
             xs, ys = vals[0::2], vals[1::2]
+            if n < 2:
+                raise InputError(f"MATPOWER case '{mpc.name}': generator {g}: a piecewise-linear "
+                                 f"cost needs at least 2 points, got {n}")
             if any(x1 <= x0 for x0, x1 in zip(xs, xs[1:])):
                 raise InputError(f"MATPOWER case '{mpc.name}': generator {g}: piecewise-linear cost "
                                  f"breakpoints must increase, got {xs}")
@@ -239,6 +250,8 @@ def generator_offers(mpc):
             lo = min(pmin, xs[0])
             if xs[0] > lo:  # extend the first segment down to the lower limit
                 widths[0] += xs[0] - lo
+            if pmax > xs[-1]:  # and the last one up to the upper limit (MATPOWER's CCV form)
+                widths[-1] += pmax - xs[-1]
             entry["steps"] = list(zip(widths, slopes))
             entry["offset"] = ys[0] - slopes[0] * (xs[0] - lo)
             entry["curve_start"] = lo

@@ -41,7 +41,8 @@ loads. The dual of ``eq_p_balance[n, t]`` is the LMP of bus :math:`n`; the line 
 declared as ``line_price_ub`` / ``line_price_lb`` (currency per MWh of extra capacity, >= 0).
 
 **Slack** (``slack``): ``"ref"`` (one reference bus per island) or ``"distributed"``
-(weights :math:`w_n`, by default proportional to each bus's fixed load over the horizon).
+(weights :math:`w_n`, by default proportional to each bus's fixed load over the horizon;
+normalised to sum 1 on each island, and equal on an island whose weights are all zero).
 The slack does not change the dispatch or the LMPs; it fixes the PTDF and so the split of
 each LMP into energy and congestion (:mod:`pyomo_ecc.pricing.components`).
 
