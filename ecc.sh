@@ -16,7 +16,7 @@ apt_install() {  # apt_install PKG...: install the Debian packages that are miss
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "ecc.sh: installing Debian packages: ${missing[*]}" >&2
   as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null  # env: sudo drops it
 }
 
 ensure_venv() {
@@ -38,10 +38,15 @@ ensure_package() {  # ensure_package EXTRAS: editable install, redone only when 
 ensure_ipopt() {  # Ipopt through Pyomo's cyipopt interface needs PyNumero's ASL library
   if ! "$py" -c "from pyomo.contrib.pynumero.asl import AmplInterface as A; raise SystemExit(0 if A.available() else 1)" 2>/dev/null; then
     apt_install libamplsolver-dev cmake g++ make
-    "$py" - <<'PY'
+    # where Debian put the ASL (the library directory depends on the architecture)
+    local lib inc
+    lib="$(dpkg -L libamplsolver-dev | grep '/libamplsolver\.so$' | tail -n1)"
+    inc="$(dirname "$(dpkg -L libamplsolver-dev | grep '/asl\.h$' | tail -n1)")"
+    ECC_ASL_LIB="$lib" ECC_ASL_INC="$inc" "$py" - <<'PY'
+import os
 from pyomo.contrib.pynumero.build import build_pynumero
-build_pynumero(['-DASL_INCLUDE_DIR=/usr/include/ampl-netlib-solvers',
-                '-DASL_LIBRARY=/usr/lib/x86_64-linux-gnu/libamplsolver.so'])
+build_pynumero(['-DASL_INCLUDE_DIR=' + os.environ['ECC_ASL_INC'],
+                '-DASL_LIBRARY=' + os.environ['ECC_ASL_LIB']])
 PY
   fi
 }

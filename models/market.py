@@ -25,6 +25,10 @@ def build_market(case):
                          f"'market' model; use 'copperplate'")
     for section, block in PARTICIPANT_BLOCKS.items():
         for name, opts in case.participants(section):
+            if name == "network" or name in m.ASSEMBLY_NAMES or hasattr(m, name):
+                raise InputError(f"case '{case.name}': [[{section}]] name {name!r} is taken by the "
+                                 f"market itself (its time set, parameters, network or methods); "
+                                 f"choose another name")
             m.add_component(name, block(**opts))
     m.network = CopperPlate(**net)
     return m

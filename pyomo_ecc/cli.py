@@ -52,6 +52,8 @@ def run(case_name=None, solver="highs", out_dir=None, out=None, plot=None):
         for title, frame in report(model).items():
             _print_frame(title, frame, out)
     if plot is not None:
+        import matplotlib
+        matplotlib.use("Agg")   # a file, no window
         from pyomo_ecc.plot import merit_order
         ax = merit_order(model)
         ax.figure.savefig(plot, dpi=120, bbox_inches="tight")

@@ -32,10 +32,12 @@ def aggregate_curves(model, t, price_grid):
 
 
 def merit_order(model, t=None, ax=None, n=400):
-    """Plot supply and demand of period ``t`` (default: the first) and the clearing point."""
-    import matplotlib
+    """Plot supply and demand of period ``t`` (default: the first) and the clearing point.
+
+    Only participants with an offer or bid curve (producers, consumers) and fixed loads are
+    drawn; others (storage, prosumers) are listed in the title as not shown.
+    """
     if ax is None:
-        matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
         _, ax = plt.subplots(figsize=(7, 4.5))
     t = model.T.first() if t is None else t
@@ -50,6 +52,8 @@ def merit_order(model, t=None, ax=None, n=400):
     ax.plot([traded], [lam], "ko", label=f"clearing: {traded:.4g} {unit} at {lam:.4g}")
     ax.set_xlabel(f"quantity [{unit}]")
     ax.set_ylabel(f"price [{model.config.currency}/MWh]")
-    ax.set_title(f"{model.name}: period {t}")
+    hidden = [p.local_name for p in model.participants()
+              if not p.fixed_injection and not hasattr(p, "qty")]
+    ax.set_title(f"{model.name}: period {t}" + (f" (not shown: {', '.join(hidden)})" if hidden else ""))
     ax.legend(loc="best")
     return ax

@@ -9,9 +9,13 @@ r"""The solver layer: the only module that creates or configures solver interfac
 * any other name: ``pyomo.environ.SolverFactory(name)`` with a ``dual`` suffix.
 
 Dual convention: after :func:`solve`, ``model.dual[c]`` is
-:math:`\partial\,\mathrm{objective}/\partial\,\mathrm{rhs}(c)` for the minimised objective, whatever
-the solver (Ipopt's multipliers have the opposite sign and are flipped here). Prices are built
-from these duals by :mod:`pyomo_ecc.pricing` alone.
+:math:`\partial\,\mathrm{objective}/\partial\,\mathrm{rhs}(c)` for the model's objective in its
+own sense (a market's objective is always minimised), whatever the solver (Ipopt's multipliers
+have the opposite sign and are flipped here). Prices are built from these duals by
+:mod:`pyomo_ecc.pricing` alone.
+
+Problem classes a solver cannot take are refused before solving with a message naming them:
+integer variables with Ipopt, a mixed-integer QP with HiGHS.
 
 A MILP is solved, then its integer variables are fixed at the solution and the LP is re-solved
 for duals; the market records ``pricing_basis = "LP with integers fixed"``.
@@ -29,6 +33,7 @@ import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 from pyomo.common.collections import ComponentMap
+from pyomo.common.errors import InfeasibleConstraintException
 from pyomo.contrib.solver.common.factory import SolverFactory as _NewSolverFactory
 from pyomo.contrib.solver.common.results import TerminationCondition as TC
 from pyomo.contrib.solver.common.util import IncompatibleModelError
@@ -117,11 +122,18 @@ class Solver:
         markets = markets_in(model)
         obj = _active_objective(model)
         ints = _integer_vars(model)
+        self._check_supported(model, obj, ints)
         term, raw = self._run(model, obj, want_duals=not ints)
         if term == "infeasible":
             if diagnose:
                 raise self._infeasible(model)
             raise SolverError(f"model '{model.name}' is infeasible", termination=term)
+        if term.startswith("error:") and diagnose:
+            # an interface that raises on infeasibility (e.g. when it cannot skip loading the
+            # solution of a block): the elastic relaxation tells whether the model is infeasible
+            conflicts = diagnose_infeasibility(model, self)
+            if conflicts is not None and not conflicts.empty:
+                raise self._infeasible(model, conflicts)
         if term != "optimal":
             raise SolverError(f"solver '{self.name}' stopped with termination condition '{term}' "
                               f"on model '{model.name}'; no prices are available", termination=term)
@@ -132,6 +144,20 @@ class Solver:
         for mk in markets:
             mk._pricing_basis = basis
         return SolveResult(self.name, term, float(pyo.value(obj)), basis, raw)
+
+    def _check_supported(self, model, obj, ints):
+        """Refuse, with a clear message, the problem classes a solver cannot take (PyNumero's ASL
+        interface would end the Python process on an integer variable; HiGHS has no MIQP)."""
+        if not ints:
+            return
+        names = ", ".join(v.name for v in ints[:3]) + (", ..." if len(ints) > 3 else "")
+        if self.name == "cyipopt":
+            raise SolverError(f"Ipopt cannot solve model '{model.name}': it has {len(ints)} integer "
+                              f"variable(s) ({names}); use solver='highs' for a MILP")
+        if self.name == "highs" and polynomial_degree(obj.expr) not in (0, 1):
+            raise SolverError(f"HiGHS cannot solve model '{model.name}': a quadratic objective with "
+                              f"{len(ints)} integer variable(s) ({names}) is a MIQP; give linear or "
+                              f"stepwise offers to units with commitment, or use a MIQP solver")
 
     def _run(self, model, obj, want_duals=True):
         """Solve once; return ('optimal' | 'infeasible' | other, raw results); load values."""
@@ -159,8 +185,10 @@ class Solver:
             if want_duals:
                 self._store_duals(model, res.solution_loader.get_duals(), DUAL_SIGN["highs"])
             return "optimal", res
-        if want_duals and not isinstance(model.component("dual"), pyo.Suffix):
-            model.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
+        if want_duals:
+            if not isinstance(model.component("dual"), pyo.Suffix):
+                model.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
+            model.dual.clear()   # no stale value survives (nor is flipped twice) below
         kwargs = {"tee": self.tee}
         if hasattr(model, "solutions"):   # a Model can load a solution after the check
             kwargs["load_solutions"] = False
@@ -184,6 +212,8 @@ class Solver:
         if "load_solutions" in kwargs:
             model.solutions.load_from(res)
         sign = DUAL_SIGN.get(self.name, 1.0)
+        if self.name == "cyipopt" and obj.sense == pyo.maximize:
+            sign = -sign   # PyNumero minimises -f: its flipped multipliers are d(-f)/d(rhs)
         if sign != 1.0 and want_duals:
             for c in list(model.dual):
                 model.dual[c] = sign * model.dual[c]
@@ -196,6 +226,8 @@ class Solver:
         does not take (nonlinear constraints): the persistent interface then reports on it."""
         try:
             info = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
+        except InfeasibleConstraintException:   # a constraint without variables that fails
+            return "infeasible", None
         except Exception:  # nonlinear or otherwise not a linear standard form
             return None
         import highspy
@@ -211,7 +243,7 @@ class Solver:
         lp.col_upper_ = np.array([inf if v.ub is None else v.ub for v in cols], dtype=float)
         kind = np.array([r.bound_type for r in info.rows], dtype=int)
         rhs = np.asarray(info.rhs, dtype=float)
-        lp.row_lower_ = np.where(kind <= 0, rhs, -inf)
+        lp.row_lower_ = np.where(kind <= 0, rhs, -inf)   # bound_type: 0 '==', -1 '>=', +1 '<='
         lp.row_upper_ = np.where(kind >= 0, rhs, inf)
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_ = A.indptr
@@ -226,11 +258,20 @@ class Solver:
         h = highspy.Highs()
         h.setOptionValue("output_flag", bool(self.tee))
         for key, val in self.options.items():
-            h.setOptionValue(key, val)
+            if h.setOptionValue(key, val) != highspy.HighsStatus.kOk:
+                raise SolverError(f"HiGHS rejected option {key}={val!r} (unknown name or bad value)")
         h.passModel(lp)
         h.run()
         status = h.getModelStatus()
         S = highspy.HighsModelStatus
+        if status == S.kModelEmpty:
+            # no column left (e.g. every variable fixed): the compiler has already dropped the
+            # constant rows that hold and raised InfeasibleConstraintException for any that fails
+            if want_duals:
+                self._store_duals(model, ComponentMap(
+                    (c, 0.0) for c in model.component_data_objects(
+                        pyo.Constraint, active=True, descend_into=True)), DUAL_SIGN["highs"])
+            return "optimal", h
         if status in (S.kInfeasible, S.kUnboundedOrInfeasible):
             return "infeasible", h
         if status != S.kOptimal:
@@ -262,7 +303,7 @@ class Solver:
 
     def _fixed_integer_duals(self, model, obj, ints):
         """Fix the integers at the MILP solution, re-solve the LP for duals, restore."""
-        saved = [(v, v.domain, v.bounds) for v in ints]
+        saved = [(v, v.domain) for v in ints]   # bounds (maybe mutable Params) stay untouched
         try:
             for v in ints:
                 val = round(v.value)
@@ -272,14 +313,13 @@ class Solver:
             if term != "optimal":
                 raise SolverError(f"the LP with integers fixed ended '{term}'; no prices", term)
         finally:
-            for v, dom, bounds in saved:
+            for v, dom in saved:
                 v.unfix()
                 v.domain = dom
-                v.setlb(bounds[0])
-                v.setub(bounds[1])
 
-    def _infeasible(self, model):
-        conflicts = diagnose_infeasibility(model, self)
+    def _infeasible(self, model, conflicts=None):
+        if conflicts is None:
+            conflicts = diagnose_infeasibility(model, self)
         if conflicts is None or conflicts.empty:
             return InfeasibleMarketError(f"model '{model.name}' is infeasible (no diagnosis found)",
                                          conflicts)
@@ -302,7 +342,13 @@ def diagnose_infeasibility(model, solver=None, tol=1e-7):
     """Elastic relaxation: which constraints must be relaxed, and by how much, to be feasible.
 
     Returns a DataFrame indexed by constraint name with column ``violation`` (>0), largest first.
+    Variable bounds cannot be relaxed: a variable whose lower bound exceeds its upper bound is
+    reported alone (by name, violation = lb - ub).
     """
+    crossed = [(v.name, v.lb - v.ub) for v in model.component_data_objects(pyo.Var, descend_into=True)
+               if not v.fixed and v.lb is not None and v.ub is not None and v.lb > v.ub + tol]
+    if crossed:
+        return pd.DataFrame(crossed, columns=["constraint", "violation"]).set_index("constraint")
     m = model.clone()
     for o in m.component_data_objects(pyo.Objective, active=True, descend_into=True):
         o.deactivate()

@@ -57,3 +57,16 @@ def test_missing_name(tmp_path):
     case = ecc.load_case(_write(tmp_path, "[case]\ntitle='x'\n[[producer]]\nbus='A'\nb=1\np_max=1\n"))
     with pytest.raises(ecc.InputError, match=r"\[\[producer\]\] entry 0 needs a 'name'"):
         case.build()
+
+
+def test_a_missing_case_file_is_named():
+    with pytest.raises(ecc.InputError, match="case file 'no/such/case.toml' does not exist"):
+        ecc.load_case("no/such/case.toml")
+
+
+@pytest.mark.parametrize("name", ["T", "dt", "network", "obj"])
+def test_a_participant_name_taken_by_the_market_is_an_input_error(tmp_path, name):
+    path = _write(tmp_path, f'[case]\ntitle = "x"\n[[producer]]\nname = "g"\nbus = 1\np_max = 5\nb = 1\n'
+                            f'[[load]]\nname = "{name}"\nbus = 1\np = 1\n')
+    with pytest.raises(ecc.InputError, match=f"\\[\\[load\\]\\] name '{name}' is taken by the market"):
+        ecc.load_case(path).build()

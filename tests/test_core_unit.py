@@ -21,6 +21,13 @@ def test_tiny_values_are_snapped_to_zero():
     assert series(-1e-12) == 0.0
 
 
+def test_small_cost_coefficients_are_kept():
+    """A quadratic coefficient in W units (0.02 $/MW^2h = 2e-14 $/W^2h) is a real cost, not noise."""
+    m = ecc.Market(power_unit="W")
+    m.g = ecc.Producer(bus=1, a=2e-14, b=2e-5, p_max=150e6)
+    assert m.g.a.value == 2e-14
+
+
 def test_steps_validation():
     assert steps([(1, 5), (2, 7)]) == ((1.0, 5.0), (2.0, 7.0))
     with pytest.raises(ValueError, match="segment 1: quantity must be > 0"):
@@ -112,3 +119,61 @@ def test_prices_before_solving_raise():
     m.l = ecc.FixedLoad(bus="A", p=5)
     with pytest.raises(ecc.PriceError, match="not been solved"):
         ecc.prices(m)
+
+
+def _closure(requirements):
+    """Distributions named by ``requirements`` and, transitively, everything they require."""
+    import re
+    from importlib import metadata
+    seen, todo = set(), list(requirements)
+    while todo:
+        req = todo.pop()
+        if ";" in req and "extra ==" in req.split(";", 1)[1]:
+            continue
+        name = re.split(r"[\s;<>=!~\[(]", req.strip(), maxsplit=1)[0].lower().replace("_", "-")
+        if not name or name in seen:
+            continue
+        seen.add(name)
+        try:
+            todo.extend(metadata.requires(name) or [])
+        except metadata.PackageNotFoundError:
+            pass
+    return seen
+
+
+def test_import_needs_only_the_core_requirements():
+    """Every third-party module loaded by ``import pyomo_ecc`` (and by the CLI) comes from a
+    distribution in ``install_requires`` or one of their own requirements: a core install works."""
+    import configparser
+    import subprocess
+    import sys
+    from importlib import metadata
+    from pathlib import Path
+    cfg = configparser.ConfigParser()
+    cfg.read(Path(__file__).resolve().parents[1] / "setup.cfg")
+    core = [r for r in cfg["options"]["install_requires"].splitlines() if r.strip()]
+    # pandas imports numexpr / bottleneck when present; setuptools ships with every venv
+    allowed = _closure(core) | {"pyomo-ecc", "setuptools", "numexpr", "bottleneck"}
+    code = "import sys, pyomo_ecc, pyomo_ecc.cli; print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    mods = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.split()
+    dists = metadata.packages_distributions()
+    used = {d.lower().replace("_", "-") for m in mods for d in dists.get(m, [])}
+    assert used - allowed == set()
+
+
+def test_a_participant_cannot_take_a_name_the_market_assembles():
+    m = ecc.Market()
+    with pytest.raises(ecc.InputError, match="Producer 'obj': the name 'obj' is reserved"):
+        m.obj = ecc.Producer(bus=1, b=1, p_max=3)
+
+
+def test_a_block_added_after_solving_is_refused():
+    """It would be missing from the balance and the objective: a cheaper producer would be ignored."""
+    m = ecc.Market()
+    m.g = ecc.Producer(bus=1, b=30.0, p_max=10)
+    m.l = ecc.FixedLoad(bus=1, p=4)
+    ecc.solve(m)
+    assert ecc.prices(m).loc[(1, 0), "lmp"] == pytest.approx(30.0)
+    with pytest.raises(ecc.ModelError, match="already assembled.*'g2' would be left out"):
+        m.g2 = ecc.Producer(bus=1, b=10.0, p_max=10)

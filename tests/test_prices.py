@@ -9,7 +9,7 @@ import pytest
 import pyomo_ecc as ecc
 from pyomo_ecc.participants.curves import curve_marginal
 
-from conftest import requires_ipopt, two_bus_market
+from conftest import ipopt_available, requires_ipopt, two_bus_market
 
 pytestmark = pytest.mark.component
 
@@ -199,3 +199,166 @@ def test_both_highs_paths_give_the_same_solution_and_prices(case):
     assert ra.objective == pytest.approx(rb.objective, rel=1e-9)
     assert ecc.prices(a)["lmp"].to_numpy() == pytest.approx(ecc.prices(b)["lmp"].to_numpy(), abs=1e-7)
     assert ecc.dispatch(a)["p_inj"].to_numpy() == pytest.approx(ecc.dispatch(b)["p_inj"].to_numpy(), abs=1e-6)
+
+
+def _small_lp(sense, rhs=3.0):
+    """max/min 2x + y s.t. x + y <= rhs (c), x - y == 1 (e), 0 <= x, y <= 10."""
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(bounds=(0, 10))
+    m.y = pyo.Var(bounds=(0, 10))
+    m.c = pyo.Constraint(expr=m.x + m.y <= rhs)
+    m.e = pyo.Constraint(expr=m.x - m.y == 1)
+    k = 1 if sense == pyo.maximize else -1
+    m.o = pyo.Objective(expr=k * (2 * m.x + m.y), sense=sense)
+    return m
+
+
+@pytest.mark.parametrize("sense", [pyo.minimize, pyo.maximize])
+@pytest.mark.parametrize("how", ["highs", "persistent", "ipopt"])
+def test_duals_are_the_objective_derivative_for_both_senses(sense, how):
+    """dual[c] = d(objective)/d(rhs) in the objective's own sense, whatever the solver path.
+    Closed form: x = (rhs + 1)/2, y = (rhs - 1)/2, objective = +-(1.5 rhs + 0.5)."""
+    if how == "ipopt" and not ipopt_available():
+        pytest.skip("Ipopt not available")
+    m = _small_lp(sense)
+    solver = ecc.Solver("highs", persistent=True) if how == "persistent" else ecc.Solver(how)
+    solver.solve(m)
+    k = 1 if sense == pyo.maximize else -1
+    assert pyo.value(m.o) == pytest.approx(k * 5.0, abs=1e-6)
+    assert m.dual[m.c] == pytest.approx(k * 1.5, abs=1e-6)
+    lo, hi = _small_lp(sense), _small_lp(sense, 3.001)    # finite difference (HiGHS, exact)
+    ecc.solve(lo)
+    ecc.solve(hi)
+    assert (pyo.value(hi.o) - pyo.value(lo.o)) / 0.001 == pytest.approx(m.dual[m.c], abs=1e-6)
+
+
+def _commitment_market(a):
+    m = ecc.Market(periods=2)
+    m.base = ecc.Producer(bus=1, steps=[(100, 20.0)])
+    m.unit = ecc.Producer(bus=1, a=a, b=30.0, p_max=80, p_min=30, c=500.0, commitment=True)
+    m.l = ecc.FixedLoad(bus=1, p=[90, 150])
+    return m
+
+
+@requires_ipopt
+def test_ipopt_refuses_integer_variables_with_a_clear_error():
+    # PyNumero's ASL interface would otherwise end the Python process
+    with pytest.raises(ecc.SolverError, match=r"Ipopt cannot solve .* integer variable\(s\) \(unit.on\[0\]"):
+        ecc.solve(_commitment_market(0.0), "ipopt")
+
+
+def test_highs_refuses_a_mixed_integer_qp_with_a_clear_error():
+    with pytest.raises(ecc.SolverError, match=r"quadratic objective with 2 integer variable\(s\).*MIQP"):
+        ecc.solve(_commitment_market(0.01))
+
+
+def test_pure_integer_model_gets_prices_from_the_empty_fixed_lp():
+    """After fixing every integer nothing is left to optimise: the LP is empty, not an error."""
+    m = pyo.ConcreteModel()
+    m.n = pyo.Var(domain=pyo.NonNegativeIntegers, bounds=(0, 10))
+    m.c = pyo.Constraint(expr=2 * m.n >= 3)
+    m.o = pyo.Objective(expr=m.n)
+    res = ecc.solve(m)
+    assert res.pricing_basis == "LP with integers fixed"
+    assert m.n.value == 2 and res.objective == pytest.approx(2.0)
+    assert m.dual[m.c] == 0.0      # n fixed at 2: the row is slack in the fixed LP
+
+
+def test_mutable_bounds_of_integer_variables_survive_the_fixed_lp():
+    m = pyo.ConcreteModel()
+    m.cap = pyo.Param(initialize=3, mutable=True)
+    m.n = pyo.Var(domain=pyo.Integers, bounds=(0, m.cap))
+    m.o = pyo.Objective(expr=m.n, sense=pyo.maximize)
+    ecc.solve(m)
+    assert m.n.value == 3
+    m.cap = 7                      # an outer loop changes the bound
+    assert m.n.ub == 7
+    ecc.solve(m)
+    assert m.n.value == 7
+
+
+def test_an_unknown_highs_option_is_an_error_naming_it():
+    m = _small_lp(pyo.minimize)
+    with pytest.raises(ecc.SolverError, match="no_such_option"):
+        ecc.solve(m, options={"no_such_option": 1})
+
+
+def test_a_constraint_without_variables_that_fails_is_diagnosed():
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(bounds=(1, 2))
+    m.y = pyo.Var()
+    m.y.fix(1)
+    m.c = pyo.Constraint(expr=m.y >= 2)
+    m.o = pyo.Objective(expr=m.x)
+    with pytest.raises(ecc.InfeasibleMarketError, match="c: violated by 1"):
+        ecc.solve(m)
+
+
+def test_prices_refuse_duals_loaded_outside_pyomo_ecc_solve():
+    """Ipopt's own multipliers have the opposite sign: reading them as prices would give -30.8."""
+    m = ecc.Market()
+    m.g = ecc.Producer(bus=1, a=0.1, b=30.0, p_max=10)
+    m.l = ecc.FixedLoad(bus=1, p=4)
+    m.assemble()
+    m.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
+    m.dual[m.network_copperplate.eq_p_balance[0]] = -30.8      # what such a solver leaves
+    with pytest.raises(ecc.PriceError, match="not solved by pyomo_ecc.solve"):
+        ecc.prices(m)
+    ecc.solve(m)
+    assert ecc.prices(m).loc[(1, 0), "lmp"] == pytest.approx(2 * 0.1 * 4 + 30.0)
+
+
+@pytest.mark.parametrize("persistent", [False, True])
+@pytest.mark.parametrize("lo,hi,binding", [(4.0, 10.0, 4.0), (-5.0, 3.0, 3.0)])
+def test_a_ranged_constraint_has_the_dual_of_its_binding_side(persistent, lo, hi, binding):
+    """min +-(2x + y) with x - y = 1 and lo <= x + y <= hi: objective +-(1.5 s + 0.5) at the binding
+    side s, so the dual is +-1.5 (the ranged row is two rows in the matrix path, summed back)."""
+    k = 1 if binding == lo else -1
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(bounds=(-20, 20))
+    m.y = pyo.Var(bounds=(-20, 20))
+    m.r = pyo.Constraint(expr=pyo.inequality(lo, m.x + m.y, hi))
+    m.e = pyo.Constraint(expr=m.x - m.y == 1)
+    m.o = pyo.Objective(expr=k * (2 * m.x + m.y))
+    ecc.Solver("highs", persistent=persistent).solve(m)
+    assert pyo.value(m.x + m.y) == pytest.approx(binding)
+    assert pyo.value(m.o) == pytest.approx(k * (1.5 * binding + 0.5))
+    assert m.dual[m.r] == pytest.approx(k * 1.5)
+    assert m.dual[m.e] == pytest.approx(k * 0.5)
+
+
+def test_an_interface_that_raises_on_infeasibility_still_gets_a_diagnosis():
+    """appsi_highs raises 'no feasible solution' when it must load one into a Market block."""
+    m = ecc.Market()
+    m.g = ecc.Producer(bus=1, b=30.0, p_max=10)
+    m.l = ecc.FixedLoad(bus=1, p=40)
+    with pytest.raises(ecc.InfeasibleMarketError, match=r"g.ineq_max\[0\]: violated by 30"):
+        ecc.solve(m, "appsi_highs")
+
+
+def test_an_empty_fixed_lp_with_a_violated_row_is_infeasible():
+    """Every variable fixed and 2 >= 3 left over: not 'optimal' just because nothing is free."""
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var()
+    m.y = pyo.Var()
+    m.x.fix(1)
+    m.y.fix(1)
+    m.c = pyo.Constraint(expr=m.x + m.y >= 3)
+    m.o = pyo.Objective(expr=m.x)
+    term, _ = ecc.Solver()._run_highs_matrix(m, m.o, want_duals=True)
+    assert term == "infeasible"
+    m.y.fix(2)
+    term, _ = ecc.Solver()._run_highs_matrix(m, m.o, want_duals=True)
+    assert term == "optimal" and m.dual[m.c] == 0.0
+
+
+def test_crossed_variable_bounds_are_named_in_the_diagnosis():
+    m = pyo.ConcreteModel()
+    m.hi = pyo.Param(initialize=5.0, mutable=True)
+    m.x = pyo.Var(bounds=(0, m.hi))
+    m.c = pyo.Constraint(expr=m.x >= 1)
+    m.o = pyo.Objective(expr=m.x)
+    ecc.solve(m)
+    m.hi = -2.0                    # an outer loop pushes the upper bound below the lower one
+    with pytest.raises(ecc.InfeasibleMarketError, match=r"x: violated by 2"):
+        ecc.solve(m)

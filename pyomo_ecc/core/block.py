@@ -41,7 +41,7 @@ class EccBlockData(BlockData):
 
     def _ecc_build(self, *index):
         opts = getattr(self.parent_component(), "_ecc_options", {})
-        kind = type(self.parent_component()).__name__.replace("Scalar", "").replace("Indexed", "")
+        kind = self.block_kind()
         unknown = [k for k in opts if k not in self.CONFIG]
         if unknown:
             raise InputError(

@@ -8,8 +8,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-#: values smaller than this (in absolute value) are snapped to zero before a model is built:
-#: HiGHS's QP solver can fail on bounds such as -1e-10.
+#: limits and loads (:func:`series`) smaller than this in absolute value are snapped to zero
+#: before a model is built: HiGHS's QP solver can fail on bounds such as -1e-10. Coefficients are
+#: never snapped (a quadratic cost coefficient in W units can legitimately be 1e-14).
 SNAP = 1e-9
 
 
@@ -21,6 +22,10 @@ def finite_float(x):
         raise ValueError(f"expected a number, got {x!r}") from None
     if not math.isfinite(v):
         raise ValueError(f"expected a finite number, got {v}")
+    return v
+
+
+def _snapped(v):
     return 0.0 if abs(v) < SNAP else v
 
 
@@ -55,11 +60,11 @@ def series(x):
         out = []
         for k, v in enumerate(vals):
             try:
-                out.append(finite_float(v))
+                out.append(_snapped(finite_float(v)))
             except ValueError as e:
                 raise ValueError(f"entry {k}: {e}") from None
         return tuple(out)
-    return finite_float(x)
+    return _snapped(finite_float(x))
 
 
 def nonnegative_series(x):
@@ -102,7 +107,8 @@ def per_period(value, periods, what):
 def steps(x):
     """A stepwise curve: a sequence of ``(quantity, price)`` pairs, quantities > 0.
 
-    Quantities are segment widths (power units), prices are currency per MWh.
+    Quantities are segment widths (power units), prices are currency per power unit per hour
+    (currency/MWh when the power unit is MW).
     """
     if x is None:
         return None

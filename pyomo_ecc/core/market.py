@@ -102,20 +102,37 @@ class MarketData(EccBlockData):
         self._pricing_basis = None
 
     # -- registries --------------------------------------------------------------------------
+    #: component names the market itself creates when it is assembled
+    ASSEMBLY_NAMES = ("obj", "network_copperplate")
+
     def register_participant(self, blk):
         """Called by a participant's ``build``: its ``p_inj`` and ``bid_cost`` join the market."""
+        if blk.parent_block() is self and blk.local_name in self.ASSEMBLY_NAMES:
+            blk.fail(f"the name '{blk.local_name}' is reserved by the market (it creates "
+                     f"{', '.join(self.ASSEMBLY_NAMES)} when assembled); choose another name")
+        self._refuse_after_assembly(blk)
         self._reg.participants.append(blk)
 
+    def _refuse_after_assembly(self, blk):
+        """A block added after the balance and objective were written would be left out of them."""
+        if self._assembled:
+            raise ModelError(f"market '{self.name}' is already assembled (it has been solved): "
+                             f"'{blk.name}' would be left out of its balance and objective; add every "
+                             f"block before the first solve, or build a new market")
+
     def register_network(self, blk):
+        self._refuse_after_assembly(blk)
         if self._reg.network is not None and self._reg.network is not blk:
             raise InputError(f"market '{self.name}' already has a network "
                              f"('{self._reg.network.name}'); cannot add '{blk.name}'")
         self._reg.network = blk
 
     def register_policy(self, blk):
+        self._refuse_after_assembly(blk)
         self._reg.policies.append(blk)
 
     def register_coupled(self, blk):
+        self._refuse_after_assembly(blk)
         self._reg.coupled.append(blk)
 
     def add_hook(self, fn):

@@ -134,6 +134,8 @@ def _validate(name, path, data):
 def load_case(name):
     """Load a case by manifest name or by path to a ``.toml`` file; see the module doc."""
     p = Path(str(name))
+    if p.suffix == ".toml" and not p.is_file() and str(name) not in manifest():
+        raise InputError(f"case file '{name}' does not exist")
     if p.suffix == ".toml" and p.is_file():
         path, text, key = str(p), p.read_text(encoding="utf-8"), p.stem
     else:

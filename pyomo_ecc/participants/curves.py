@@ -53,7 +53,7 @@ def build_curve(blk, x, convex):
         blk.step_q = Param(blk.K, initialize={k: q for k, (q, _) in enumerate(cfg.steps)},
                            mutable=True, doc="segment width (power units)")
         blk.step_price = Param(blk.K, initialize={k: p for k, (_, p) in enumerate(cfg.steps)},
-                               mutable=True, doc="segment price (currency/MWh)")
+                               mutable=True, doc="segment price (currency per power unit per hour)")
         blk.seg = Var(market.T, blk.K, domain=NonNegativeReals, doc="dispatched part of a segment")
         blk.ineq_seg_ub = Constraint(market.T, blk.K, rule=lambda b, t, k: b.seg[t, k] <= b.step_q[k])
         blk.eq_seg_sum = Constraint(market.T, rule=lambda b, t: x[t] == sum(b.seg[t, k] for k in b.K))
@@ -63,8 +63,8 @@ def build_curve(blk, x, convex):
     if (a < 0) if convex else (a > 0):
         need = "a >= 0 (convex cost)" if convex else "a <= 0 (concave utility)"
         blk.fail(f"non-convex curve: quadratic coefficient a = {a}; need {need}")
-    blk.a = Param(initialize=a, mutable=True, doc="quadratic coefficient (currency/MW^2/h)")
-    blk.b = Param(initialize=b, mutable=True, doc="linear coefficient (currency/MWh)")
+    blk.a = Param(initialize=a, mutable=True, doc="quadratic coefficient (currency per power unit^2 per hour)")
+    blk.b = Param(initialize=b, mutable=True, doc="linear coefficient (currency per power unit per hour)")
     if a == 0:   # keep a linear offer linear (an LP for every LP solver)
         return {t: blk.b * x[t] for t in market.T}
     return {t: blk.a * x[t] ** 2 + blk.b * x[t] for t in market.T}

@@ -41,8 +41,9 @@ def price_weight(market, kind, t=None):
 def price_frame(model, name):
     """All prices called ``name`` in ``model`` as a DataFrame (index levels from the declarations).
 
-    Raises :class:`~pyomo_ecc.errors.PriceError` when the model was not solved (no duals) or when
-    no block declares such a price.
+    Raises :class:`~pyomo_ecc.errors.PriceError` when the model was not solved by
+    :func:`pyomo_ecc.solve` (no duals, or duals of unknown sign) or when no block declares such a
+    price.
     """
     rows, levels = [], None
     basis = set()
@@ -57,8 +58,11 @@ def price_frame(model, name):
                 continue
             if suffix is None or d.constraint not in suffix:
                 raise PriceError(f"no dual for constraint '{d.constraint.name}': solve the model with "
-                                 f"pyomo_ecc.solve(...) (or a solver that returns duals into "
-                                 f"model.dual) before asking for '{name}'")
+                                 f"pyomo_ecc.solve(...) before asking for '{name}'")
+            if mk._pricing_basis is None:   # solved some other way: the duals' sign is unknown
+                raise PriceError(f"market '{mk.name}' was not solved by pyomo_ecc.solve: duals loaded "
+                                 f"by another route have no known sign convention (Ipopt's are "
+                                 f"reversed); solve with pyomo_ecc.solve(model, solver=...) for prices")
             weight = price_weight(mk, d.kind, d.t)
             rows.append(d.index + (d.sign * suffix[d.constraint] / weight,))
             levels = d.levels
