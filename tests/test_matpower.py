@@ -150,6 +150,16 @@ def test_pglib_case30_objective_under_both_conventions(convention, objective, fo
     assert ecc.solve(m).objective == pytest.approx(objective, abs=digits)
 
 
+@pytest.mark.parametrize("name, objective, digits", [
+    ("pglib_opf_case14_ieee", 2051.5, 0.05),   # BASELINE "DC" column: 2.0515e+03
+    ("pglib_opf_case118_ieee", 93101.0, 0.5),  # BASELINE "DC" column: 9.3101e+04
+])
+def test_pglib_dcp_objectives_from_the_baseline(name, objective, digits):
+    """pglib-opf v23.07 BASELINE.md reports PowerModels' DCP objective to 5 significant digits."""
+    m = build_matpower_market(load_matpower_case(name), convention="dcp")
+    assert ecc.solve(m).objective == pytest.approx(objective, abs=digits)
+
+
 def test_multi_period_profile_scales_loads():
     mpc = load_matpower_case("case14")
     m = build_matpower_market(mpc, periods=2, load_profile=[0.5, 1.0])
