@@ -37,12 +37,12 @@ from pyomo.common.errors import InfeasibleConstraintException
 from pyomo.contrib.solver.common.factory import SolverFactory as _NewSolverFactory
 from pyomo.contrib.solver.common.results import TerminationCondition as TC
 from pyomo.contrib.solver.common.util import IncompatibleModelError
-from pyomo.core.expr.visitor import polynomial_degree
+from pyomo.core.expr.visitor import identify_variables, polynomial_degree
 from pyomo.opt import TerminationCondition as LegacyTC
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from pyomo_ecc.core.market import assemble_all, markets_in
-from pyomo_ecc.errors import InfeasibleMarketError, SolverError
+from pyomo_ecc.errors import InfeasibleMarketError, ModelError, SolverError
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,27 @@ class SolveResult:
 def _integer_vars(model):
     return [v for v in model.component_data_objects(pyo.Var, active=True, descend_into=True)
             if not v.fixed and not v.is_continuous()]
+
+
+def _check_withdrawn(market):
+    """A participant deactivated after its market was assembled is still in the balance and the
+    objective (they are built once): it must inject nothing, with its variables fixed, or the
+    solve would quietly use a participant without its limits."""
+    net = market.get_network()
+    if net is None or not net.active:
+        return
+    balanced = {d.t for d in net.price_declarations() if d.price == "lmp" and d.constraint.active}
+    for p in market.participants(active=False):
+        if p.active:
+            continue
+        for t in (t for t in market.T if t in balanced):
+            free = [v.name for v in identify_variables(p.p_inj[t].expr) if not v.fixed]
+            if free or abs(pyo.value(p.p_inj[t])) > 1e-12:
+                raise ModelError(
+                    f"participant '{p.name}' is deactivated but still injects in period {t} "
+                    f"({'free variables ' + ', '.join(free[:3]) if free else 'a non-zero constant'}): "
+                    f"the market's balance was built with it. To withdraw it, also fix its variables "
+                    f"(and set its loads) to zero, as pyomo_ecc.mechanisms.properties.withdraw_resolve does")
 
 
 def _active_objective(model):
@@ -120,6 +141,8 @@ class Solver:
         """
         assemble_all(model)
         markets = markets_in(model)
+        for mk in markets:
+            _check_withdrawn(mk)
         obj = _active_objective(model)
         ints = _integer_vars(model)
         self._check_supported(model, obj, ints)

@@ -362,3 +362,16 @@ def test_crossed_variable_bounds_are_named_in_the_diagnosis():
     m.hi = -2.0                    # an outer loop pushes the upper bound below the lower one
     with pytest.raises(ecc.InfeasibleMarketError, match=r"x: violated by 2"):
         ecc.solve(m)
+
+
+def test_a_participant_deactivated_without_fixing_is_refused():
+    m = two_bus_market(periods=1)
+    ecc.solve(m)
+    m.mid.deactivate()            # its limits go, its p_inj would stay in the balance
+    with pytest.raises(ecc.ModelError, match=r"participant 'mid' is deactivated but still injects"):
+        ecc.solve(m)
+    for v in (m.mid.p[0],):
+        v.fix(0.0)
+    ecc.solve(m)                  # withdrawn properly: the others serve the load
+    assert "mid" not in ecc.dispatch(m).index.get_level_values("participant")
+    assert sum(ecc.dispatch(m)["p_inj"]) == pytest.approx(0.0, abs=1e-6)   # the others balance
