@@ -1,1 +1,0 @@
-"""pyomo_ecc.simulation"""
