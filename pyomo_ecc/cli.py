@@ -39,7 +39,7 @@ def run(case_name=None, solver="highs", out_dir=None, out=None, plot=None):
     out.write(f"case     : {case.name} - {case.meta.get('title', '')}\n")
     out.write(f"model    : {case.model_name}   solver: {result.solver} ({result.termination})\n")
     out.write(f"welfare  : {s['welfare']:.6f} {mk_currency}\n")
-    out.write(f"merchandising surplus: {s['merchandising_surplus']:.6f} {mk_currency}\n")
+    out.write(f"merchandising surplus: {round(s['merchandising_surplus'], 6) + 0.0:.6f} {mk_currency}\n")
     out.write(f"prices from: {s['prices'].attrs.get('pricing_basis', '')}\n")
     lmp = s["prices"]["lmp"].unstack("t")
     _print_frame(f"LMP [{mk_currency}/MWh] by bus (rows) and period (columns)", lmp, out)
