@@ -61,7 +61,7 @@ case "$cmd" in
     cd "$here"
     exec "$py" -m pytest "$@" ;;
   bench)
-    ensure_venv; ensure_package "test,interop"; ensure_ipopt
+    ensure_venv; ensure_package "test,bench"; ensure_ipopt
     name="${1:?usage: bash ecc.sh bench NAME}"; shift
     exec "$py" "$here/benchmarks/$name.py" "$@" ;;
   *) echo "usage: bash ecc.sh run|test|bench [ARGS]" >&2; exit 2 ;;
