@@ -30,7 +30,7 @@ from pyomo_ecc.policy import (CarbonCap, CarbonCost, CertificateCap, Certificate
                               CertificateQuota, IntensityStandard)
 from pyomo_ecc.pricing.components import lmp_components  # noqa: F401
 from pyomo_ecc.pricing.dlmp import dlmp  # noqa: F401
-from pyomo_ecc.pricing.prices import price_frame, prices  # noqa: F401
+from pyomo_ecc.pricing.prices import price_frame, price_range, prices  # noqa: F401
 from pyomo_ecc.results import dispatch, merchandising_surplus, summary, surplus, welfare  # noqa: F401
 from pyomo_ecc.solvers import Solver, SolveResult, diagnose_infeasibility, solve  # noqa: F401
 

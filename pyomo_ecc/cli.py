@@ -23,7 +23,7 @@ def _print_frame(title, df, out):
         out.write(df.to_string() + "\n")
 
 
-def run(case_name=None, solver="highs", out_dir=None, out=None, plot=None):
+def run(case_name=None, solver="highs", out_dir=None, out=None, plot=None, price_range=False):
     """Solve ``case_name`` (default: the embedded default case) and print its summary."""
     out = sys.stdout if out is None else out
     from pyomo_ecc.io.cases import load_case
@@ -43,6 +43,10 @@ def run(case_name=None, solver="highs", out_dir=None, out=None, plot=None):
     out.write(f"prices from: {s['prices'].attrs.get('pricing_basis', '')}\n")
     lmp = s["prices"]["lmp"].unstack("t")
     _print_frame(f"LMP [{mk_currency}/MWh] by bus (rows) and period (columns)", lmp, out)
+    if price_range:
+        from pyomo_ecc.pricing.prices import price_range as one_sided
+        _print_frame(f"LMP range [{mk_currency}/MWh]: one-sided marginal costs (lower: a little less load, "
+                     f"upper: a little more); any price in between clears", one_sided(model, solver=solver), out)
     disp = s["dispatch"]["p_inj"].unstack("t")
     unit = model.config.power_unit if hasattr(model, "config") else ""
     _print_frame(f"dispatch p_inj [{unit}] by participant and period (+ injects, - withdraws)", disp, out)
@@ -82,6 +86,8 @@ def main(argv=None):
                        help="electricity price (yuan/MWh) in the carbon scenarios, or 'market' to "
                             "take it from the case's electricity-market model")
     p_cge.add_argument("--solver", default="ipopt", help="nonlinear solver (default: ipopt)")
+    p_run.add_argument("--price-range", action="store_true",
+                       help="also print the one-sided prices (a range where the LP price is not unique)")
     p_run.add_argument("--plot", default=None, metavar="FILE.png",
                        help="draw supply, demand and the clearing point of the first period")
     args = parser.parse_args(argv)
@@ -92,7 +98,8 @@ def main(argv=None):
             from pyomo_ecc.io.cases import list_cases
             _print_frame("case library", list_cases(), sys.stdout)
         elif args.command == "run":
-            run(args.case, solver=args.solver, out_dir=args.out, plot=args.plot)
+            run(args.case, solver=args.solver, out_dir=args.out, plot=args.plot,
+                price_range=args.price_range)
         elif args.command == "cge":
             from pyomo_ecc.models.cge_seed001 import cli as cge_cli
             argv_cge = ([args.case] if args.case else []) + ["--solver", args.solver]

@@ -375,3 +375,34 @@ def test_a_participant_deactivated_without_fixing_is_refused():
     ecc.solve(m)                  # withdrawn properly: the others serve the load
     assert "mid" not in ecc.dispatch(m).index.get_level_values("participant")
     assert sum(ecc.dispatch(m)["p_inj"]) == pytest.approx(0.0, abs=1e-6)   # the others balance
+
+
+def test_price_range_of_the_seed002_auction_is_the_clearing_interval():
+    """Seed 002 example: with Q = 2 traded, any price between the best rejected bid (8) and the
+    best rejected ask (9) clears; one more kWh costs 9 (S3's ask), one less saves 8 (B3's bid)."""
+    m = ecc.load_case("seed002_double_auction").build()
+    ecc.solve(m)
+    before = ecc.prices(m)["lmp"].copy()
+    r = ecc.price_range(m)
+    assert list(r.columns) == ["lmp", "lower", "upper"]
+    assert r.loc[("p2p", 0), "lower"] == pytest.approx(8000.0)   # $/MWh in a kW market
+    assert r.loc[("p2p", 0), "upper"] == pytest.approx(9000.0)
+    assert r.loc[("p2p", 0), "lower"] <= r.loc[("p2p", 0), "lmp"] <= r.loc[("p2p", 0), "upper"]
+    assert ecc.prices(m)["lmp"].equals(before)                    # the original solution is back
+
+
+def test_price_range_collapses_to_the_lmp_when_it_is_unique():
+    m = two_bus_market()
+    ecc.solve(m)
+    r = ecc.price_range(m, delta=1e-6)
+    assert r["lower"].to_numpy() == pytest.approx(r["lmp"].to_numpy(), rel=1e-5)
+    assert r["upper"].to_numpy() == pytest.approx(r["lmp"].to_numpy(), rel=1e-5)
+
+
+def test_price_range_is_infinite_where_more_load_cannot_be_served():
+    m = ecc.Market()
+    m.g = ecc.Producer(bus=1, b=10.0, p_max=50)
+    m.l = ecc.FixedLoad(bus=1, p=50)
+    ecc.solve(m)
+    r = ecc.price_range(m)
+    assert r.loc[(1, 0), "lower"] == pytest.approx(10.0) and r.loc[(1, 0), "upper"] == float("inf")
