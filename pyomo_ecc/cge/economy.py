@@ -62,7 +62,7 @@ from pyomo.core.expr.visitor import identify_variables
 
 from pyomo_ecc.cge.calibration import benchmark
 from pyomo_ecc.cge.sam import SAM
-from pyomo_ecc.core.block import EccBlockData, declare_block
+from pyomo_ecc.core.block import EccBlockData, declare_block, find_enclosing
 from pyomo_ecc.errors import InputError, ModelError
 
 #: market kind -> name of the economy's price variable
@@ -347,10 +347,4 @@ class EconomyData(EccBlockData):
 
 def find_economy(blk):
     """The nearest enclosing :class:`EconomyData` of ``blk`` (raises naming the block)."""
-    b = blk.parent_block()
-    while b is not None:
-        if isinstance(b, EconomyData):
-            return b
-        b = b.parent_block()
-    kind = type(blk.parent_component()).__name__.replace("Scalar", "")
-    raise ModelError(f"{kind} '{blk.name}' must be placed inside a cge.Economy block")
+    return find_enclosing(blk, EconomyData, "a cge.Economy block")

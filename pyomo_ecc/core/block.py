@@ -22,7 +22,7 @@ import sys
 from pyomo.common.config import ConfigDict
 from pyomo.core.base.block import BlockData, CustomBlock, declare_custom_block
 
-from pyomo_ecc.errors import InputError
+from pyomo_ecc.errors import InputError, ModelError
 
 _PYOMO_BLOCK_OPTIONS = {"rule", "concrete", "dense", "name", "doc", "ctype", "options"}
 
@@ -76,6 +76,18 @@ def _root_cause(e):
             break
         cause = nxt
     return str(cause) if cause is not e else ""
+
+
+def find_enclosing(blk, cls, what):
+    """The nearest block above ``blk`` whose data class is ``cls``; raises naming ``blk`` and
+    ``what`` (the kind of container it must be placed in) when there is none."""
+    b = blk.parent_block()
+    while b is not None:
+        if isinstance(b, cls):
+            return b
+        b = b.parent_block()
+    kind = type(blk.parent_component()).__name__.replace("Scalar", "")
+    raise ModelError(f"{kind} '{blk.name}' must be placed inside {what}")
 
 
 def config_table(config):

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pyomo.common.config import ConfigValue, In
 from pyomo.environ import Objective, Param, Set, minimize
 
-from pyomo_ecc.core.block import EccBlockData, declare_block
+from pyomo_ecc.core.block import EccBlockData, declare_block, find_enclosing
 from pyomo_ecc.core.config import per_period, positive_float
 from pyomo_ecc.errors import InputError, ModelError
 
@@ -190,14 +190,8 @@ class MarketData(EccBlockData):
 
 def find_market(blk):
     """The nearest enclosing :class:`MarketData` block of ``blk``."""
-    b = blk.parent_block()
-    while b is not None:
-        if isinstance(b, MarketData):
-            return b
-        b = b.parent_block()
-    kind = type(blk.parent_component()).__name__.replace("Scalar", "")
-    raise ModelError(f"{kind} '{blk.name}' must be placed inside a Market block "
-                     f"(m = pyomo_ecc.Market(...); m.{blk.local_name} = ...)")
+    return find_enclosing(blk, MarketData, f"a Market block (m = pyomo_ecc.Market(...); "
+                                          f"m.{blk.local_name} = ...)")
 
 
 def assemble_all(model):

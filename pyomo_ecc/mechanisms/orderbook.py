@@ -66,6 +66,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from pyomo_ecc.core.config import finite_float
 from pyomo_ecc.errors import InputError
 
 SIDES = ("buy", "sell")
@@ -122,12 +123,9 @@ class OrderResult:
 
 def _number(x, what):
     try:
-        v = float(x)
-    except (TypeError, ValueError):
-        raise InputError(f"{what}: expected a number, got {x!r}") from None
-    if not math.isfinite(v):
-        raise InputError(f"{what}: expected a finite number, got {v}")
-    return v
+        return finite_float(x)
+    except ValueError as e:
+        raise InputError(f"{what}: {e}") from None
 
 
 def _median3(a, b, c):
