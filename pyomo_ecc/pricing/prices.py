@@ -38,13 +38,9 @@ def price_weight(market, kind, t=None):
     raise ValueError(f"unknown price kind {kind!r}; use 'power' or 'quantity'")
 
 
-def price_frame(model, name):
-    """All prices called ``name`` in ``model`` as a DataFrame (index levels from the declarations).
-
-    Raises :class:`~pyomo_ecc.errors.PriceError` when the model was not solved by
-    :func:`pyomo_ecc.solve` (no duals, or duals of unknown sign) or when no block declares such a
-    price.
-    """
+def _price_rows(model, name, dual_of):
+    """(rows, levels, bases) of every price ``name`` in ``model``, from ``dual_of(constraint)``
+    (None: the model's dual suffix, which must hold every declared constraint)."""
     rows, levels = [], None
     basis = set()
     found_market = False
@@ -52,28 +48,53 @@ def price_frame(model, name):
         found_market = True
         if not mk.assembled:
             raise PriceError(f"market '{mk.name}' has not been solved: call pyomo_ecc.solve(model) first")
-        suffix = _dual_suffix(mk)
+        suffix = _dual_suffix(mk) if dual_of is None else None
         for d in mk.price_declarations():
             if d.price != name:
                 continue
-            if suffix is None or d.constraint not in suffix:
-                raise PriceError(f"no dual for constraint '{d.constraint.name}': solve the model with "
-                                 f"pyomo_ecc.solve(...) before asking for '{name}'")
-            if mk._pricing_basis is None:   # solved some other way: the duals' sign is unknown
-                raise PriceError(f"market '{mk.name}' was not solved by pyomo_ecc.solve: duals loaded "
-                                 f"by another route have no known sign convention (Ipopt's are "
-                                 f"reversed); solve with pyomo_ecc.solve(model, solver=...) for prices")
+            if dual_of is None:
+                if suffix is None or d.constraint not in suffix:
+                    raise PriceError(f"no dual for constraint '{d.constraint.name}': solve the model with "
+                                     f"pyomo_ecc.solve(...) before asking for '{name}'")
+                if mk._pricing_basis is None:   # solved some other way: the duals' sign is unknown
+                    raise PriceError(f"market '{mk.name}' was not solved by pyomo_ecc.solve: duals loaded "
+                                     f"by another route have no known sign convention (Ipopt's are "
+                                     f"reversed); solve with pyomo_ecc.solve(model, solver=...) for prices")
+                dual = suffix[d.constraint]
+            else:
+                dual = dual_of(d.constraint)
             weight = price_weight(mk, d.kind, d.t)
-            rows.append(d.index + (d.sign * suffix[d.constraint] / weight,))
+            rows.append(d.index + (d.sign * dual / weight,))
             levels = d.levels
         basis.add(mk._pricing_basis)
     if not found_market:
         raise PriceError(f"'{model.name}' contains no Market block")
     if levels is None:
         raise PriceError(f"no block in '{model.name}' declares a price called '{name}'")
+    return rows, levels, basis
+
+
+def price_frame(model, name):
+    """All prices called ``name`` in ``model`` as a DataFrame (index levels from the declarations).
+
+    Raises :class:`~pyomo_ecc.errors.PriceError` when the model was not solved by
+    :func:`pyomo_ecc.solve` (no duals, or duals of unknown sign) or when no block declares such a
+    price.
+    """
+    rows, levels, basis = _price_rows(model, name, None)
     df = pd.DataFrame(rows, columns=list(levels) + [name]).set_index(list(levels))
     df.attrs["pricing_basis"] = "; ".join(sorted(b for b in basis if b))
     return df
+
+
+def price_series(model, name, dual_of=None):
+    """The prices ``name`` as a Series, from the model's duals or from ``dual_of(constraint)``
+    (duals in the solver layer's convention, e.g. a what-if's row duals): the same
+    normalisation as :func:`price_frame`."""
+    if dual_of is None:
+        return price_frame(model, name)[name]
+    rows, levels, _ = _price_rows(model, name, dual_of)
+    return pd.DataFrame(rows, columns=list(levels) + [name]).set_index(list(levels))[name]
 
 
 def prices(model):
