@@ -41,6 +41,7 @@ from pyomo.core.expr.visitor import identify_variables, polynomial_degree
 from pyomo.opt import TerminationCondition as LegacyTC
 
 from pyomo_ecc.core.market import assemble_all, markets_in
+from pyomo_ecc.core.params import validate_parameters
 from pyomo_ecc.errors import InfeasibleMarketError, ModelError, SolverError
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def _check_withdrawn(market):
                     f"participant '{p.name}' is deactivated but still injects in period {t} "
                     f"({'free variables ' + ', '.join(free[:3]) if free else 'a non-zero constant'}): "
                     f"the market's balance was built with it. To withdraw it, also fix its variables "
-                    f"(and set its loads) to zero, as pyomo_ecc.mechanisms.properties.withdraw_resolve does")
+                    f"(and set its loads) to zero: pyomo_ecc.core.whatif.withdraw(participant) does")
 
 
 def _active_objective(model):
@@ -139,6 +140,7 @@ class Solver:
         Raises :class:`SolverError` (or :class:`InfeasibleMarketError`) unless optimal.
         """
         assemble_all(model)
+        validate_parameters(model)   # values set on mutable parameters since build
         markets = markets_in(model)
         for mk in markets:
             _check_withdrawn(mk)
@@ -273,20 +275,13 @@ class Solver:
             suffix[c] = sign * val
 
     def _fixed_integer_duals(self, model, obj, ints):
-        """Fix the integers at the MILP solution, re-solve the LP for duals, restore."""
-        saved = [(v, v.domain) for v in ints]   # bounds (maybe mutable Params) stay untouched
-        try:
-            for v in ints:
-                val = round(v.value)
-                v.domain = pyo.Reals
-                v.fix(val)
+        """Fix the integers at the MILP solution, re-solve the LP for duals, restore the fixings
+        (a what-if: :func:`pyomo_ecc.core.whatif.applied`; the LP's values and duals are kept)."""
+        from pyomo_ecc.core.whatif import Fix, applied
+        with applied(model, [Fix(v, round(v.value)) for v in ints], keep_solution=True):
             term, _ = self._run(model, obj, want_duals=True)
-            if term != "optimal":
-                raise SolverError(f"the LP with integers fixed ended '{term}'; no prices", term)
-        finally:
-            for v, dom in saved:
-                v.unfix()
-                v.domain = dom
+        if term != "optimal":
+            raise SolverError(f"the LP with integers fixed ended '{term}'; no prices", term)
 
     def _infeasible(self, model, conflicts=None):
         if conflicts is None:
@@ -433,7 +428,7 @@ class HighsModel:
         h = hs.Highs()
         h.setOptionValue("output_flag", bool(self.tee))
         opts = dict(self.options)
-        if self.sf.quadratic and not self.sf.integer.any():
+        if self.sf.quadratic and not self._integers().any():
             opts.setdefault("qp_regularization_value", 0.0)   # exact QP duals
         for key, val in opts.items():
             if h.setOptionValue(key, val) != hs.HighsStatus.kOk:
@@ -455,9 +450,10 @@ class HighsModel:
         lp.a_matrix_.start_ = A.indptr
         lp.a_matrix_.index_ = A.indices
         lp.a_matrix_.value_ = A.data.astype(float)
-        if sf.integer.any():
+        ints = self._integers()
+        if ints.any():
             lp.integrality_ = [hs.HighsVarType.kInteger if k else hs.HighsVarType.kContinuous
-                               for k in sf.integer]
+                               for k in ints]
         if sf.quadratic:
             model = hs.HighsModel()
             model.lp_ = lp
@@ -465,6 +461,12 @@ class HighsModel:
             h.passModel(model)
         else:
             h.passModel(lp)
+
+    def _integers(self):
+        """Integer columns that are not fixed (a fixed integer is a constant: the LP with
+        integers fixed has duals)."""
+        sf = self.sf
+        return sf.integer & (sf.col_lower < sf.col_upper)
 
     def _hessian(self):
         hs = self._hs
@@ -483,6 +485,12 @@ class HighsModel:
         if len(delta.col_bounds):
             j = delta.col_bounds
             h.changeColsBounds(len(j), j, sf.col_lower[j], sf.col_upper[j])
+            ji = j[sf.integer[j]]
+            if len(ji):
+                hs = self._hs
+                kinds = [hs.HighsVarType.kInteger if k else hs.HighsVarType.kContinuous
+                         for k in self._integers()[ji]]
+                h.changeColsIntegrality(len(ji), ji, kinds)
         if len(delta.row_bounds):
             i = delta.row_bounds
             h.changeRowsBounds(len(i), i, sf.row_lower[i], sf.row_upper[i])

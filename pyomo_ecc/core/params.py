@@ -47,7 +47,9 @@ def domain_of(blk, name):
     doms = getattr(blk, "PARAM_DOMAINS", {})
     if name in doms:
         return doms[name]
-    if name in blk.CONFIG:
+    # the option of the same name, when it is a number or one number per period (an option given
+    # as a mapping, e.g. a value per sector, does not describe one entry)
+    if name in blk.CONFIG and isinstance(blk.config[name], (int, float, tuple)):
         dom = blk.CONFIG.get(name)._domain
         if callable(dom):
             return dom

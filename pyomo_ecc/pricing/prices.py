@@ -130,8 +130,9 @@ def price_range(model, name="lmp", delta=1e-4, solver="highs"):
 
     as columns ``lower`` and ``upper`` (the smaller and the larger), next to the published
     price. Where they differ, any price between them clears the market; a side that makes the
-    model infeasible is infinite. The model is solved again at the end, so its values and duals
-    are those of the original problem. Costs ``(1 + 2 n)`` solves for ``n`` distinct constraints.
+    model infeasible is infinite. The model's values and duals are untouched (the shifted
+    problems are what-ifs, :mod:`pyomo_ecc.core.whatif`). Costs ``(1 + 2 n)`` solves for ``n``
+    distinct constraints.
 
     >>> import pyomo_ecc as ecc
     >>> m = ecc.load_case("seed002_double_auction").build()
@@ -142,37 +143,23 @@ def price_range(model, name="lmp", delta=1e-4, solver="highs"):
     """
     import math
 
-    from pyomo_ecc.errors import SolverError
-    from pyomo_ecc.solvers import Solver
+    from pyomo_ecc.core.whatif import MoveRHS, WhatIf
 
     published = price_frame(model, name)
     mks = markets_in(model)
     decls = [(mk, d) for mk in mks for d in mk.price_declarations() if d.price == name]
-    base = float(pyo.value(next(iter(model.component_data_objects(pyo.Objective, active=True)))))
-
-    def cost_with_shift(con, shift):
-        saved = con.expr
-        lo, body, up = con.lower, con.body, con.upper
-        con.set_value((None if lo is None else lo + shift, body, None if up is None else up + shift))
-        try:
-            Solver(solver).solve(model, diagnose=False)
-            obj = next(iter(model.component_data_objects(pyo.Objective, active=True)))
-            return float(pyo.value(obj))
-        except SolverError:
-            return math.inf if shift > 0 else -math.inf
-        finally:
-            con.set_value(saved)
-
+    engine = WhatIf(model, solver=solver)   # what-ifs on one compiled model; the model is untouched
+    base = engine.base.objective
     one_sided = {}
-    try:
-        for mk, d in decls:
-            key = id(d.constraint)
-            if key not in one_sided:
-                up = cost_with_shift(d.constraint, delta)
-                down = cost_with_shift(d.constraint, -delta)
-                one_sided[key] = ((base - down) / delta, (up - base) / delta)
-    finally:
-        Solver(solver).solve(model, diagnose=False)   # back to the original solution and duals
+    for mk, d in decls:
+        key = id(d.constraint)
+        if key in one_sided:
+            continue
+        up = engine.run([MoveRHS(d.constraint, delta)])
+        down = engine.run([MoveRHS(d.constraint, -delta)])
+        c_up = up.objective if up.ok else math.inf
+        c_down = down.objective if down.ok else -math.inf
+        one_sided[key] = ((base - c_down) / delta, (c_up - base) / delta)
     rows = []
     for mk, d in decls:
         w = price_weight(mk, d.kind, d.t)
