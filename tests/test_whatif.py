@@ -303,3 +303,14 @@ def test_an_infeasible_or_failed_whatif_is_a_record_and_the_loop_goes_on():
                       progress=False)
     assert [o.status for o in outs] == ["infeasible", "optimal"]
     assert "infeasible:" in outs[0].reason and " by " in outs[0].reason
+
+
+@pytest.mark.integration
+def test_cli_vcg_explains_undefined_rows(tmp_path, capsys):
+    from pyomo_ecc.cli import main
+    assert main(["vcg", "seed001_3bus", "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "G3: withdrawing 'G3' leaves the market infeasible" in text
+    df = pd.read_csv(tmp_path / "vcg.csv", index_col="participant")
+    assert df.loc["G6", "payment"] == pytest.approx(-8210050.21, abs=0.01)   # paid its externality
+    assert df.loc["G6", "payment"] == pytest.approx(df.loc["G6", "others_cost"] - df.loc["G6", "others_cost_without"])
