@@ -59,7 +59,7 @@ Example (MPSGE.jl's two-by-two economy, labour endowment +10 %, labour as numera
     >>> m.endowment["RA", "PL"] = 77.0
     >>> m.set_numeraire("PL")
     >>> _ = solve_closed(m)
-    >>> round(m.income["RA"].value, 6), round(m.welfare["RA"](), 6)   # MPSGE: U = 1.045482
+    >>> round(float(m.income["RA"].value), 6), round(float(m.welfare["RA"]()), 6)  # MPSGE U
     (165.0, 1.045482)
 """
 import numpy as np
