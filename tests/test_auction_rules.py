@@ -208,3 +208,22 @@ def test_property_table_of_the_rules():
     # VCG: truthful and efficient but runs a deficit
     assert df.loc["vcg", "efficiency"] == pytest.approx(1.0)
     assert not df.loc["vcg", "weak_bb"] and df.loc["vcg", "max_surplus"] < 0
+
+
+@pytest.mark.integration
+def test_readme_market_design_example_runs_as_written():
+    import contextlib
+    import io
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    sec = text[text.index("### Market design"):]
+    block = re.search(r"```python\n(.*?)```", sec, flags=re.S).group(1)
+    ns = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(block, "README.md", "exec"), ns)
+    assert (ns["r"].quantity, ns["r"].price) == (2.0, 8.5)
+    prof = ns["res"].profile
+    assert 100 * (1 - prof["f1"]) == pytest.approx(100 / 3, abs=1e-3)
+    assert 100 * (1 - prof["f2"]) == pytest.approx(70 / 3, abs=1e-3)
