@@ -85,7 +85,7 @@ def test_linear_supply_function_game_solved_by_hand():
     assert r.profile["f1"] == pytest.approx(a_star, abs=1e-6)
     assert r.profile["f2"] == pytest.approx(a_star, abs=1e-6)
     g.payoffs(r.profile)
-    assert float(ecc.prices(m)["lmp"].iloc[0]) == pytest.approx(100 / np.sqrt(5), abs=1e-5)
+    assert float(g.lmp.iloc[0]) == pytest.approx(100 / np.sqrt(5), abs=1e-5)
     g.restore()
     assert r.eps < 1e-6 * abs(r.payoffs["f1"])
 
@@ -136,7 +136,7 @@ def test_seed001_units_that_gain_by_raising_offers():
     # a unit gains in an hour only if it sells there at a price above its true cost
     by_t = g.payoffs(dev, by_period=True)
     import pyomo.environ as pyo
-    lam = ecc.prices(m)["lmp"]
+    lam = g.lmp
     pos = gains.loc[("G6", 0.25)]
     for t, row in pos.iterrows():
         if row["gain"] > 1e-6:
@@ -152,3 +152,17 @@ def test_seed001_units_that_gain_by_raising_offers():
     prof[worst] = c.loc[worst, "best_deviation"]
     assert g.payoffs(prof)[worst] == pytest.approx(c.loc[worst, "best_payoff"], rel=1e-9)
     g.restore()
+
+
+@pytest.mark.integration
+def test_whatif_engine_and_plain_resolve_agree_on_seed001():
+    rng = np.random.default_rng(5)
+    profs = [{f"G{i}": float(x) for i, x in zip(range(1, 7), rng.uniform(0, 1, 6))} for _ in range(3)]
+    pays = {}
+    for engine in ("whatif", "resolve"):
+        m = ecc.load_case("seed001_3bus").build()
+        g = eq.BiddingGame(m, [eq.markup(m.component(f"G{i}"), 0, 1) for i in range(1, 7)],
+                           engine=engine)
+        pays[engine] = [g.payoffs(p) for p in profs]
+    for a, b in zip(pays["whatif"], pays["resolve"]):
+        assert a == pytest.approx(b, rel=1e-9, abs=1e-6)

@@ -86,20 +86,25 @@ except ImportError:  # pragma: no cover
 
 @dataclass
 class Strategy:
-    """A player's strategy: ``apply(s)`` writes the bid parameter ``s`` in ``[lo, hi]`` into
-    the model's mutable parameters; ``kind`` names it; ``truthful`` is the value that
-    reproduces the true offer (when there is one)."""
+    """A player's strategy: ``assign(s)`` lists the ``(parameter entry, value)`` pairs that
+    write the bid parameter ``s`` in ``[lo, hi]`` into the model's mutable parameters;
+    ``kind`` names it; ``truthful`` is the value that reproduces the true offer (when there is
+    one)."""
 
     block: object
     lo: float
     hi: float
-    apply: object
+    assign: object
     kind: str
     truthful: float = float("nan")
 
     @property
     def player(self):
         return self.block.local_name
+
+    def apply(self, s):
+        for prm, v in self.assign(s):
+            prm.set_value(v)
 
 
 def _mutables(blk):
@@ -122,14 +127,12 @@ def markup(block, lo=0.0, hi=1.0):
         true = {k: block.step_price[k].value for k in block.step_price}
 
         def apply(s):
-            for k, v in true.items():
-                block.step_price[k] = (1.0 + s) * v
+            return [(block.step_price[k], (1.0 + s) * v) for k, v in true.items()]
     elif hasattr(block, "b"):
         ta, tb = block.a.value, block.b.value
 
         def apply(s):
-            block.a = (1.0 + s) * ta
-            block.b = (1.0 + s) * tb
+            return [(block.a, (1.0 + s) * ta), (block.b, (1.0 + s) * tb)]
     else:
         raise InputError(f"'{block.name}' has no offer curve (a, b or steps) to mark up")
     return Strategy(block, float(lo), float(hi), apply, "markup", 0.0)
@@ -148,7 +151,7 @@ def slope(block, lo, hi):
     ta = block.a.value
 
     def apply(s):
-        block.a = s
+        return [(block.a, s)]
     return Strategy(block, float(lo), float(hi), apply, "slope", float(ta))
 
 
@@ -163,8 +166,7 @@ def withhold(block, lo=0.0, hi=1.0):
     lows = {t: block.p_min[t].value for t in block.p_min}
 
     def apply(s):
-        for t, v in true.items():
-            block.p_max[t] = max(lows[t], (1.0 - s) * v)
+        return [(block.p_max[t], max(lows[t], (1.0 - s) * v)) for t, v in true.items()]
     return Strategy(block, float(lo), float(hi), apply, "withhold", 0.0)
 
 
@@ -177,12 +179,11 @@ def offer_price(block, lo, hi):
         first = true[min(true)]
 
         def apply(s):
-            for k, v in true.items():
-                block.step_price[k] = v - first + s
+            return [(block.step_price[k], v - first + s) for k, v in true.items()]
         t0 = first
     elif hasattr(block, "b"):
         def apply(s):
-            block.b = s
+            return [(block.b, s)]
         t0 = block.b.value
     else:
         raise InputError(f"'{block.name}' has no offer curve (b or steps)")
@@ -217,10 +218,13 @@ class BiddingGame:
     object re-solves every profile. ``true_params``: ``{player: {param name: value}}`` where a
     player's true cost differs from the offer it was built with (e.g. a Cournot firm that
     offers its quantity at price 0 but produces at cost ``b``); by default the built
-    parameters are the true ones.
+    parameters are the true ones. ``engine``: ``"whatif"`` (default: the model is compiled
+    once and every profile is a what-if of :class:`~pyomo_ecc.core.whatif.WhatIf`, re-solved
+    incrementally by HiGHS) or ``"resolve"`` (parameters set on the model, one
+    :class:`~pyomo_ecc.solvers.Solver` object re-solves it; any solver).
     """
 
-    def __init__(self, model, strategies, solver=None, true_params=None):
+    def __init__(self, model, strategies, solver=None, true_params=None, engine="whatif"):
         from pyomo_ecc.core.market import markets_in
         from pyomo_ecc.solvers import Solver
 
@@ -235,7 +239,12 @@ class BiddingGame:
         self.model = model
         self.strategies = {s.player: s for s in strategies}
         self.players = names
+        if engine not in ("whatif", "resolve"):
+            raise InputError(f"unknown engine {engine!r}; choose 'whatif' or 'resolve'")
+        self.engine = engine
         self.solver = solver if isinstance(solver, Solver) else Solver(solver or "highs")
+        self._whatif = None
+        self._lmp = None
         self._built = {n: [(p, k, p[k].value) for p in _mutables(s.block) for k in p]
                        for n, s in self.strategies.items()}
         self._true = {n: list(v) for n, v in self._built.items()}
@@ -252,23 +261,53 @@ class BiddingGame:
         self.n_solves = 0
 
     # -- one re-solve (the only place that solves) --------------------------------------------
-    def _resolve(self):
-        self.solver.solve(self.model)
-        self.n_solves += 1
+    def _resolve(self, profile):
+        """Clear the market at ``profile``: the model's variables hold the dispatch and
+        ``self._lmp`` the LMPs (Series indexed (bus, t))."""
+        from pyomo_ecc.errors import SolverError
+        from pyomo_ecc.pricing.prices import prices
 
-    def _set(self, profile):
+        assignments = []
         for n, s in self.strategies.items():
             v = float(profile[n])
             if not s.lo - 1e-12 <= v <= s.hi + 1e-12:
                 raise InputError(f"strategy of '{n}' = {v} is outside [{s.lo}, {s.hi}]")
-            s.apply(min(max(v, s.lo), s.hi))
+            assignments += s.assign(min(max(v, s.lo), s.hi))
+        self.n_solves += 1
+        if self.engine == "resolve":
+            for prm, v in assignments:
+                prm.set_value(v)
+            self.solver.solve(self.model)
+            self._lmp = prices(self.model)["lmp"]
+            return
+        from pyomo_ecc.core.whatif import SetParam, WhatIf
+        if self._whatif is None:
+            self._whatif = WhatIf(self.model, self.solver.name)
+        out = self._whatif.run([SetParam(prm, v) for prm, v in assignments], prices=["lmp"],
+                               keep_solution=True)
+        if not out.ok:
+            raise SolverError(f"bidding game: the market at profile {profile} is {out.status}: "
+                              f"{out.reason}")
+        sol = out.solution
+        if isinstance(sol, np.ndarray):
+            self._whatif.sf.load(sol)
+        else:
+            for v, x in sol:
+                v.set_value(x, skip_validation=True)
+        lam = out.prices["lmp"]
+        self._lmp = lam["lmp"] if isinstance(lam, pd.DataFrame) else lam
+
+    @property
+    def lmp(self):
+        """LMPs of the last cleared profile (Series indexed (bus, t), currency/MWh)."""
+        if self._lmp is None:
+            raise ModelError("no profile has been cleared yet: call payoffs() first")
+        return self._lmp
 
     def _profit_by_period(self, name):
-        from pyomo_ecc.pricing.prices import prices
-
         blk = self.strategies[name].block
         mk = blk.market()
-        lam = prices(self.model)["lmp"]
+        lam = self._lmp
         rev = {t: mk.dt[t] * mk.power_unit_mw * float(lam[(blk.bus, t)]) * pyo.value(blk.p_inj[t])
                for t in mk.T}
         bid = [p[k].value for p, k, _ in self._true[name]]
@@ -284,8 +323,7 @@ class BiddingGame:
     def payoffs(self, profile, by_period=False):
         """Profits ``{player: u_i}`` at ``profile`` (``{player: s_i}``); with ``by_period`` a
         DataFrame indexed ``t`` with one column per player."""
-        self._set(profile)
-        self._resolve()
+        self._resolve(profile)
         per = {n: self._profit_by_period(n) if by_period else None for n in self.players}
         if by_period:
             df = pd.DataFrame(per)
@@ -294,11 +332,9 @@ class BiddingGame:
         return {n: self._profit_total(n) for n in self.players}
 
     def _profit_total(self, name):
-        from pyomo_ecc.pricing.prices import prices
-
         blk = self.strategies[name].block
         mk = blk.market()
-        lam = prices(self.model)["lmp"]
+        lam = self._lmp
         rev = sum(mk.dt[t] * mk.power_unit_mw * float(lam[(blk.bus, t)]) * pyo.value(blk.p_inj[t])
                   for t in mk.T)
         bid = [p[k].value for p, k, _ in self._true[name]]
@@ -313,8 +349,7 @@ class BiddingGame:
 
     def payoff(self, name, profile):
         """Player ``name``'s profit at ``profile``."""
-        self._set(profile)
-        self._resolve()
+        self._resolve(profile)
         return self._profit_total(name)
 
     def restore(self):
