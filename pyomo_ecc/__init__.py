@@ -10,8 +10,6 @@ duals::
     ecc.solve(m)
     ecc.prices(m)          # DataFrame indexed (bus, t), column lmp in currency/MWh
 """
-from pyomo_ecc.analysis.equilibrium import BiddingGame  # noqa: F401
-from pyomo_ecc.analysis.fair_division import allocate as fair_division  # noqa: F401
 from pyomo_ecc.core.market import Market, MarketData  # noqa: F401
 from pyomo_ecc.errors import (EccError, InfeasibleMarketError, InputError, ModelError,  # noqa: F401
                               PriceError, SolverError)

@@ -188,7 +188,7 @@ INSTANCES = [
 def test_property_table_of_the_rules():
     inst = [(t, {"muda": {"split": {a: ("left" if i % 2 == 0 else "right")
                                     for i, a in enumerate(t)}}}) for t in INSTANCES]
-    df = property_table(inst, np.arange(0.0, 15.5, 1.0))
+    df = property_table(inst, np.arange(0.0, 15.5, 1.5))
     assert list(df.index) == list(RULES) + ["vcg"]
     assert df["ir"].all()
     # truthful rules: no profitable misreport found; uniform and pay-as-bid: one is found

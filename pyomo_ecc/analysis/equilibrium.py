@@ -1,9 +1,11 @@
 r"""Equilibrium search for bidding games on any composed market.
 
 Each strategic participant :math:`i` chooses one bid parameter :math:`s_i` in a compact interval
-:math:`S_i = [\underline s_i, \overline s_i]`; the market is cleared (one persistent solver,
-re-solve after setting mutable parameters) and :math:`i` earns its profit at the cleared prices
-with its *true* costs:
+:math:`S_i = [\underline s_i, \overline s_i]`; the market is cleared (each profile is a
+what-if of :class:`~pyomo_ecc.core.whatif.WhatIf` on the same compiled model, re-solved
+incrementally by HiGHS; ``engine="resolve"`` sets the mutable parameters and re-solves with one
+:class:`~pyomo_ecc.solvers.Solver`) and :math:`i` earns its profit at the cleared prices with
+its *true* costs:
 
 .. math::
 
@@ -76,12 +78,6 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from pyomo_ecc.errors import InputError, ModelError
-
-try:
-    from tqdm.auto import tqdm
-except ImportError:  # pragma: no cover
-    def tqdm(it, **kw):
-        return it
 
 
 @dataclass
@@ -403,6 +399,8 @@ class BiddingGame:
         ``refine``: local search after the grid in each best response; ``cert_grid``: grid of
         the certificate's independent search.
         """
+        from pyomo_ecc.core.progress import tqdm
+
         if method not in ("best_response", "damped", "fictitious"):
             raise InputError(f"unknown method {method!r}; choose 'best_response', 'damped' or "
                              f"'fictitious'")
@@ -572,6 +570,8 @@ def unilateral_gains(game, values, by_period=True, progress=False):
     minus the truthful profit, per period with ``by_period``): which units gain by raising
     offers, and in which hours.
     """
+    from pyomo_ecc.core.progress import tqdm
+
     truthful = {n: (s.truthful if np.isfinite(s.truthful) else s.lo)
                 for n, s in game.strategies.items()}
     rows = []

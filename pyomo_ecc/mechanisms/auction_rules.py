@@ -303,13 +303,14 @@ def clear(bids, asks, rule="vertical_overlap_midpoint", scarcity_price=None, rng
             f = fee.get((side, k), 0.0)
             p = pays[k] if k in pays else (unit * x if x > 0 else 0.0)
             rows.append((side, o.name, o.price, o.quantity, x, f, p + f))
-    df = pd.DataFrame(rows, columns=["side", "order", "price", "quantity", "filled", "fee",
-                                     "payment"]).set_index(["side", "order"])
-    welfare = float((df["price"] * df["filled"]).loc["bid"].sum()
-                    - (df["price"] * df["filled"]).loc["ask"].sum()) if len(df) else 0.0
-    traded = float(df.loc["bid", "filled"].sum()) if "bid" in df.index.get_level_values(0) else 0.0
+    welfare = sum((1.0 if r[0] == "bid" else -1.0) * r[2] * r[4] for r in rows)
+    traded = sum(r[4] for r in rows if r[0] == "bid")
+    index = pd.MultiIndex.from_arrays([[r[0] for r in rows], [r[1] for r in rows]],
+                                      names=["side", "order"])
+    df = pd.DataFrame([r[2:] for r in rows], index=index,
+                      columns=["price", "quantity", "filled", "fee", "payment"])
     extra["optimal_welfare"] = float(w_opt)
-    return RuleResult(rule, traded, float(pb), float(ps), welfare, df, extra)
+    return RuleResult(rule, float(traded), float(pb), float(ps), float(welfare), df, extra)
 
 
 def _marginal_index(book, q):
@@ -341,8 +342,9 @@ def rule_mechanism(rule, **options):
             orders.append(Order(a, side, float(price), float(qty), 0.0))
         res = clear([o for o in orders if o.side == "bid"], [o for o in orders if o.side == "ask"],
                     rule, **options)
-        fills = {o: float(res.orders.loc[(s, o), "filled"]) for (s, o) in res.orders.index}
-        pays = {o: float(res.orders.loc[(s, o), "payment"]) for (s, o) in res.orders.index}
+        names = res.orders.index.get_level_values("order")
+        fills = dict(zip(names, res.orders["filled"].to_numpy(dtype=float)))
+        pays = dict(zip(names, res.orders["payment"].to_numpy(dtype=float)))
         return Outcome(fills, pays, {"result": res})
 
     return run
