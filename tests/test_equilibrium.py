@@ -142,6 +142,14 @@ def test_seed001_units_that_gain_by_raising_offers():
         if row["gain"] > 1e-6:
             assert pyo.value(m.G6.p[t]) > 0 and float(lam[(m.G6.bus, t)]) > 216.0
     assert (pos["gain"] > 1e-6).any()        # the cheapest unit does gain in some hours
+    # the picture shows the best gain per unit and hour
+    import matplotlib
+    matplotlib.use("Agg")
+    ax = eq.plot_gains(gains)
+    table = eq.best_gains(gains)
+    assert np.asarray(ax.images[0].get_array()) == pytest.approx(table.to_numpy())
+    assert table.loc["G6"].to_numpy() == pytest.approx(
+        np.maximum(0, gains.xs("G6", level="player")["gain"].unstack("t").max().to_numpy()))
     g.restore()
     del by_t
     # equilibrium search: the certificate's best deviation reproduces its payoff independently

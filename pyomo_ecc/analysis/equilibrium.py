@@ -67,7 +67,7 @@ Example (two firms, costs 10 and 20, demand :math:`P = 100 - Q`)::
     >>> m.town = ecc.Consumer(bus="A", a=-0.5, b=100, d_max=200)
     >>> g = eq.BiddingGame(m, [eq.withhold(m.f1), eq.withhold(m.f2)],
     ...                    true_params={"f1": {"b": 10}, "f2": {"b": 20}})
-    >>> r = g.solve(grid=21, tol=1e-5)
+    >>> r = g.solve(grid=21, tol=1e-5, cert_grid=11)
     >>> [round(100 * (1 - r.profile[f]), 2) for f in ("f1", "f2")]   # Cournot 33.33, 23.33
     [33.33, 23.33]
 """
@@ -591,3 +591,28 @@ def unilateral_gains(game, values, by_period=True, progress=False):
     if not by_period:
         out = out.groupby(level=["player", "strategy"]).sum()
     return out
+
+
+def plot_gains(gains, ax=None, cmap="Reds"):
+    """Heat map of :func:`unilateral_gains`: the best gain of each player (rows) in each period
+    (columns) over the strategies tried, zero where no raise pays (needs matplotlib). Returns
+    the axes; the picture's data is ``best_gains(gains)``."""
+    import matplotlib.pyplot as plt
+
+    table = best_gains(gains)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(6, 0.4 * table.shape[1]), 0.5 * table.shape[0] + 1.5))
+    im = ax.imshow(table.to_numpy(), aspect="auto", cmap=cmap, vmin=0.0)
+    ax.set_xticks(range(table.shape[1]), [str(t) for t in table.columns])
+    ax.set_yticks(range(table.shape[0]), list(table.index))
+    ax.set_xlabel("period")
+    ax.set_title("gain from raising the offer alone (best strategy tried)")
+    ax.figure.colorbar(im, ax=ax, label="gain (currency)")
+    return ax
+
+
+def best_gains(gains):
+    """Best gain of each player in each period over the strategies of :func:`unilateral_gains`
+    (DataFrame indexed ``player``, columns ``t``), zero where no strategy gains."""
+    best = gains["gain"].groupby(level=["player", "t"]).max().unstack("t")
+    return best.clip(lower=0.0)
