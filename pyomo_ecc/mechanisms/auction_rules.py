@@ -350,7 +350,7 @@ def rule_mechanism(rule, **options):
     return run
 
 
-def property_table(instances, price_grid, rules=RULES, include_vcg=True, tol=1e-6):
+def property_table(instances, price_grid, rules=RULES, include_vcg=True, tol=1e-6, progress=False):
     """IC, IR, weak / strong budget balance and efficiency of each rule on ``instances``.
 
     ``instances``: list of ``(types, options)`` with ``types = {agent: (side, price, qty)}``
@@ -358,15 +358,16 @@ def property_table(instances, price_grid, rules=RULES, include_vcg=True, tol=1e-
     price misreports over ``price_grid`` are searched (others truthful). Returns a DataFrame
     indexed ``rule`` with ``ic`` (no gain > tol on any instance), ``max_gain``, ``ir``,
     ``weak_bb``, ``strong_bb``, ``min_surplus``, ``max_surplus`` and ``efficiency`` (the
-    smallest realised / optimal welfare).
+    smallest realised / optimal welfare). ``progress``: a progress bar over the rules.
     """
+    from pyomo_ecc.core.progress import tqdm
     from pyomo_ecc.mechanisms.properties import (auction_mechanism, auction_value, budget_balance,
                                                  check_ic, check_ir, efficiency_ratio)
 
     grid = [float(p) for p in price_grid]
     names = list(rules) + (["vcg"] if include_vcg else [])
     rows = []
-    for name in names:
+    for name in tqdm(names, desc="auction rules", disable=not progress):
         acc = dict(ic=True, max_gain=0.0, ir=True, weak_bb=True, strong_bb=True,
                    min_surplus=np.inf, max_surplus=-np.inf, efficiency=np.inf)
         for types, opts in instances:
