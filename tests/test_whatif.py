@@ -314,3 +314,20 @@ def test_cli_vcg_explains_undefined_rows(tmp_path, capsys):
     df = pd.read_csv(tmp_path / "vcg.csv", index_col="participant")
     assert df.loc["G6", "payment"] == pytest.approx(-8210050.21, abs=0.01)   # paid its externality
     assert df.loc["G6", "payment"] == pytest.approx(df.loc["G6", "others_cost"] - df.loc["G6", "others_cost_without"])
+
+
+@pytest.mark.integration
+def test_readme_whatif_example_runs_as_written():
+    import io
+    import re
+    from contextlib import redirect_stdout
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", text, flags=re.S) if "WhatIf(" in b)
+    ns = {}
+    with redirect_stdout(io.StringIO()):
+        exec(compile(block, "README.md", "exec"), ns)
+    assert ns["out"].objective - ns["w"].base.objective == pytest.approx(2197050.85, abs=0.01)
+    objs = [o.objective for o in ns["sweep"]]
+    assert all(o.ok for o in ns["sweep"]) and objs == sorted(objs)
+    assert objs[1] == pytest.approx(ns["w"].base.objective)
