@@ -19,6 +19,7 @@ from pyomo_ecc.errors import (EccError, InfeasibleMarketError, InputError, Model
                               PriceError, SolverError)
 from pyomo_ecc.io.cases import Case, list_cases, load_case  # noqa: F401
 from pyomo_ecc.mechanisms.auction import double_auction  # noqa: F401
+from pyomo_ecc.mechanisms.auction_rules import clear as auction_rule  # noqa: F401
 from pyomo_ecc.mechanisms.orderbook import OrderBook  # noqa: F401
 from pyomo_ecc.mechanisms.p2p import P2PNetwork  # noqa: F401
 from pyomo_ecc.mechanisms.vcg import vcg_payments  # noqa: F401
