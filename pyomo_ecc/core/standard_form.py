@@ -48,7 +48,7 @@ import pyomo.environ as pyo
 import scipy.sparse as sp
 from pyomo.common.collections import ComponentMap, ComponentSet
 from pyomo.core.expr.numvalue import is_constant
-from pyomo.core.expr.visitor import identify_mutable_parameters
+from pyomo.core.expr.visitor import identify_mutable_parameters, identify_variables
 from pyomo.repn import generate_standard_repn
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
@@ -198,6 +198,7 @@ class StandardForm(StandardFormData):
         self._init_rows(info)
         self._init_objective()
         self._deps = None          # parameter -> (rows, terms, cols)
+        self._row_sym, self._term_sym = {}, {}   # rows / objective terms kept symbolic, when needed
         if track:
             self._build_deps()
 
@@ -241,8 +242,21 @@ class StandardForm(StandardFormData):
             pyo.Constraint, active=True, descend_into=True) if c not in where]
         self._ncons = len(rows) + len(self.constant_rows)
 
+    @staticmethod
+    def _free_repn(expr, quadratic=False, compute_values=True):
+        """``generate_standard_repn`` with every variable of ``expr`` a variable (a fixed one is a
+        column with equal bounds here, not a constant to fold away)."""
+        fixed = [v for v in identify_variables(expr, include_fixed=True) if v.fixed]
+        for v in fixed:
+            v.unfix()
+        try:
+            return generate_standard_repn(expr, quadratic=quadratic, compute_values=compute_values)
+        finally:
+            for v in fixed:
+                v.fix()
+
     def _term_repn(self, expr):
-        repn = generate_standard_repn(expr, quadratic=True, compute_values=True)
+        repn = self._free_repn(expr, quadratic=True)
         if repn.nonlinear_expr is not None:
             raise NotStandardForm(f"the objective of model '{self.model.name}' is not quadratic")
         return repn
@@ -452,18 +466,18 @@ class StandardForm(StandardFormData):
         changed, coefs = [], []
         A = self.A
         for i in numbers:
-            con = self.rows[i]
-            lo, up, new = self._row_numbers(con, i)
-            for k in range(A.indptr[i], A.indptr[i + 1]):
-                j = A.indices[k]
-                val = new.pop(j, 0.0)
+            sym = self._row_sym.get(i)
+            if sym is None or sym[0] != id(self.rows[i].expr):
+                sym = self._row_sym[i] = self._row_symbolic(i)
+            _, entries, evaluator, has_lo, has_up = sym
+            vals = evaluator.values()
+            for (k, j), val in zip(entries, vals[3:]):
                 if val != A.data[k]:
                     A.data[k] = val
-                    coefs.append((i, int(j), val))
-            if new:
-                names = ", ".join(self.columns[j].name for j in new)
-                raise StructureChanged(f"constraint '{con.name}' now involves {names}")
-            self._row_lo_on[i], self._row_up_on[i] = lo, up
+                    coefs.append((i, j, float(val)))
+            c = vals[0]
+            self._row_lo_on[i] = vals[1] - c if has_lo else -INF
+            self._row_up_on[i] = vals[2] - c if has_up else INF
         for i in list(numbers) + list(activity):
             con = self.rows[i]
             on = bool(con.active and _effective_active(con.parent_block(), cache))
@@ -474,33 +488,175 @@ class StandardForm(StandardFormData):
                 changed.append(i)
         return np.array(sorted(set(changed)), dtype=int), coefs
 
-    def _row_numbers(self, con, i):
-        """(lower, upper, {col: coef}) of an active constraint, constant moved to the bounds."""
-        repn = generate_standard_repn(con.body, compute_values=True)
+    def _row_symbolic(self, i):
+        """Row i with its parameters kept symbolic: ``(id of the expression, [(position in A.data,
+        column, [coefficient terms])], constant, lower, upper)``; only entries whose
+        coefficient involves a parameter are listed (the others cannot change)."""
+        con = self.rows[i]
+        repn = self._free_repn(con.body, compute_values=False)
         if not repn.is_linear():
             raise StructureChanged(f"constraint '{con.name}' is no longer linear")
-        coef = {}
+        A = self.A
+        pos = {int(A.indices[k]): k for k in range(A.indptr[i], A.indptr[i + 1])}
+        lin = {}
         for v, a in zip(repn.linear_vars, repn.linear_coefs):
             j = self.col_index.get(v)
             if j is None:
                 raise StructureChanged(f"constraint '{con.name}' now involves '{v.name}', not a column")
-            coef[j] = coef.get(j, 0.0) + float(a)
-        const = float(repn.constant)
-        lo = -INF if con.lower is None else float(pyo.value(con.lower)) - const
-        up = INF if con.upper is None else float(pyo.value(con.upper)) - const
+            lin.setdefault(j, []).append(a)
+        missing = [j for j in lin if j not in pos]
+        if missing:
+            names = ", ".join(self.columns[j].name for j in missing)
+            raise StructureChanged(f"constraint '{con.name}' now involves {names}")
+        entries, lists = [], []
+        for j, k in pos.items():
+            terms = lin.get(j, [])
+            if any(not isinstance(a, (int, float)) for a in terms) or _num_list(terms) != A.data[k]:
+                entries.append((k, j))
+                lists.append(terms)
+        lo, up = con.lower, con.upper
+        evaluator = _Coefs([[repn.constant], [0.0 if lo is None else lo], [0.0 if up is None else up]] + lists)
         self._row_expr[i] = id(con.expr)
-        return lo, up, coef
+        return id(con.expr), entries, evaluator, lo is not None, up is not None
 
     def _update_terms(self, ks):
         if not ks:
             return np.zeros(0, dtype=int), False, False
-        old_c, old_Q, old_c0 = self.c.copy(), self.Q, self.c0
+        sgn = self.sense
+        cost, quad_changed, offset = [], False, False
         for k in ks:
-            self._term_parts[k] = self._parts(self._terms[k])
-        self._assemble_objective()
-        cost = np.flatnonzero(self.c != old_c)
-        hess = (self.Q != old_Q).nnz > 0 if (self.Q.nnz or old_Q.nnz) else False
-        return cost, bool(hess), self.c0 != old_c0
+            sym = self._term_sym.get(k)
+            if sym is None:
+                sym = self._term_sym[k] = self._term_symbolic(k)
+            cols, quad_keys, evaluator, last = sym
+            vals = evaluator.values()
+            nl = len(cols)
+            diff = vals[1:1 + nl] - last[1:1 + nl]
+            moved = diff != 0
+            if moved.any():
+                self.c[cols[moved]] += sgn * diff[moved]
+                cost.append(cols[moved])
+            if vals[0] != last[0]:
+                self.c0 += sgn * (vals[0] - last[0])
+                offset = True
+            if quad_keys and not np.array_equal(vals[1 + nl:], last[1 + nl:]):
+                quad_changed = True
+            sym[3] = vals
+            self._term_parts[k] = (float(vals[0]), dict(zip(cols.tolist(), vals[1:1 + nl].tolist())),
+                                   dict(zip(quad_keys, vals[1 + nl:].tolist())))
+        if quad_changed:
+            c, c0 = self.c, self.c0
+            self._assemble_objective()
+            self.c, self.c0 = c, c0      # keep the incremental linear part (equal up to round-off)
+        changed = np.unique(np.concatenate(cost)) if cost else np.zeros(0, dtype=int)
+        return changed, quad_changed, offset
+
+    def _term_symbolic(self, k):
+        """Objective term k with its parameters symbolic: ({col: [coef terms]}, {(i, j): [...]},
+        constant)."""
+        repn = self._free_repn(self._terms[k], quadratic=True, compute_values=False)
+        if repn.nonlinear_expr is not None:
+            raise StructureChanged("the objective is no longer quadratic")
+        lin, quad = {}, {}
+        for v, a in zip(repn.linear_vars, repn.linear_coefs):
+            if v not in self.col_index:
+                raise StructureChanged(f"the objective now involves '{v.name}', not a column")
+            lin.setdefault(self.col_index[v], []).append(a)
+        for (v, w), a in zip(repn.quadratic_vars, repn.quadratic_coefs):
+            if v not in self.col_index or w not in self.col_index:
+                raise StructureChanged("the objective now involves a variable that is not a column")
+            quad.setdefault(tuple(sorted((self.col_index[v], self.col_index[w]))), []).append(a)
+        lk, qk = list(lin), list(quad)
+        const, old_lin, old_quad = self._term_parts[k]   # the values it was compiled with
+        last = np.array([const] + [old_lin.get(j, 0.0) for j in lk] + [old_quad.get(q, 0.0) for q in qk])
+        return [np.array(lk, dtype=int), qk,
+                _Coefs([[repn.constant]] + [lin[j] for j in lk] + [quad[q] for q in qk]), last]
+
+
+def _num(e):
+    """The value of a number, parameter or expression of parameters."""
+    return float(e) if isinstance(e, (int, float)) else float(pyo.value(e))
+
+
+def _affine(e):
+    """``(alpha, param, beta)`` with ``e = alpha * param + beta`` for an expression of at most one
+    mutable parameter built from products by constants, sums, negations and divisions by
+    constants (``param`` None: a constant); None for anything else."""
+    if isinstance(e, (int, float)):
+        return 0.0, None, float(e)
+    if getattr(e, "is_parameter_type", lambda: False)():
+        if e.is_constant():
+            return 0.0, None, float(pyo.value(e))
+        return 1.0, e, 0.0
+    if not getattr(e, "is_expression_type", lambda: False)():
+        try:
+            return 0.0, None, float(pyo.value(e))
+        except Exception:
+            return None
+    name = type(e).__name__
+    args = [_affine(a) for a in e.args]
+    if any(a is None for a in args):
+        return None
+    params = {id(a[1]): a[1] for a in args if a[1] is not None}
+    if len(params) > 1:
+        return None
+    par = next(iter(params.values()), None)
+    if "Negation" in name:
+        a, _, b = args[0]
+        return -a, par, -b
+    if "Sum" in name:
+        return sum(a[0] for a in args), par, sum(a[2] for a in args)
+    if "Product" in name or "Monomial" in name:
+        (a1, p1, b1), (a2, p2, b2) = args
+        if p1 is not None and p2 is not None:
+            return None
+        if p1 is None:
+            return b1 * a2, par, b1 * b2
+        return a1 * b2, par, b1 * b2
+    if "Division" in name:
+        (a1, p1, b1), (a2, p2, b2) = args
+        if p2 is not None or b2 == 0:
+            return None
+        return a1 / b2, par, b1 / b2
+    return None
+
+
+class _Coefs:
+    """Fast re-evaluation of a list of sums of parameter expressions: each entry compiled to
+    ``alpha * param + beta`` when it is affine in one parameter (the usual case: a price times
+    a period length), evaluated by Pyomo otherwise."""
+
+    def __init__(self, entries):
+        self.n = len(entries)
+        alpha, beta, which, params, generic = np.zeros(self.n), np.zeros(self.n), [], {}, []
+        for k, terms in enumerate(entries):
+            aff = [_affine(t) for t in terms]
+            pars = {id(a[1]) for a in aff if a is not None and a[1] is not None}
+            if any(a is None for a in aff) or len(pars) > 1:
+                generic.append((k, terms))
+                continue
+            alpha[k] = sum(a[0] for a in aff)
+            beta[k] = sum(a[2] for a in aff)
+            par = next((a[1] for a in aff if a[1] is not None), None)
+            if par is not None:
+                which.append((k, params.setdefault(id(par), (len(params), par))[0]))
+        self.alpha, self.beta, self.generic = alpha, beta, generic
+        self.params = [p for _, p in sorted(params.values(), key=lambda t: t[0])]
+        self.rows = np.array([k for k, _ in which], dtype=int)
+        self.cols = np.array([i for _, i in which], dtype=int)
+
+    def values(self):
+        v = self.beta.copy()
+        if len(self.rows):
+            pv = np.array([p.value for p in self.params], dtype=float)
+            v[self.rows] += self.alpha[self.rows] * pv[self.cols]
+        for k, terms in self.generic:
+            v[k] = _num_list(terms)
+        return v
+
+
+def _num_list(terms):
+    return sum(_num(a) for a in terms) if terms else 0.0
 
 
 def standard_form(model, track=True):
