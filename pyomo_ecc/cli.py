@@ -2,6 +2,8 @@
 
 ``pyomo-ecc cases``                               list the case library
 ``pyomo-ecc cge [CASE] [--electricity-price P|market]``  the seed 001 CGE experiment (Table 5)
+``pyomo-ecc cosim --rounds N [--agents SPEC] [--human UNIT] [--out DIR]``  the seed 001
+carbon-electricity co-simulation (see :mod:`pyomo_ecc.simulation.cli`)
 ``pyomo-ecc run [CASE] [--solver NAME] [--out DIR] [--plot FILE]``  solve a case's default
 model, print a summary (welfare, prices, dispatch, surplus, and the model's own report tables);
 with ``--out`` also write ``prices.csv`` (bus, t, lmp) and ``dispatch.csv`` (participant, t,
@@ -90,6 +92,10 @@ def main(argv=None):
                        help="also print the one-sided prices (a range where the LP price is not unique)")
     p_run.add_argument("--plot", default=None, metavar="FILE.png",
                        help="draw supply, demand and the clearing point of the first period")
+    # -- cosim (seed 001 co-simulation): options live in pyomo_ecc.simulation.cli -------------
+    from pyomo_ecc.simulation.cli import add_arguments as cosim_arguments
+    cosim_arguments(sub.add_parser("cosim", help="run the seed 001 carbon-electricity co-simulation"))
+    # ----------------------------------------------------------------------------------------
     args = parser.parse_args(argv)
 
     from pyomo_ecc.errors import EccError
@@ -106,6 +112,9 @@ def main(argv=None):
             if args.electricity_price is not None:
                 argv_cge += ["--electricity-price", args.electricity_price]
             cge_cli(argv_cge)
+        elif args.command == "cosim":
+            from pyomo_ecc.simulation.cli import run as cosim_run
+            cosim_run(args)
     except EccError as e:
         print(f"pyomo-ecc: error: {e}", file=sys.stderr)
         return 1
