@@ -144,9 +144,11 @@ class Agent:
     def feedback(self, obs, offer, result):
         """After the day: ``result`` is the unit's row of the settlement (eq. 22)."""
 
-    def carbon_order(self, position, opening_price, band):
-        """The allowance order after the day: ``(side, price, quantity)`` or None."""
-        return default_carbon_order(position, opening_price, band, self.rng)
+    def carbon_order(self, position, opening_price, band, rng):
+        """The allowance order after the day: ``(side, price, quantity)`` or None; ``rng`` is the
+        unit's allowance-order generator (apart from :attr:`rng`, so that the offers an agent
+        draws never shift its allowance orders)."""
+        return default_carbon_order(position, opening_price, band, rng)
 
     def describe(self):
         return self.kind

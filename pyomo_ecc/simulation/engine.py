@@ -14,8 +14,9 @@ A round is one day:
 5. agents learn from their profit; the round is logged (phase ``feedback``).
 
 Randomness: one ``numpy.random.SeedSequence(seed)`` spawns independent generators for the
-loads, the carbon book's submission order and each unit's agent (in unit order), so a run is
-reproducible bit for bit and one agent's draws never shift another's.
+loads, the carbon book's submission order, each unit's agent and each unit's allowance orders
+(in unit order), so a run is reproducible bit for bit, one agent's draws never shift another's,
+and a seat replaying recorded offers meets the same loads and allowance orders.
 
 :class:`Experiment` runs rounds with a progress bar and returns an :class:`ExperimentLog`:
 tidy frames (``offers`` (round, unit, segment), ``decisions`` (round, unit) with the
@@ -24,6 +25,7 @@ observation features, ``loads`` (round, t, bus), ``output`` (round, unit, t), ``
 written as Parquet and CSV by :meth:`ExperimentLog.save`. :func:`run_many` fans independent
 runs (seeds, parameter sets) out over processes or a Dask cluster.
 """
+import json
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -76,10 +78,12 @@ class Simulator:
         """Back to day 0 with generators from ``seed``."""
         if seed is not None:
             self.seed = seed
-        kids = np.random.SeedSequence(self.seed).spawn(2 + len(self.units))
+        n = len(self.units)
+        kids = np.random.SeedSequence(self.seed).spawn(2 + 2 * n)
         self.load_rng = np.random.default_rng(kids[0])
         self.carbon_rng = np.random.default_rng(kids[1])
-        self.agent_rngs = {u: np.random.default_rng(k) for u, k in zip(self.units, kids[2:])}
+        self.agent_rngs = {u: np.random.default_rng(k) for u, k in zip(self.units, kids[2:2 + n])}
+        self.order_rngs = {u: np.random.default_rng(k) for u, k in zip(self.units, kids[2 + n:])}
         self.day = 0
         self.carbon.reset()
         self.last = None
@@ -102,7 +106,7 @@ class Simulator:
     def step(self, offers, carbon_orders=None):
         """Clear, settle and trade one day. ``carbon_orders(positions, opening_price, band)``
         returns ``{unit: order | None}`` (default: :func:`default_carbon_order` for each unit
-        with the carbon generator)."""
+        with its allowance-order generator ``order_rngs[unit]``)."""
         tm = {}
         t0 = time.perf_counter()
         for name, o in offers.items():
@@ -119,7 +123,7 @@ class Simulator:
         tm["settlement"] = t2 - t1
         if carbon_orders is None:
             orders = {u: default_carbon_order(pos.at[u, "position"], price_in, self.carbon.band,
-                                              self.carbon_rng) for u in self.units}
+                                              self.order_rngs[u]) for u in self.units}
         else:
             orders = carbon_orders(pos, price_in, self.carbon.band)
         _, trades, rejected = self.carbon.trade_day(pos, orders, self.carbon_rng)
@@ -157,14 +161,16 @@ class ExperimentLog:
         return {k: getattr(self, k) for k in self.TABLES}
 
     def save(self, out_dir, formats=("parquet", "csv")):
-        """Write every table as ``NAME.parquet`` and ``NAME.csv`` (and the timings); returns the
-        paths."""
+        """Write every table as ``NAME.parquet`` and ``NAME.csv`` (and the timings), the run's
+        settings as ``meta.json``; returns the paths."""
         d = Path(out_dir)
         d.mkdir(parents=True, exist_ok=True)
         paths = []
         tabs = dict(self.tables())
         if self.timings is not None:
             tabs["timings"] = self.timings
+        (d / "meta.json").write_text(json.dumps(self.meta, indent=1, default=str))
+        paths.append(d / "meta.json")
         for name, df in tabs.items():
             if "parquet" in formats:
                 df.to_parquet(d / f"{name}.parquet")
@@ -179,8 +185,9 @@ class ExperimentLog:
         """Read a log written by :meth:`save` (Parquet)."""
         d = Path(out_dir)
         tabs = {k: pd.read_parquet(d / f"{k}.parquet") for k in cls.TABLES}
-        t = d / "timings.parquet"
-        return cls(**tabs, timings=pd.read_parquet(t) if t.exists() else None)
+        t, meta = d / "timings.parquet", d / "meta.json"
+        return cls(**tabs, timings=pd.read_parquet(t) if t.exists() else None,
+                   meta=json.loads(meta.read_text()) if meta.exists() else {})
 
     def trade_table(self, day):
         """Day ``day``'s allowance trades in the layout of seed Table 4."""
@@ -238,8 +245,8 @@ class Experiment:
             t_off = time.perf_counter() - t0
 
             def orders(pos, opening, band):
-                return {u: agents[u].carbon_order(float(pos.at[u, "position"]), opening, band)
-                        for u in units}
+                return {u: agents[u].carbon_order(float(pos.at[u, "position"]), opening, band,
+                                                  sim.order_rngs[u]) for u in units}
 
             res = sim.step(offers, carbon_orders=orders)
             t1 = time.perf_counter()
