@@ -250,7 +250,7 @@ class RothErev(_Learner):
 
     kind = "roth-erev"
 
-    def __init__(self, recency=0.1, experimentation=0.2, initial=1.0, scale=1e6, **kw):
+    def __init__(self, recency=0.1, experimentation=0.05, initial=1.0, scale=1e6, **kw):
         super().__init__(scale=scale, **kw)
         if not (0 <= recency <= 1 and 0 <= experimentation <= 1 and initial > 0):
             raise InputError("Roth-Erev needs 0 <= recency, experimentation <= 1 and initial > 0")

@@ -65,7 +65,7 @@ class Simulator:
     generators. Used by :class:`Experiment` and by the RL environments."""
 
     def __init__(self, case=DEFAULT_CASE, seed=0, carbon_price=48.0, band=0.1, load_sd=1.0,
-                 cash=1e8, solver="highs", market=None):
+                 cash=1e8, solver=None, market=None):
         self.market = build_market(case, solver=solver) if market is None else market
         self.units = list(self.market.units)
         self.carbon = CarbonMarket(self.units, opening_price=carbon_price, band=band, cash=cash)

@@ -245,10 +245,12 @@ class CosimMarket:
         return list(self.forecast.columns)
 
 
-def build_market(case=DEFAULT_CASE, units=None, solver="highs"):
+def build_market(case=DEFAULT_CASE, units=None, solver=None):
     """Build the seed 001 three-bus market once: the case's network and loads, each unit a
     producer with five mutable segments (initially all capacity at its variable cost). Returns a
-    :class:`CosimMarket` holding the model and one :class:`~pyomo_ecc.Solver`."""
+    :class:`CosimMarket` holding the model and one :class:`~pyomo_ecc.Solver` (default:
+    HiGHS through Pyomo's persistent interface, which sees only the changed Params each round;
+    or a solver name, or a Solver)."""
     import copy
 
     from pyomo_ecc.io.cases import Case, load_case
@@ -267,7 +269,10 @@ def build_market(case=DEFAULT_CASE, units=None, solver="highs"):
     forecast = pd.DataFrame({b["id"]: [float(x) for x in b["load"]] for b in data.get("bus", [])
                              if "load" in b}, index=pd.Index(hours, name="t"))
     forecast.columns.name = "bus"
-    solver = Solver(solver) if isinstance(solver, str) else solver
+    if solver is None:
+        solver = Solver("highs", persistent=True)
+    elif isinstance(solver, str):
+        solver = Solver(solver)
     return CosimMarket(model, units, forecast, solver)
 
 
