@@ -211,3 +211,17 @@ def test_cge_handoff_in_table5_layout(mixed_log):
     scen = df.columns[1]
     assert df.at["power generation carbon price paid (yuan/t)", scen] == pytest.approx(a["carbon_price"])
     assert df.at["total emissions (1e8 t)", scen] < df.at["total emissions (1e8 t)", "baseline"]
+
+
+@pytest.mark.integration
+def test_readme_cosim_example_runs_as_written():
+    import re
+    from contextlib import redirect_stdout
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", text, flags=re.S) if "Experiment(" in b)
+    ns = {}
+    with redirect_stdout(io.StringIO()):
+        exec(compile(block, "README.md", "exec"), ns)
+    lmp = ns["log"].lmp["lmp"]
+    assert set(lmp[lmp >= 1000.0 - 1e-6].index.get_level_values("t")) == {7, 8, 9, 10, 17, 18, 19, 20}

@@ -196,8 +196,8 @@ class ExperimentLog:
         return trade_table(self.trades, day=day)
 
     def average_price(self, day=None):
-        """Load-weighted average LMP of a day (yuan/MWh; default the last day): a Series by round
-        when ``day`` is None and ``all`` is wanted use :meth:`average_prices`."""
+        """Load-weighted average LMP of round ``day`` (yuan/MWh; default the last round); every
+        round at once: :meth:`average_prices`."""
         s = self.average_prices()
         return float(s.iloc[-1] if day is None else s.loc[day])
 
