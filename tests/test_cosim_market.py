@@ -17,6 +17,11 @@ def market():
     return build_market()
 
 
+@pytest.fixture(scope="module")
+def solver_market():
+    return build_market(engine="solver")
+
+
 def _cap_hours(log):
     lmp = log.lmp["lmp"]
     return set(lmp[lmp >= 1000.0 - 1e-6].index.get_level_values("t"))
@@ -60,23 +65,53 @@ def test_valid_offer_passes():
 
 
 @pytest.mark.component
-def test_rounds_mutate_the_one_model(market):
-    m = market.model
+@pytest.mark.parametrize("engine", ["whatif", "solver"])
+def test_rounds_mutate_the_one_model(engine):
+    mk = build_market(engine=engine)
+    m = mk.model
     n_con = sum(1 for _ in m.component_data_objects(pyo.Constraint, active=True))
     ids = (id(m), id(m.G3.step_price), id(m.load_3.load))
-    log = Experiment("q-learning", rounds=3, seed=2, progress=False,
-                     simulator=Simulator(market=market)).run()
+    log = Experiment("q-learning", rounds=3, seed=2, progress=False, simulator=Simulator(market=mk)).run()
     assert (id(m), id(m.G3.step_price), id(m.load_3.load)) == ids
     assert sum(1 for _ in m.component_data_objects(pyo.Constraint, active=True)) == n_con
     last = log.offers.xs(3, level="round").xs("G3", level="unit")
-    assert [pyo.value(m.G3.step_price[k]) for k in m.G3.K] == last["price"].tolist()
-    loads = log.loads.xs(3, level="round")["load"]
-    assert pyo.value(m.load_3.load[9]) == loads.loc[(9, 3)]
+    if engine == "whatif":      # what-ifs on the one compiled model, undone after each round
+        assert mk.whatif.recompiles == 0
+        assert [pyo.value(m.G3.step_price[k]) for k in m.G3.K] == [256.0] * 5   # as built
+    else:                       # the Params hold the last round's offers and loads
+        assert [pyo.value(m.G3.step_price[k]) for k in m.G3.K] == last["price"].tolist()
+        loads = log.loads.xs(3, level="round")["load"]
+        assert pyo.value(m.load_3.load[9]) == loads.loc[(9, 3)]
+
+
+@pytest.mark.unit
+def test_zero_width_segments_share_a_neighbour():
+    from pyomo_ecc.simulation.market import model_segments
+    o = Offer((0, 100, 200, 300, 1000), (0, 60, 0, 40, 0))
+    seg = model_segments(o)
+    # the leading zero and segment 3 join segment 2, segment 5 joins segment 4: the same step curve
+    assert seg == [(20.0, 100.0), (20.0, 100.0), (20.0, 100.0), (20.0, 300.0), (20.0, 300.0)]
+    full = Offer((1, 2, 3, 4, 5), (1, 1, 1, 1, 1))
+    assert model_segments(full) == list(zip(full.quantities, full.prices))
 
 
 @pytest.mark.component
-def test_lmp_kkt_partially_dispatched_segment_sets_the_price(market):
+def test_whatif_and_kept_solver_clear_alike(market, solver_market):
+    rng = np.random.default_rng(9)
+    for _ in range(3):
+        offers = {n: Offer(tuple(np.sort(rng.uniform(150, 900, 5))), tuple(rng.dirichlet(np.ones(5)) * u.capacity))
+                  for n, u in market.units.items()}
+        loads = draw_loads(market.forecast, rng)
+        a, b = clear_round(market, offers, loads), clear_round(solver_market, offers, loads)
+        assert a.objective == pytest.approx(b.objective, rel=1e-9)
+        assert a.lmp.to_numpy() == pytest.approx(b.lmp.reindex(a.lmp.index).to_numpy(), abs=1e-6)
+        assert a.output.to_numpy() == pytest.approx(b.output.reindex(a.output.index).to_numpy(), abs=1e-6)
+
+
+@pytest.mark.component
+def test_lmp_kkt_partially_dispatched_segment_sets_the_price(solver_market):
     """A segment strictly between 0 and its width is marginal: its price is the LMP at its bus."""
+    market = solver_market
     rng = np.random.default_rng(5)
     offers = {n: Offer(tuple(np.sort(rng.uniform(200, 600, 5))), (u.capacity / 5,) * 5)
               for n, u in market.units.items()}

@@ -61,12 +61,13 @@ class DayResult:
 
 
 class Simulator:
-    """The day-by-day environment: the market (built once), the carbon market and the
-    generators. Used by :class:`Experiment` and by the RL environments."""
+    """The day-by-day environment: the market (built once, :func:`build_market` with ``solver``
+    and ``engine``), the carbon market and the generators. Used by :class:`Experiment` and by
+    the RL environments."""
 
     def __init__(self, case=DEFAULT_CASE, seed=0, carbon_price=48.0, band=0.1, load_sd=1.0,
-                 cash=1e8, solver=None, market=None):
-        self.market = build_market(case, solver=solver) if market is None else market
+                 cash=1e8, solver="highs", engine="whatif", market=None):
+        self.market = build_market(case, solver=solver, engine=engine) if market is None else market
         self.units = list(self.market.units)
         self.carbon = CarbonMarket(self.units, opening_price=carbon_price, band=band, cash=cash)
         self.load_sd = float(load_sd)

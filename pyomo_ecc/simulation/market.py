@@ -15,8 +15,12 @@ three-bus system with LMPs, five-segment offers, load forecast error, settlement
 **Clearing**. The market is built once (:func:`build_market`): each unit is a
 :class:`~pyomo_ecc.Producer` with five mutable segments ``step_q[k]``, ``step_price[k]``, each bus
 load a :class:`~pyomo_ecc.FixedLoad` with mutable ``load[t]``, the network the seed's
-:class:`~pyomo_ecc.DCNetwork`. A round (:func:`clear_round`) sets those Params and re-solves the
-same model with one :class:`~pyomo_ecc.Solver`; it never rebuilds. The SCED is
+:class:`~pyomo_ecc.DCNetwork`. A round (:func:`clear_round`) is a what-if on that one model
+(:class:`~pyomo_ecc.core.whatif.WhatIf`, compiled once into a live HiGHS model): it sets those
+Params, pushes only the changed numbers, re-solves warm from the base basis and undoes the
+changes; it never rebuilds. ``engine="solver"`` instead writes the Params into the model and
+re-solves it with one kept :class:`~pyomo_ecc.Solver` (Pyomo's persistent HiGHS interface). The
+SCED is
 
 .. math::
 
@@ -229,12 +233,16 @@ def project_offer(values, capacity):
 # -- the market model ---------------------------------------------------------------------------
 @dataclass
 class CosimMarket:
-    """The built market (one Pyomo model, kept for the whole experiment) and its data."""
+    """The built market (one Pyomo model, kept for the whole experiment) and its data.
+    ``engine``: ``"whatif"`` (rounds are what-ifs on :attr:`whatif`) or ``"solver"`` (rounds
+    write the Params and re-solve with :attr:`solver`)."""
 
     model: object
     units: dict
     forecast: pd.DataFrame          # MW, index t (hours), columns bus
     solver: object = field(repr=False, default=None)
+    engine: str = "whatif"
+    whatif: object = field(repr=False, default=None)
 
     @property
     def hours(self):
@@ -245,12 +253,15 @@ class CosimMarket:
         return list(self.forecast.columns)
 
 
-def build_market(case=DEFAULT_CASE, units=None, solver=None):
+def build_market(case=DEFAULT_CASE, units=None, solver="highs", engine="whatif"):
     """Build the seed 001 three-bus market once: the case's network and loads, each unit a
     producer with five mutable segments (initially all capacity at its variable cost). Returns a
-    :class:`CosimMarket` holding the model and one :class:`~pyomo_ecc.Solver` (default:
-    HiGHS through Pyomo's persistent interface, which sees only the changed Params each round;
-    or a solver name, or a Solver)."""
+    :class:`CosimMarket`. ``engine="whatif"`` (default): a
+    :class:`~pyomo_ecc.core.whatif.WhatIf` on the model (``solver`` a name: ``"highs"`` is
+    incremental); ``engine="solver"``: one kept :class:`~pyomo_ecc.Solver` (``solver`` a name or
+    a Solver; ``"highs"`` uses Pyomo's persistent interface)."""
+    if engine not in ("whatif", "solver"):
+        raise InputError(f"engine must be 'whatif' or 'solver', got {engine!r}")
     import copy
 
     from pyomo_ecc.io.cases import Case, load_case
@@ -269,11 +280,14 @@ def build_market(case=DEFAULT_CASE, units=None, solver=None):
     forecast = pd.DataFrame({b["id"]: [float(x) for x in b["load"]] for b in data.get("bus", [])
                              if "load" in b}, index=pd.Index(hours, name="t"))
     forecast.columns.name = "bus"
-    if solver is None:
-        solver = Solver("highs", persistent=True)
-    elif isinstance(solver, str):
-        solver = Solver(solver)
-    return CosimMarket(model, units, forecast, solver)
+    if engine == "whatif":
+        from pyomo_ecc.core.whatif import WhatIf
+        if not isinstance(solver, str):
+            raise InputError("engine 'whatif' takes a solver name")
+        return CosimMarket(model, units, forecast, solver, engine, WhatIf(model, solver=solver))
+    if isinstance(solver, str):
+        solver = Solver(solver, persistent=solver == "highs")
+    return CosimMarket(model, units, forecast, solver, engine)
 
 
 def draw_loads(forecast, rng, sd=1.0):
@@ -285,20 +299,67 @@ def draw_loads(forecast, rng, sd=1.0):
     return forecast + eps
 
 
-def set_offers(market, offers):
-    """Write the offers into the model's mutable Params (no rebuild)."""
-    m = market.model
+def _check_offers(market, offers):
     for name, offer in offers.items():
         if name not in market.units:
             raise InputError(f"offer for unknown unit {name!r}; units are {list(market.units)}")
         validate_offer(market.units[name], offer)
-        blk = m.component(name)
-        for k in blk.K:
-            blk.step_q[k] = offer.quantities[k]
-            blk.step_price[k] = offer.prices[k]
     missing = [u for u in market.units if u not in offers]
     if missing:
         raise InputError(f"no offer for unit(s) {missing}")
+
+
+def model_segments(offer):
+    r"""The five (width, price) pairs written into the model for ``offer``: the offer itself when
+    every width is positive. A segment of width 0 (allowed by the rules) cannot be a producer
+    segment, so it takes the price of the nearest positive segment to its left (else to its
+    right) and shares that segment's width equally: the supply curve, hence the SCED, its
+    dispatch and its prices, is the same function."""
+    q, p = list(offer.quantities), list(offer.prices)
+    pos = [k for k in range(len(q)) if q[k] > 0]
+    if len(pos) == len(q):
+        return list(zip(q, p))
+    if not pos:
+        raise InputError("an offer needs at least one segment of positive width")
+    group = {k: max([j for j in pos if j <= k], default=min(pos)) for k in range(len(q))}
+    width, price = [0.0] * len(q), [0.0] * len(q)
+    for j in pos:
+        members = [k for k in range(len(q)) if group[k] == j]
+        for k in members:
+            width[k], price[k] = q[j] / len(members), p[j]
+    return list(zip(width, price))
+
+
+def round_changes(market, offers, loads=None):
+    """The what-if changes of a round: every unit's segment widths and prices, and the loads
+    (DataFrame t x bus, MW)."""
+    from pyomo_ecc.core.whatif import SetParam
+    _check_offers(market, offers)
+    m = market.model
+    ch = []
+    for name, offer in offers.items():
+        blk = m.component(name)
+        seg = model_segments(offer)
+        ch.append(SetParam(blk.step_q, {k: seg[k][0] for k in blk.K}))
+        ch.append(SetParam(blk.step_price, {k: seg[k][1] for k in blk.K}))
+    if loads is not None:
+        for bus in loads.columns:
+            blk = m.component(f"load_{bus}")
+            if blk is None:
+                raise InputError(f"no load at bus {bus!r}")
+            ch.append(SetParam(blk.load, {t: float(loads.at[t, bus]) for t in market.hours}))
+    return ch
+
+
+def set_offers(market, offers):
+    """Write the offers into the model's mutable Params (no rebuild; ``engine="solver"``)."""
+    _check_offers(market, offers)
+    m = market.model
+    for name, offer in offers.items():
+        blk = m.component(name)
+        seg = model_segments(offer)
+        for k in blk.K:
+            blk.step_q[k], blk.step_price[k] = seg[k]
 
 
 def set_loads(market, loads):
@@ -322,8 +383,11 @@ class Clearing:
 
 
 def clear_round(market, offers, loads=None):
-    """Clear one day: set the offers (and loads) on the one model and re-solve it with the
-    market's solver. The only function that changes and solves the market model."""
+    """Clear one day with new offers (and loads) on the one market model: a what-if
+    (``engine="whatif"``) or Params written and re-solved with the kept solver
+    (``engine="solver"``). The only function that solves the market model."""
+    if market.engine == "whatif":
+        return _clear_whatif(market, offers, loads)
     from pyomo_ecc.pricing.prices import prices
 
     set_offers(market, offers)
@@ -334,9 +398,29 @@ def clear_round(market, offers, loads=None):
     out = pd.Series({(u, t): float(m.component(u).p[t].value) + 0.0
                      for u in market.units for t in market.hours}, name="output")
     out.index.names = ["unit", "t"]
-    out = out.clip(lower=0.0)   # round-off below zero
     lmp = prices(m)["lmp"].rename("lmp") + 0.0
-    return Clearing(out, lmp, res.objective)
+    return Clearing(out.clip(lower=0.0), lmp, res.objective)   # clip: round-off below zero
+
+
+def _output_exprs(market):
+    m = market.model
+    if not hasattr(market, "_outputs"):
+        market._outputs = {(u, t): m.component(u).p[t] for u in market.units for t in market.hours}
+    return market._outputs
+
+
+def _clear_whatif(market, offers, loads):
+    from pyomo_ecc.errors import InfeasibleMarketError, SolverError
+    o = market.whatif.run(round_changes(market, offers, loads), prices=["lmp"],
+                          values=_output_exprs(market), diagnose=True)
+    if o.status == "infeasible":
+        raise InfeasibleMarketError(f"the day cannot be cleared: {o.reason}")
+    if not o.ok:
+        raise SolverError(f"the day's clearing failed ({o.status}): {o.reason}", termination=o.status)
+    out = pd.Series(o.values, name="output", dtype=float)
+    out.index = pd.MultiIndex.from_tuples(out.index, names=["unit", "t"])
+    lmp = o.prices["lmp"].rename("lmp").astype(float) + 0.0
+    return Clearing(out.clip(lower=0.0) + 0.0, lmp, float(o.objective))
 
 
 def settle(market, clearing, carbon_price):
