@@ -102,6 +102,17 @@ def test_independent_runs_fan_out_over_processes():
         _assert_same(a, b)
 
 
+@pytest.mark.integration
+def test_independent_runs_on_a_dask_cluster():
+    distributed = pytest.importorskip("dask.distributed")
+    cfgs = [dict(agents="q-learning", rounds=2, seed=s) for s in (3, 4)]
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        logs = run_many(cfgs, client=client)
+    for a, b in zip(logs, run_many(cfgs, processes=1)):
+        _assert_same(a, b)
+
+
 @pytest.mark.unit
 def test_curve_distance_closed_form():
     a = Offer((100, 100, 200, 200, 300), (20, 20, 20, 20, 20))
