@@ -44,7 +44,8 @@ def test_units_follow_table2_and_table3():
 @pytest.mark.parametrize("prices, quantities, reason", [
     ((10, 20, 15, 30, 40), (72,) * 5, "non-decreasing: segment 3 price 15 is below segment 2 price 20"),
     ((-1, 20, 25, 30, 40), (72,) * 5, "below the price floor 0"),
-    ((10, 20, 25, 30, 1200), (72,) * 5, "above the price cap 1000"),
+    ((10, 20, 25, 30, 1200), (72,) * 5, "segment 5 price 1200 is above the price cap 1000"),
+    ((10, 20, 25, 2000, 1000), (72,) * 5, "segment 4 price 2000 is above the price cap 1000"),
     ((10, 20, 25, 30, 40), (72, 72, 72, 72, 70), "sum to 358 MW; they must sum to the capacity 360"),
     ((10, 20, 25, 30, 40), (100, -28, 72, 144, 72), "segment 2 quantity -28 is negative"),
     ((10, 20, 25, 30), (90,) * 4, "exactly 5 segments"),

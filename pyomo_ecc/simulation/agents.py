@@ -384,8 +384,9 @@ class Human(Agent):
             tab = pd.DataFrame({"LMP": obs.last_lmp.round(1), "output": obs.last_output.round(1)}).T
             with pd.option_context("display.width", 250, "display.max_columns", 30):
                 self._w("yesterday at your bus (yuan/MWh, MW) by hour:\n" + tab.to_string())
-            self._w(f"yesterday's profit (eq. 22): {obs.last_profit:,.0f} yuan, "
-                    f"{obs.last_profit_per_mwh:.2f} yuan/MWh")
+            ppm = obs.last_profit_per_mwh
+            self._w(f"yesterday's profit (eq. 22): {obs.last_profit:,.0f} yuan, " +
+                    (f"{ppm:.2f} yuan/MWh" if np.isfinite(ppm) else "no output, so no profit per MWh"))
             if obs.last_offer is not None:
                 self._w(f"your last offer: prices {list(obs.last_offer.prices)}, "
                         f"quantities {[round(q, 3) for q in obs.last_offer.quantities]}")

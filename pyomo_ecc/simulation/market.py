@@ -191,10 +191,11 @@ def check_offer(offer, capacity, floor=PRICE_FLOOR, cap=PRICE_CAP):
         return [f"an offer has exactly {N_SEGMENTS} segments; got {len(p)} prices and {len(q)} quantities"]
     if not all(math.isfinite(x) for x in p + q):
         return ["prices and quantities must be finite numbers"]
-    if p[0] < floor:
-        out.append(f"segment 1 price {p[0]:g} is below the price floor {floor:g} yuan/MWh")
-    if p[-1] > cap:
-        out.append(f"segment {N_SEGMENTS} price {p[-1]:g} is above the price cap {cap:g} yuan/MWh")
+    for k, x in enumerate(p):
+        if x < floor:
+            out.append(f"segment {k + 1} price {x:g} is below the price floor {floor:g} yuan/MWh")
+        if x > cap:
+            out.append(f"segment {k + 1} price {x:g} is above the price cap {cap:g} yuan/MWh")
     for k in range(1, N_SEGMENTS):
         if p[k] < p[k - 1]:
             out.append(f"prices must be non-decreasing: segment {k + 1} price {p[k]:g} is below "
