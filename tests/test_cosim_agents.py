@@ -1,6 +1,5 @@
 """Agents of the co-simulation: learning updates by hand, seats, learners against a fixed field."""
 import io
-import itertools
 
 import numpy as np
 import pandas as pd

@@ -57,7 +57,7 @@ symbol                         attribute                    meaning
 """
 import itertools
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd

@@ -14,8 +14,10 @@ its first :math:`r_{G,t}` MW, so if the group offers more than its capacity minu
 
 On the seed 001 system with the Table 1 forecast, the units of bus 3 (G3 and G4) together are
 pivotal in hours 7-10 and 17-20 (209.7, 336.4, 675.2, 413.3 and 300.1, 563.4, 231.8, 100.5 MW):
-bus 3's load then exceeds what lines 1-3 (400 MW) and 2-3 (500 MW) can bring in under the DC
-flow split; these are the hours in which the seed reports cap prices. G3 alone is pivotal in
+bus 3's load then exceeds what the network can bring in (878, 894, 900, 900 and 900, 900, 856,
+762 MW: line 1-3 is at its 400 MW rating in all eight hours, line 2-3 at 500 MW in hours 9, 10,
+17, 18; the DC flow split sends part of every transfer from bus 2 over lines 2-1-3), even when
+every unit outside bus 3 serves it. These are the hours in which the seed reports cap prices. G3 alone is pivotal in
 hours 9, 10 and 18 (G4's 390 MW is not enough), the units of bus 1 (G2, G6) in hours 9-18, the
 units of bus 2 (G1, G5) in hours 1, 23 and 24.
 :func:`pivotal_table` reports :math:`r` for each unit alone and for the units of each bus

@@ -29,7 +29,7 @@ import pandas as pd
 
 from pyomo_ecc.errors import InputError
 from pyomo_ecc.simulation.agents import FEATURES, Agent
-from pyomo_ecc.simulation.market import N_SEGMENTS, Offer, project_offer
+from pyomo_ecc.simulation.market import N_SEGMENTS, project_offer
 
 
 def curve_distance(a, b, capacity):

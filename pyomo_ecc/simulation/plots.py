@@ -1,6 +1,5 @@
 """Pictures of an experiment log: output by unit, LMP by hour, carbon trades, profit per agent
 over rounds (one figure with four panels)."""
-import pandas as pd
 
 
 def plot_experiment(log, path=None, day=None):
