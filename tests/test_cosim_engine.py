@@ -150,6 +150,23 @@ def test_generative_agent_learns_a_recorded_seat_and_replaces_it():
 
 
 @pytest.mark.integration
+def test_a_generative_agent_takes_over_a_seat_within_a_run():
+    from pyomo_ecc.simulation.generative import Handover
+    offers = {1: Offer((260, 270, 280, 290, 1000), (300, 300, 200, 100, 100)),
+              2: Offer((265, 275, 285, 295, 1000), (300, 300, 200, 100, 100)),
+              3: Offer((270, 280, 290, 300, 1000), (300, 300, 200, 100, 100))}
+    agents = {u: Truthful() for u in ("G1", "G2", "G4", "G5", "G6")}
+    agents["G3"] = Handover(Scripted(offers), after=3, noise=0.0)
+    log = Experiment(agents, rounds=5, seed=2, progress=False).run()
+    g3 = log.offers.xs("G3", level="unit")
+    assert g3.loc[3]["price"].tolist() == [270, 280, 290, 300, 1000]      # the seat itself
+    later = g3.loc[4]                                                      # the fitted model
+    assert later["quantity"].tolist() == pytest.approx([300, 300, 200, 100, 100])
+    assert 260 <= later["price"].iloc[0] <= 270 and later["price"].iloc[-1] == 1000
+    assert log.meta["agents"]["G3"] == "scripted (rounds 1-3), then generative"
+
+
+@pytest.mark.integration
 def test_pettingzoo_parallel_api_test():
     from pettingzoo.test import parallel_api_test
     from pyomo_ecc.simulation.env import CosimParallelEnv
@@ -200,6 +217,9 @@ def test_cli_runs_an_experiment_then_a_generative_agent_replaces_the_human(tmp_p
                  "--out", str(gen), "--no-progress"]) == 0
     log = ExperimentLog.load(gen)
     assert len(log.carbon) == 2 and (gen / "lmp.csv").exists()
+    answers2 = iter(["300, 310, 320, 330, 1000", "", "310, 320, 330, 340, 1000", ""])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(answers2))
+    assert main(["cosim", "--rounds", "3", "--human", "G3", "--handover", "2", "--no-progress"]) == 0
 
 
 @pytest.mark.integration

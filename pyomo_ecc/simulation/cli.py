@@ -5,6 +5,7 @@
     pyomo-ecc cosim --rounds 30 --agents "G3=withhold:0.9,*=roth-erev" --out run1
     pyomo-ecc cosim --rounds 3 --human G3 --out played        # you play G3 at the terminal
     pyomo-ecc cosim --rounds 10 --generative G3=played --out gen   # a model of you plays G3
+    pyomo-ecc cosim --rounds 10 --human G3 --handover 3        # you play 3 rounds, then a model
     pyomo-ecc cosim --rounds 30 --seeds 0,1,2,3 --out sweep    # independent runs over processes
 
 Writes the log (Parquet and CSV) and ``cosim.png`` to ``--out``; prints one line per round, the
@@ -25,6 +26,9 @@ def add_arguments(p):
     p.add_argument("--human", default=None, metavar="UNIT", help="play UNIT yourself at the terminal")
     p.add_argument("--generative", default=None, metavar="UNIT=DIR",
                    help="UNIT is played by a model fitted to UNIT's decisions in the log in DIR")
+    p.add_argument("--handover", type=int, default=None, metavar="K",
+                   help="with --human: you play rounds 1..K, then a model fitted to your K offers "
+                        "plays the rest of the experiment")
     p.add_argument("--holdout", type=int, default=None,
                    help="recorded rounds held out to measure the generative model's closeness "
                         "(default: a quarter of them, at least 1 when there are 3 or more)")
@@ -100,6 +104,12 @@ def run(args, out=None):
         if args.human not in sim.units:
             raise InputError(f"--human: unknown unit {args.human!r}; units are {sim.units}")
         agents[args.human] = Human(out=out)
+        if args.handover is not None:
+            from pyomo_ecc.simulation.generative import Handover
+            agents[args.human] = Handover(agents[args.human], args.handover)
+    elif args.handover is not None:
+        from pyomo_ecc.errors import InputError
+        raise InputError("--handover needs --human UNIT")
     exp = Experiment(agents, rounds=args.rounds, seed=args.seed, simulator=sim,
                      progress=not args.no_progress and not args.human)
     log = exp.run()

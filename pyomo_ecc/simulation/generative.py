@@ -87,8 +87,16 @@ class Generative(Agent):
     @classmethod
     def fit(cls, log, unit, rounds=None, estimator=None, noise=1.0):
         """Fit to the decisions of ``unit`` in ``log`` (optionally only ``rounds``)."""
-        from sklearn.base import clone
         X, Y, used = training_data(log, unit, rounds)
+        return cls.fit_arrays(X, Y, estimator, noise, unit, used)
+
+    @classmethod
+    def fit_arrays(cls, X, Y, estimator=None, noise=1.0, source_unit=None, rounds=()):
+        """Fit to features ``X`` (rows of :data:`FEATURES`) and targets ``Y`` (prices, width
+        shares)."""
+        from sklearn.base import clone
+        X, Y = np.asarray(X, dtype=float), np.asarray(Y, dtype=float)
+        unit, used = source_unit, list(rounds)
         n = len(X)
         if n < 2:
             raise InputError(f"a generative agent needs at least 2 recorded rounds of {unit!r}, got {n}")
@@ -144,3 +152,44 @@ def closeness(agent, log, unit, rounds):
                                      "baseline_curve_distance"]).set_index("round")
     df.attrs["summary"] = df.mean().to_dict()
     return df
+
+
+class Handover(Agent):
+    """A seat that hands over to a generative agent: ``seat`` (e.g. a
+    :class:`~pyomo_ecc.simulation.agents.Human`) plays rounds 1..``after``; its decisions are
+    recorded, a :class:`Generative` is fitted to them and plays every later round (seed 001
+    sec. 2: generative models replace people in later rounds)."""
+
+    kind = "handover"
+
+    def __init__(self, seat, after, noise=1.0, estimator=None):
+        super().__init__()
+        if int(after) != after or after < 2:
+            raise InputError(f"handover needs at least 2 recorded rounds, got after={after!r}")
+        self.seat, self.after, self.noise, self.estimator = seat, int(after), noise, estimator
+        self.model, self.records = None, []
+
+    def bind(self, unit, rng):
+        super().bind(unit, rng)
+        self.seat.bind(unit, rng)
+        self.model, self.records = None, []
+        return self
+
+    def offer(self, obs):
+        if obs.day <= self.after:
+            o = self.seat.offer(obs)
+            q = np.asarray(o.quantities)
+            self.records.append((obs.day, obs.features(), np.concatenate([o.prices, q / q.sum()])))
+            return o
+        if self.model is None:
+            days, X, Y = zip(*self.records)
+            self.model = Generative.fit_arrays(X, Y, self.estimator, self.noise, self.unit.name, days)
+            self.model.bind(self.unit, self.rng)
+        return self.model.offer(obs)
+
+    def feedback(self, obs, offer, result):
+        if obs.day <= self.after:
+            self.seat.feedback(obs, offer, result)
+
+    def describe(self):
+        return f"{self.seat.describe()} (rounds 1-{self.after}), then generative"
