@@ -256,3 +256,23 @@ def test_readme_cosim_example_runs_as_written():
         exec(compile(block, "README.md", "exec"), ns)
     lmp = ns["log"].lmp["lmp"]
     assert set(lmp[lmp >= 1000.0 - 1e-6].index.get_level_values("t")) == {7, 8, 9, 10, 17, 18, 19, 20}
+
+
+@pytest.mark.integration
+def test_cli_fans_out_seeds(tmp_path, capsys):
+    from pyomo_ecc.cli import main
+    assert main(["cosim", "--rounds", "1", "--seeds", "0,1", "--processes", "1", "--agents", "truthful",
+                 "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "mean LMP" in text and (tmp_path / "seed_1" / "lmp.parquet").exists()
+
+
+@requires_ipopt
+@pytest.mark.integration
+def test_cli_cge_handoff(tmp_path, capsys):
+    from pyomo_ecc.cli import main
+    assert main(["cosim", "--rounds", "1", "--agents", "truthful", "--cge", "--no-progress",
+                 "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "CGE hand-off (Table 5 layout" in text and "GDP (trillion yuan)" in text
+    assert (tmp_path / "cge.csv").exists()
