@@ -513,6 +513,7 @@ class WhatIf:
         route = "highs-incremental"
         if run.status not in ("optimal", "infeasible"):
             first = run.highs_status
+            tried = [f"highs: {first}"]
             for alt in self.fallback:
                 if alt == "highs-cold":
                     from pyomo_ecc.solvers import HighsModel
@@ -520,17 +521,24 @@ class WhatIf:
                     route = "highs-cold"
                     if run.status in ("optimal", "infeasible"):
                         break
+                    tried.append(f"highs-cold: {run.highs_status}")
                 else:
                     out = self._solve_fresh(alt, prices, values, diagnose, keep)
                     if out.status != "error":
                         out.route = f"{alt} (HiGHS: {first})"
                         return out
+                    tried.append(f"{alt}: {out.reason}")
             else:
-                return Outcome(status="error", reason=f"HiGHS reported '{first}'; fallbacks "
-                               f"{', '.join(self.fallback) or 'none'} failed too", route=route)
+                return Outcome(status="error", reason="no solver answered: " + "; ".join(tried),
+                               route=route)
         if run.status == "infeasible":
             return Outcome(status="infeasible", reason=self._why_infeasible(diagnose, run.highs_status),
                            route=route)
+        bad = self._violated(run.x, run.highs_status)
+        if bad:
+            return Outcome(status="error", reason=bad, route=route)
+        if run.highs_status.startswith("Optimal with"):
+            route += f" ({run.highs_status})"
         x = run.x
         out = Outcome(status="optimal", objective=run.objective, route=route,
                       solution=x.copy() if keep else None)
@@ -555,6 +563,19 @@ class WhatIf:
         finally:
             for v, x in saved:
                 v.set_value(x, skip_validation=True)
+
+    #: largest accepted violation of a row or bound, relative to max(1, |bound|)
+    FEASIBILITY_TOL = 1e-6
+
+    def _violated(self, x, status):
+        """Why the solution ``x`` is not accepted (empty when it satisfies every row and bound)."""
+        v, what = self.sf.worst_violation(x)
+        if v <= self.FEASIBILITY_TOL:
+            return ""
+        kind, k = what
+        name = self.sf.rows[k].name if kind == "row" else f"the bounds of {self.sf.columns[k].name}"
+        return (f"the solver reported '{status}' but its solution violates {name} by {v:.3g} "
+                f"(relative); not accepted")
 
     def _expression(self, expr):
         """The standard-form parts of ``expr``, cached while its parameters keep their values."""
@@ -600,6 +621,10 @@ class WhatIf:
                 return Outcome(status="error", reason=str(e), route=solver)
             except EccError as e:
                 return Outcome(status="error", reason=str(e), route=solver)
+            if self.sf is not None:
+                bad = self._violated(self.sf.values(), res.termination)
+                if bad:
+                    return Outcome(status="error", reason=f"{solver}: {bad}", route=solver)
             out = Outcome(status="optimal", objective=res.objective, route=solver)
             if keep:
                 out.solution = [(v, v.value) for v in self.model.component_data_objects(
@@ -722,6 +747,28 @@ def _dask_map(job, chunks, address, workers, progress):
             cluster.close()
 
 
+#: names of load parameters, on fixed loads and on networks (bus loads)
+LOAD_PARAMS = ("load", "p_load", "q_load")
+
+
+def scale_loads(model, factor):
+    """Changes that multiply every load of ``model`` by ``factor``: fixed loads' ``load`` and
+    the networks' bus loads (``load``, ``p_load``, ``q_load``)."""
+    from pyomo_ecc.core.market import markets_in
+    changes = []
+    for mk in markets_in(model):
+        blocks = [p for p in mk.participants() if p.fixed_injection]
+        net = mk.get_network()
+        if net is not None:
+            blocks.append(net)
+        for blk in blocks:
+            for name in LOAD_PARAMS:
+                prm = blk.component(name)
+                if isinstance(prm, pyo.Param) and prm.mutable:
+                    changes.append(SetParam(prm, {k: factor * prm[k].value for k in prm}))
+    return changes
+
+
 def sweep(param, values_list):
     """Scenarios ``{value: [SetParam(param, value)]}`` for :meth:`WhatIf.run_many`."""
     return {v: [SetParam(param, v)] for v in values_list}
@@ -729,4 +776,4 @@ def sweep(param, values_list):
 
 __all__ = ["SetParam", "Fix", "Unfix", "MoveRHS", "Activate", "Deactivate", "Withdraw", "withdraw",
            "set_param", "applied", "snapshot", "restore", "Outcome", "outcomes_frame", "WhatIf",
-           "CaseRecipe", "sweep", "resolve"]
+           "CaseRecipe", "sweep", "scale_loads", "resolve"]
