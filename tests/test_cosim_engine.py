@@ -85,6 +85,19 @@ def test_tidy_logs_and_carbon_coupling(mixed_log):
 
 
 @pytest.mark.unit
+def test_default_allowance_orders_follow_the_position():
+    from pyomo_ecc.simulation.carbon import default_carbon_order
+    rng = np.random.default_rng(0)
+    buys = [default_carbon_order(-10.0, 50.0, 0.1, rng) for _ in range(200)]
+    sells = [default_carbon_order(4.0, 50.0, 0.1, rng) for _ in range(200)]
+    assert {b[0] for b in buys} == {"buy"} and {b[2] for b in buys} == {10.0}
+    assert min(b[1] for b in buys) >= 50.0 and max(b[1] for b in buys) <= 55.0
+    assert {x[0] for x in sells} == {"sell"} and {x[2] for x in sells} == {4.0}
+    assert min(x[1] for x in sells) >= 47.5 and max(x[1] for x in sells) <= 55.0
+    assert default_carbon_order(0.0, 50.0, 0.1, rng) is None
+
+
+@pytest.mark.unit
 def test_trade_table_layout_of_table4():
     trades = pd.DataFrame({"round": [1, 1], "trade": [1, 2], "buyer": ["G6", "G3"],
                            "seller": ["G1", "G1"], "price": [62.0, 62.0],

@@ -14,6 +14,10 @@ submit their orders (each agent's :meth:`~pyomo_ecc.simulation.agents.Agent.carb
 an order drawn from the experiment's generator; the closing price :math:`C` is the carbon price
 :math:`p^{carbon}_{d+1}` of the next day's costs (eq. 21) and the next day's opening price.
 
+Eq. 21 values the day's net position at the day's carbon price (the seed's rule) and enters
+eq. 22; the book's cash flows go to the units' carbon cash accounts (:attr:`CarbonMarket.cash`)
+and are not added to eq. 22 again, which would count the position twice.
+
 :func:`trade_table` gives the trades in the layout of seed Table 4 (order number, buyer unit,
 seller unit, price yuan/t, quantity t).
 """

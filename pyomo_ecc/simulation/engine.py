@@ -221,6 +221,8 @@ class Experiment:
         if int(rounds) != rounds or rounds < 1:
             raise InputError(f"rounds must be a positive integer, got {rounds!r}")
         self.rounds, self.seed, self.progress = int(rounds), seed, progress
+        if simulator is not None and sim_kw:
+            raise InputError(f"give either a simulator or its options {sorted(sim_kw)}, not both")
         self.sim = Simulator(seed=seed, **sim_kw) if simulator is None else simulator
         self.sim.reset(seed)
         self.agents = parse_agents(agents, self.sim.units) if isinstance(agents, str) or agents is None \
