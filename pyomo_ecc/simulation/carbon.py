@@ -20,6 +20,17 @@ and are not added to eq. 22 again, which would count the position twice.
 
 :func:`trade_table` gives the trades in the layout of seed Table 4 (order number, buyer unit,
 seller unit, price yuan/t, quantity t).
+
+=========================  ==================================  ===============================
+symbol                     attribute / column                  meaning
+=========================  ==================================  ===============================
+:math:`E_i`                ``positions()["energy"]``           energy of the day (MWh)
+:math:`A_i E_i`            ``positions()["allocation"]``       free allowances earned (t)
+:math:`\rho_i E_i`         ``positions()["emissions"]``        allowances owed (t)
+:math:`x_i`                ``positions()["position"]``         surplus (+) or deficit (-) (t)
+:math:`S_d`                ``CarbonMarket.price`` (before)     the day's opening and cost price
+:math:`C`                  ``CarbonMarket.price`` (after)      closing price = :math:`S_{d+1}`
+=========================  ==================================  ===============================
 """
 import numpy as np
 import pandas as pd

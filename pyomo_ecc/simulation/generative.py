@@ -23,6 +23,20 @@ the segment prices (yuan/MWh) and widths (MW), and the **curve distance**
 the mean gap between the two inverse supply curves :math:`P_S(q)`, next to the same distance
 for a naive predictor (the mean training offer), so a fitted model is judged against doing
 nothing clever.
+
+:class:`Handover` records a seat's first rounds within one experiment and hands the seat to a
+:class:`Generative` fitted to them.
+
+=========================  ==================================  ===============================
+symbol                     attribute                           meaning
+=========================  ==================================  ===============================
+:math:`x_r`                ``decisions`` table, ``FEATURES``   what the seat saw
+:math:`y_r`                :func:`training_data`               offer as prices + width shares
+:math:`\hat f`             ``Generative.estimator``            the fitted regressor
+:math:`\sigma`             ``Generative.sigma``                leave-one-out spread per target
+:math:`\eta`               ``Generative.noise``                noise scale (0: deterministic)
+:math:`D(S, S')`           :func:`curve_distance`              curve distance (yuan/MWh)
+=========================  ==================================  ===============================
 """
 import numpy as np
 import pandas as pd
