@@ -51,7 +51,8 @@ symbol                         attribute                    meaning
                                ``experimentation``,
                                ``scale``
 :math:`Q(s, a)`                ``QLearning.q``              action values (states x actions)
-:math:`\alpha,\gamma,\varepsilon`  ``alpha, gamma, epsilon``  Q-learning parameters
+:math:`\alpha, \gamma`         ``alpha``, ``gamma``         Q-learning step and discount
+:math:`\varepsilon`            ``epsilon``                  exploration rate
 :math:`(m_j, w_j)`             ``strategies``               the learners' strategy grid
 =============================  ===========================  ===============================
 """
