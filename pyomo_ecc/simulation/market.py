@@ -47,7 +47,8 @@ and the profit per MWh :math:`R_i / \sum_t q_{i,t}` (NaN when the unit did not r
 =========================  ==============================  ====================================
 symbol                     attribute / column              meaning
 =========================  ==============================  ====================================
-:math:`p_k, q_k`           ``Offer.prices``, ``.quantities``  offer segment price and width
+:math:`p_k, q_k`           ``Offer.prices``,               offer segment price and width
+                           ``Offer.quantities``
 :math:`p_l, p_u`           ``PRICE_FLOOR``, ``PRICE_CAP``  0 and 1000 yuan/MWh
 :math:`q^{cap}_i`          ``Unit.capacity``               capacity (MW)
 :math:`c^v_i, c^f_i`       ``Unit.variable_cost``,         yuan/MWh, yuan/h (Table 2)
