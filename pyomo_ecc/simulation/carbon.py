@@ -42,12 +42,12 @@ from pyomo_ecc.mechanisms.orderbook import OrderBook
 def positions(market, clearing):
     """Allowance positions after a day: DataFrame indexed ``unit`` with ``energy`` (MWh),
     ``allocation`` (A E, t), ``emissions`` (rho E, t) and ``position`` ((A - rho) E, t)."""
-    rows = []
-    for name, u in market.units.items():
-        e = float(clearing.output.xs(name, level="unit").sum())
-        rows.append((name, e, u.allocation * e, u.intensity * e, (u.allocation - u.intensity) * e))
-    return pd.DataFrame(rows, columns=["unit", "energy", "allocation", "emissions",
-                                       "position"]).set_index("unit")
+    names = list(market.units)
+    e = clearing.output.groupby(level="unit").sum().reindex(names).to_numpy(dtype=float)
+    a = np.array([market.units[n].allocation for n in names])
+    rho = np.array([market.units[n].intensity for n in names])
+    return pd.DataFrame({"energy": e, "allocation": a * e, "emissions": rho * e,
+                         "position": (a - rho) * e}, index=pd.Index(names, name="unit"))
 
 
 class CarbonMarket:

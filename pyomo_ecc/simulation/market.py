@@ -428,19 +428,20 @@ def _clear_whatif(market, offers, loads):
 def settle(market, clearing, carbon_price):
     """Eq. 22 per unit: DataFrame indexed ``unit`` with energy (MWh), revenue, variable cost,
     fixed cost, carbon cost (eq. 21), profit and profit per MWh (yuan, yuan/MWh)."""
-    rows = []
-    lmp = clearing.lmp
-    for name, u in market.units.items():
-        q = clearing.output.xs(name, level="unit")
-        price = lmp.xs(u.bus, level="bus").reindex(q.index)
-        energy = float(q.sum())
-        revenue = float((price * q).sum())
-        var = u.variable_cost * energy
-        fixed = u.fixed_cost * len(q)
-        carbon = u.net_carbon_rate * carbon_price * energy
-        profit = revenue - var - fixed - carbon
-        rows.append((name, energy, revenue, var, fixed, carbon, profit,
-                     profit / energy if energy > 1e-9 else float("nan")))
-    df = pd.DataFrame(rows, columns=["unit", "energy", "revenue", "variable_cost", "fixed_cost",
-                                     "carbon_cost", "profit", "profit_per_mwh"]).set_index("unit")
+    names = list(market.units)
+    q = clearing.output.unstack("t").reindex(index=names, columns=market.hours)
+    lam = clearing.lmp.unstack("t").reindex(columns=market.hours)
+    price = lam.loc[[market.units[n].bus for n in names]].to_numpy()
+    qa = q.to_numpy()
+    energy = qa.sum(axis=1)
+    revenue = (price * qa).sum(axis=1)
+    vc = np.array([market.units[n].variable_cost for n in names]) * energy
+    fc = np.array([market.units[n].fixed_cost for n in names]) * len(market.hours)
+    cc = np.array([market.units[n].net_carbon_rate for n in names]) * carbon_price * energy
+    profit = revenue - vc - fc - cc
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ppm = np.where(energy > 1e-9, profit / np.where(energy > 1e-9, energy, 1.0), np.nan)
+    df = pd.DataFrame({"energy": energy, "revenue": revenue, "variable_cost": vc, "fixed_cost": fc,
+                       "carbon_cost": cc, "profit": profit, "profit_per_mwh": ppm},
+                      index=pd.Index(names, name="unit"))
     return df
