@@ -289,3 +289,13 @@ def test_cli_cge_handoff(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "CGE hand-off (Table 5 layout" in text and "GDP (trillion yuan)" in text
     assert (tmp_path / "cge.csv").exists()
+
+
+@pytest.mark.integration
+def test_cli_pivotal_table(capsys):
+    from pyomo_ecc.cli import main
+    assert main(["cosim", "--pivotal"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "bus 3: G3+G4" in lines[1]
+    row9 = next(x for x in lines if x.split() and x.split()[0] == "9")
+    assert "675.2" in row9

@@ -7,6 +7,7 @@
     pyomo-ecc cosim --rounds 10 --generative G3=played --out gen   # a model of you plays G3
     pyomo-ecc cosim --rounds 10 --human G3 --handover 3        # you play 3 rounds, then a model
     pyomo-ecc cosim --rounds 30 --seeds 0,1,2,3 --out sweep    # independent runs over processes
+    pyomo-ecc cosim --pivotal                                  # who is pivotal in which hour
 
 Writes the log (Parquet and CSV) and ``cosim.png`` to ``--out``; prints one line per round, the
 last day's cap hours and its allowance trades (seed Table 4 layout); ``--cge`` also runs the CGE
@@ -40,6 +41,9 @@ def add_arguments(p):
     p.add_argument("--out", default=None, metavar="DIR", help="directory for the log and the plots")
     p.add_argument("--cge", action="store_true", help="also run the CGE hand-off for the last day")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--pivotal", action="store_true",
+                   help="only print each unit's (and each bus's units') must-run output by hour "
+                        "on the forecast loads: who is pivotal when")
     return p
 
 
@@ -76,6 +80,13 @@ def run(args, out=None):
     from pyomo_ecc.simulation.market import PRICE_CAP
 
     out = sys.stdout if out is None else out
+    if args.pivotal:
+        from pyomo_ecc.simulation.analysis import pivotal_table
+        from pyomo_ecc.simulation.market import build_market
+        tab = pivotal_table(build_market(engine="solver"))
+        out.write("must-run output (MW) by hour on the forecast loads: > 0 means pivotal "
+                  "(see pyomo_ecc.simulation.analysis)\n" + tab.round(1).to_string() + "\n")
+        return tab
     if args.seeds:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
         cfgs = [dict(agents=args.agents, rounds=args.rounds, seed=s) for s in seeds]
