@@ -348,7 +348,7 @@ class Human(Agent):
     five quantities, checks the curve and explains a rejection, then asks again.
 
     ``input_fn`` (default :func:`input`) and ``out`` (default stdout) can be replaced, e.g. by a
-    list of answers for a scripted session. Answers: ``mc`` = all at marginal cost; an empty
+    list of answers for a scripted run. Answers: ``mc`` = all at marginal cost; an empty
     answer repeats the previous offer (prices) or gives equal segments (quantities).
     """
 
