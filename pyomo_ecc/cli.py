@@ -4,6 +4,8 @@
 ``pyomo-ecc vcg [CASE] [--backend serial|processes|dask] [--workers N] [--out DIR]``  VCG payments
 of every participant, with the reason of each undefined one
 ``pyomo-ecc cge [CASE] [--electricity-price P|market]``  the seed 001 CGE experiment (Table 5)
+``pyomo-ecc cosim --rounds N [--agents SPEC] [--human UNIT] [--out DIR]``  the seed 001
+carbon-electricity co-simulation (see :mod:`pyomo_ecc.simulation.cli`)
 ``pyomo-ecc run [CASE] [--solver NAME] [--out DIR] [--plot FILE]``  solve a case's default
 model, print a summary (welfare, prices, dispatch, surplus, and the model's own report tables);
 with ``--out`` also write ``prices.csv`` (bus, t, lmp) and ``dispatch.csv`` (participant, t,
@@ -134,6 +136,10 @@ def main(argv=None):
     p_vcg.add_argument("--workers", type=int, default=None, help="worker processes (default 2)")
     p_vcg.add_argument("--address", default=None, help="a Dask scheduler address (default: a local cluster)")
     p_vcg.add_argument("--out", default=None, help="directory for vcg.csv")
+    # -- cosim (seed 001 co-simulation): options live in pyomo_ecc.simulation.cli -------------
+    from pyomo_ecc.simulation.cli import add_arguments as cosim_arguments
+    cosim_arguments(sub.add_parser("cosim", help="run the seed 001 carbon-electricity co-simulation"))
+    # ----------------------------------------------------------------------------------------
     args = parser.parse_args(argv)
 
     from pyomo_ecc.errors import EccError
@@ -153,6 +159,9 @@ def main(argv=None):
         elif args.command == "vcg":
             vcg(args.case, solver=args.solver, backend=args.backend, workers=args.workers,
                 address=args.address, out_dir=args.out)
+        elif args.command == "cosim":
+            from pyomo_ecc.simulation.cli import run as cosim_run
+            cosim_run(args)
     except EccError as e:
         print(f"pyomo-ecc: error: {e}", file=sys.stderr)
         return 1

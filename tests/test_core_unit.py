@@ -152,8 +152,10 @@ def test_import_needs_only_the_core_requirements():
     cfg = configparser.ConfigParser()
     cfg.read(Path(__file__).resolve().parents[1] / "setup.cfg")
     core = [r for r in cfg["options"]["install_requires"].splitlines() if r.strip()]
-    # pandas imports numexpr / bottleneck when present; setuptools ships with every venv
-    allowed = _closure(core) | {"pyomo-ecc", "setuptools", "numexpr", "bottleneck"}
+    # pandas imports numexpr / bottleneck / pyarrow when present (pyarrow then imports
+    # cloudpickle when present); setuptools ships with every venv
+    allowed = _closure(core) | {"pyomo-ecc", "setuptools", "numexpr", "bottleneck", "pyarrow",
+                                "cloudpickle"}
     code = "import sys, pyomo_ecc, pyomo_ecc.cli; print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
     mods = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.split()
