@@ -335,10 +335,7 @@ class ExponentialMechanism:
         sw_parts = self.welfare_parts if welfare_parts is None else welfare_parts
         if self.mode == "finite" or math.isinf(self.beta):
             if self.mode == "finite":
-                lp = self.log_probabilities(evaluate(sw_parts, self.candidates))
-                g = rng.gumbel(size=(n, lp.size))
-                idx = np.argmax(lp[None, :] + g, axis=1)
-                X = self.candidates[idx]
+                X = self.candidates[self.sample_indices(n, rng, sw_parts)]
             else:
                 X = np.repeat(self.maximiser()[None, :], n, axis=0)
             df = pd.DataFrame(X, columns=names)
@@ -365,6 +362,21 @@ class ExponentialMechanism:
         df["welfare"] = evaluate(sw_parts, X)
         df.index.name = "draw"
         return Draws(X, df, self.statement(s), dg, s)
+
+    def sample_indices(self, n, rng, welfare_parts=None, chunk=2**22):
+        """Finite mode: indices of ``n`` selected candidates by Gumbel-max,
+        :math:`\arg\max_k (\log p_k + G_k)` with standard Gumbel :math:`G_k` (exact; in chunks)."""
+        if self.mode != "finite":
+            raise ModelError("sample_indices: only in finite mode")
+        sw_parts = self.welfare_parts if welfare_parts is None else welfare_parts
+        lp = self.log_probabilities(evaluate(sw_parts, self.candidates))
+        K = lp.size
+        out = np.empty(int(n), dtype=np.int64)
+        step = max(1, chunk // K)
+        for a in range(0, int(n), step):
+            b = min(int(n), a + step)
+            out[a:b] = np.argmax(lp[None, :] + rng.gumbel(size=(b - a, K)), axis=1)
+        return out
 
     def release(self, n, rng, ledger, participants=None, what="allocation samples"):
         """:meth:`sample` recorded in ``ledger``: n draws cost n * epsilon (basic composition;

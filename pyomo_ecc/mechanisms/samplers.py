@@ -196,6 +196,7 @@ def truncated_exponential(rate, lo, hi, u):
     uniforms ``u`` (arrays broadcast; stable for any rate, uniform at rate 0)."""
     rate, lo, hi, u = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (rate, lo, hi, u)))
     w = hi - lo
+    u = np.where(rate >= 0, 1.0 - u, u)     # measured from the heavier end: F(t) = u exactly
     r = np.abs(rate)
     rw = r * w
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
