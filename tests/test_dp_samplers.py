@@ -48,7 +48,7 @@ def test_one_dimensional_linear_density_ks_and_closed_form_mean():
     # density e^{k x} on [0, L]: CDF expm1(k x)/expm1(k L), mean L/(1 - e^{-kL}) - 1/k
     L, k = 2.0, 1.5
     hr = HitAndRun(interval(0.0, L), g=np.array([1.0]), beta=k)
-    x = hr.sample(30000, np.random.default_rng(1), chains=2, burn=1).flat()[:, 0]
+    x = hr.sample(2, np.random.default_rng(1), chains=15000, burn=1).flat()[:, 0]
     assert stats.kstest(x, lambda t: np.expm1(k * t) / np.expm1(k * L)).pvalue > ALARM
     mean = L / (1 - math.exp(-k * L)) - 1 / k
     assert abs(x.mean() - mean) < 5 * x.std() / math.sqrt(x.size)
@@ -57,7 +57,7 @@ def test_one_dimensional_linear_density_ks_and_closed_form_mean():
 def test_one_dimensional_quadratic_density_is_truncated_normal():
     # sw = 3x - x^2 (beta 2): N(1.5, 1/(2*2)) truncated to [0, 4]
     hr = HitAndRun(interval(0.0, 4.0), g=np.array([3.0]), H=np.array([[2.0]]), beta=2.0)
-    x = hr.sample(30000, np.random.default_rng(2), chains=2, burn=1).flat()[:, 0]
+    x = hr.sample(2, np.random.default_rng(2), chains=15000, burn=1).flat()[:, 0]
     sd = 1 / math.sqrt(4.0)
     ref = stats.truncnorm((0 - 1.5) / sd, (4 - 1.5) / sd, loc=1.5, scale=sd)
     assert stats.kstest(x, ref.cdf).pvalue > ALARM
@@ -136,7 +136,7 @@ def test_reproducible_bit_for_bit_from_a_seed():
 def test_no_overflow_at_welfare_one_million():
     # gradient 1e6 on [0, 1]: the density piles at the upper end without inf/nan
     hr = HitAndRun(interval(0.0, 1.0), g=np.array([1e6]), beta=1.0)
-    x = hr.sample(2000, np.random.default_rng(12), chains=2, burn=1).flat()[:, 0]
+    x = hr.sample(2, np.random.default_rng(12), chains=1000, burn=1).flat()[:, 0]
     assert np.all(np.isfinite(x)) and np.all((x <= 1) & (x > 1 - 1e-4))
     # exponential with rate 1e6 below the upper end: mean gap 1e-6
     assert abs((1 - x).mean() - 1e-6) < 5 * 1e-6 / math.sqrt(x.size)

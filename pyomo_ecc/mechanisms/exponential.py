@@ -247,6 +247,13 @@ class ExponentialMechanism:
         """``(c0, c, Q)`` of a Pyomo expression (e.g. total emissions) in the column space."""
         return _dense(self.sf.expression(expr))
 
+    def current_welfare_parts(self):
+        """The welfare ``(c0, c, Q)`` re-read from the model's objective with the parameters'
+        current values (e.g. a neighbouring profile set on the model); the feasible set and the
+        candidates are unchanged."""
+        c0, c, Q = _dense(self.sf.expression(self.sf.objective.expr))
+        return -self.sf.sense * c0, -self.sf.sense * c, -self.sf.sense * Q
+
     def welfare(self, X):
         """Welfare at the rows of ``X``."""
         return evaluate(self.welfare_parts, X)
@@ -364,7 +371,7 @@ class ExponentialMechanism:
         return Draws(X, df, self.statement(s), dg, s)
 
     def sample_indices(self, n, rng, welfare_parts=None, chunk=2**22):
-        """Finite mode: indices of ``n`` selected candidates by Gumbel-max,
+        r"""Finite mode: indices of ``n`` selected candidates by Gumbel-max,
         :math:`\arg\max_k (\log p_k + G_k)` with standard Gumbel :math:`G_k` (exact; in chunks)."""
         if self.mode != "finite":
             raise ModelError("sample_indices: only in finite mode")
@@ -448,14 +455,14 @@ class ExponentialMechanism:
         return total, math.sqrt(var)
 
     # -- payments ------------------------------------------------------------------------------
-    def _without(self, participant, rng):
-        """The same mechanism (same epsilon and Delta: public constants) without ``participant``."""
-        with withdrawn(self.model, participant):
-            sf = standard_form(self.model, track=False)
-            return ExponentialMechanism(self.model, self.epsilon, self.sensitivity, self.mode,
-                                        candidates=0 if self.candidates is None else len(self.candidates),
-                                        rng=rng, chains=self.chains, burn=self.burn, thin=self.thin,
-                                        rounding=self.rounding, _sf=sf)
+    def _without(self, rng):
+        """The same mechanism (same epsilon and Delta: public constants) on the model as it is
+        now (called inside :func:`withdrawn`)."""
+        sf = standard_form(self.model, track=False)
+        return ExponentialMechanism(self.model, self.epsilon, self.sensitivity, self.mode,
+                                    candidates=0 if self.candidates is None else len(self.candidates),
+                                    rng=rng, chains=self.chains, burn=self.burn, thin=self.thin,
+                                    rounding=self.rounding, _sf=sf)
 
     def vcg_payments(self, rng, n=4000, participants=None, progress=False):
         r"""Seed eq. 11 payments (module doc): DataFrame indexed ``participant`` with
@@ -473,11 +480,11 @@ class ExponentialMechanism:
             v_i = _neg(self.quantity(blk.bid_cost))
             others = _add(self.welfare_parts, v_i, -1.0)
             (m_with, m_vi), (s_with, s_vi) = self.expect([others, v_i], rng, n)
-            mech = self._without(blk, rng)
             with withdrawn(self.model, blk):
+                mech = self._without(rng)
                 v_i0 = _neg(_dense(mech.sf.expression(blk.bid_cost)))
-            others0 = _add(mech.welfare_parts, v_i0, -1.0)
-            (m_wo,), (s_wo,) = mech.expect([others0], rng, n)
+                others0 = _add(mech.welfare_parts, v_i0, -1.0)
+                (m_wo,), (s_wo,) = mech.expect([others0], rng, n)
             pay = m_wo - m_with
             rows.append((name, m_wo, m_with, pay, math.hypot(s_wo, s_with), m_vi, m_vi - pay))
         return pd.DataFrame(rows, columns=["participant", "sw_others_without", "sw_others_with",

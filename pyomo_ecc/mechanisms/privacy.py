@@ -452,3 +452,47 @@ class PrivacyLedger:
                                    "content", "certified"])
         df.index.name = "release"
         return df
+
+
+# -- statistical audit -----------------------------------------------------------------------
+def event_audit(sample_a, sample_b, epsilon, rng, n_select=100000, n_test=400000, alpha=1e-6,
+                thresholds=41):
+    r"""Event-based statistical test of an :math:`\varepsilon`-DP claim (in the style of StatDP,
+    Ding et al. 2018) on two neighbouring inputs.
+
+    ``sample_a(n, rng)`` / ``sample_b(n, rng)`` return ``n`` scalar outputs of the mechanism on
+    the two inputs. A selection run (``n_select`` each) picks, among the events
+    :math:`\{y \le t\}` and :math:`\{y \ge t\}` at ``thresholds`` quantiles and both
+    directions, the one with the largest empirical log-ratio; a fresh test run (``n_test`` each)
+    counts :math:`c_a, c_b`, thins :math:`c_a` by Binomial(:math:`c_a, e^{-\varepsilon}`) and
+    applies Fisher's exact one-sided test of :math:`H_0: p_a \le e^\varepsilon p_b`. Returns a dict
+    with the event, the counts, ``p_value`` (reject the claim when below ``alpha``) and
+    ``epsilon_lower``, a one-sided lower confidence bound at level ``1 - alpha`` on
+    :math:`\log(p_a/p_b)` (Clopper-Pearson on each count).
+    """
+    from scipy.stats import beta as beta_dist, hypergeom
+    ya, yb = np.asarray(sample_a(n_select, rng), float), np.asarray(sample_b(n_select, rng), float)
+    ts = np.unique(np.quantile(np.r_[ya, yb], np.linspace(0.01, 0.99, thresholds)))
+    best = None
+    for t in ts:
+        for kind in ("<=", ">="):
+            ca = np.sum(ya <= t) if kind == "<=" else np.sum(ya >= t)
+            cb = np.sum(yb <= t) if kind == "<=" else np.sum(yb >= t)
+            for first, (x, y) in (("a", (ca, cb)), ("b", (cb, ca))):
+                score = math.log((x + 1) / (y + 1))
+                if best is None or score > best[0]:
+                    best = (score, t, kind, first)
+    _, t, kind, first = best
+    ya, yb = np.asarray(sample_a(n_test, rng), float), np.asarray(sample_b(n_test, rng), float)
+    if first == "b":
+        ya, yb = yb, ya
+    ca = int(np.sum(ya <= t) if kind == "<=" else np.sum(ya >= t))
+    cb = int(np.sum(yb <= t) if kind == "<=" else np.sum(yb >= t))
+    thin = int(rng.binomial(ca, math.exp(-epsilon)))
+    n = n_test
+    p_value = float(hypergeom.sf(thin - 1, 2 * n, thin + cb, n))
+    lo_a = beta_dist.ppf(alpha / 2, ca, n - ca + 1) if ca > 0 else 0.0
+    hi_b = beta_dist.ppf(1 - alpha / 2, cb + 1, n - cb) if cb < n else 1.0
+    eps_lower = math.log(lo_a / hi_b) if lo_a > 0 else -math.inf
+    return {"event": f"y {kind} {t:.6g}", "numerator": first, "count_num": ca, "count_den": cb,
+            "n": n, "p_value": p_value, "epsilon_lower": eps_lower, "claimed_epsilon": epsilon}
