@@ -182,7 +182,8 @@ class ExponentialMechanism:
     ``epsilon`` > 0 (``math.inf`` for the maximiser); ``sensitivity``: ``"seed"`` (seed
     normalisation), a :class:`~pyomo_ecc.mechanisms.privacy.PrivacySpec` (Δ from its public
     ranges), a :class:`~pyomo_ecc.mechanisms.privacy.Sensitivity` or a number (currency).
-    ``mode``: ``"finite"`` (then ``candidates`` K and ``rng`` draw the candidate set now) or
+    ``mode``: ``"finite"`` (then ``candidates`` K and ``rng`` draw the candidate set now, or
+    ``candidates`` is an array of feasible points drawn without private data) or
     ``"continuous"``. Sampler options: ``chains``, ``burn`` (sweeps), ``thin``, ``rounding``.
     """
 
@@ -218,10 +219,17 @@ class ExponentialMechanism:
         self.chains, self.burn, self.thin, self.rounding = chains, burn, thin, rounding
         self.candidates = None
         if mode == "finite":
-            if rng is None:
-                raise InputError("exponential mechanism: finite mode needs rng (a numpy "
-                                 "Generator) to draw the candidate set")
-            self.candidates = self.draw_candidates(int(candidates), rng)
+            if isinstance(candidates, np.ndarray):
+                X = np.atleast_2d(np.asarray(candidates, dtype=float))
+                if X.shape[1] != self.polytope.n or not np.all(self.polytope.contains(X, 1e-6)):
+                    raise InputError(f"exponential mechanism: the given candidates must be "
+                                     f"feasible points with {self.polytope.n} columns")
+                self.candidates = X
+            else:
+                if rng is None:
+                    raise InputError("exponential mechanism: finite mode needs rng (a numpy "
+                                     "Generator) to draw the candidate set")
+                self.candidates = self.draw_candidates(int(candidates), rng)
 
     # -- outcome space -----------------------------------------------------------------------
     @property
