@@ -12,7 +12,7 @@ import pytest
 from scipy import integrate, stats
 
 from pyomo_ecc.errors import InputError, ModelError
-from pyomo_ecc.mechanisms.samplers import (HitAndRun, Polytope, ess, from_bounds, rhat,
+from pyomo_ecc.mechanisms.samplers import (HitAndRun, Polytope, _kernel, ess, from_bounds, rhat,
                                            truncated_exponential, truncated_normal)
 
 pytestmark = pytest.mark.unit
@@ -44,23 +44,40 @@ def test_truncated_normal_fits_scipy_truncnorm(a, b):
     assert stats.kstest(z, stats.truncnorm(a, b).cdf).pvalue > ALARM
 
 
-def test_one_dimensional_linear_density_ks_and_closed_form_mean():
+ENGINES = ["numpy"] + (["numba"] if _kernel() is not None else [])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_one_dimensional_linear_density_ks_and_closed_form_mean(engine):
     # density e^{k x} on [0, L]: CDF expm1(k x)/expm1(k L), mean L/(1 - e^{-kL}) - 1/k
     L, k = 2.0, 1.5
-    hr = HitAndRun(interval(0.0, L), g=np.array([1.0]), beta=k)
+    hr = HitAndRun(interval(0.0, L), g=np.array([1.0]), beta=k, engine=engine)
     x = hr.sample(2, np.random.default_rng(1), chains=15000, burn=1).flat()[:, 0]
     assert stats.kstest(x, lambda t: np.expm1(k * t) / np.expm1(k * L)).pvalue > ALARM
     mean = L / (1 - math.exp(-k * L)) - 1 / k
     assert abs(x.mean() - mean) < 5 * x.std() / math.sqrt(x.size)
 
 
-def test_one_dimensional_quadratic_density_is_truncated_normal():
-    # sw = 3x - x^2 (beta 2): N(1.5, 1/(2*2)) truncated to [0, 4]
-    hr = HitAndRun(interval(0.0, 4.0), g=np.array([3.0]), H=np.array([[2.0]]), beta=2.0)
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("lo, hi, mu", [(0.0, 4.0, 1.5), (0.0, 1.0, 3.0), (0.0, 1.0, 50.0),
+                                        (-1.0, 0.0, 0.2)])
+def test_one_dimensional_quadratic_density_is_truncated_normal(engine, lo, hi, mu):
+    # sw = 2 mu x - x^2 (beta 2): N(mu, 1/4) truncated to [lo, hi]; mu = 50 is 98 sd away
+    hr = HitAndRun(interval(lo, hi), g=np.array([2 * mu]), H=np.array([[2.0]]), beta=2.0,
+                   engine=engine)
     x = hr.sample(2, np.random.default_rng(2), chains=15000, burn=1).flat()[:, 0]
     sd = 1 / math.sqrt(4.0)
-    ref = stats.truncnorm((0 - 1.5) / sd, (4 - 1.5) / sd, loc=1.5, scale=sd)
+    ref = stats.truncnorm((lo - mu) / sd, (hi - mu) / sd, loc=mu, scale=sd)
     assert stats.kstest(x, ref.cdf).pvalue > ALARM
+
+
+def test_compiled_inverse_normal_cdf_matches_scipy():
+    if _kernel() is None:
+        pytest.skip("numba not installed")
+    from scipy.special import ndtri
+    p = np.r_[1e-300, 1e-100, 1e-20, 1e-8, np.linspace(0.001, 0.999, 97), 1 - 1e-8]
+    ours = np.array([_kernel()._ndtri(x) for x in p])
+    assert np.allclose(ours, ndtri(p), rtol=1e-12, atol=1e-12)
 
 
 def _last_states(hr, chains, burn, seed):
@@ -88,18 +105,20 @@ def _chi2_triangle(x, logdens, cells=4):
 TRIANGLE = Polytope(G=np.array([[-1.0, 0], [0, -1], [1, 1]]), h=np.array([0.0, 0, 1]))
 
 
-def test_two_dimensional_linear_tilt_on_triangle_chi2():
+@pytest.mark.parametrize("engine", ENGINES)
+def test_two_dimensional_linear_tilt_on_triangle_chi2(engine):
     g = np.array([2.0, -1.0])
-    hr = HitAndRun(TRIANGLE, g=g, beta=1.5).round(np.random.default_rng(3))
+    hr = HitAndRun(TRIANGLE, g=g, beta=1.5, engine=engine).round(np.random.default_rng(3))
     x = _last_states(hr, 20000, 40, 4)
     assert _chi2_triangle(x, lambda a, b: 1.5 * (2 * a - b)) > ALARM
 
 
-def test_two_dimensional_correlated_quadratic_on_triangle_chi2():
+@pytest.mark.parametrize("engine", ENGINES)
+def test_two_dimensional_correlated_quadratic_on_triangle_chi2(engine):
     # sw = g'x - 1/2 x'Hx with a non-diagonal H: chords along rounded (rotated) coordinates
     g = np.array([1.0, 2.0])
     H = np.array([[6.0, 3.0], [3.0, 4.0]])
-    hr = HitAndRun(TRIANGLE, g=g, H=H, beta=2.0).round(np.random.default_rng(5))
+    hr = HitAndRun(TRIANGLE, g=g, H=H, beta=2.0, engine=engine).round(np.random.default_rng(5))
     x = _last_states(hr, 20000, 40, 6)
 
     def logdens(a, b):
@@ -126,16 +145,18 @@ def test_equalities_are_eliminated_and_draws_stay_feasible():
     assert np.allclose(X.mean(axis=0), 1 / 3, atol=0.02)
 
 
-def test_reproducible_bit_for_bit_from_a_seed():
-    hr = HitAndRun(TRIANGLE, g=np.array([1.0, 0.5]), H=np.eye(2), beta=3.0)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_reproducible_bit_for_bit_from_a_seed(engine):
+    hr = HitAndRun(TRIANGLE, g=np.array([1.0, 0.5]), H=np.eye(2), beta=3.0, engine=engine)
     a = hr.sample(200, np.random.default_rng(11), chains=3).x
     b = hr.sample(200, np.random.default_rng(11), chains=3).x
     assert np.array_equal(a, b)
 
 
-def test_no_overflow_at_welfare_one_million():
+@pytest.mark.parametrize("engine", ENGINES)
+def test_no_overflow_at_welfare_one_million(engine):
     # gradient 1e6 on [0, 1]: the density piles at the upper end without inf/nan
-    hr = HitAndRun(interval(0.0, 1.0), g=np.array([1e6]), beta=1.0)
+    hr = HitAndRun(interval(0.0, 1.0), g=np.array([1e6]), beta=1.0, engine=engine)
     x = hr.sample(2, np.random.default_rng(12), chains=1000, burn=1).flat()[:, 0]
     assert np.all(np.isfinite(x)) and np.all((x <= 1) & (x > 1 - 1e-4))
     # exponential with rate 1e6 below the upper end: mean gap 1e-6

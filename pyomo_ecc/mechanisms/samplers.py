@@ -70,6 +70,20 @@ except ImportError:  # pragma: no cover
 
 #: slack below which a row counts as active at the Chebyshev centre (scaled)
 _TOL = 1e-9
+#: sweep engines: compiled (numba, when installed) or numpy arrays
+ENGINES = ("auto", "numba", "numpy")
+_KERNEL = []
+
+
+def _kernel():
+    """The compiled kernel module, or None without numba."""
+    if not _KERNEL:
+        try:
+            from pyomo_ecc.mechanisms import _hr_kernel
+            _KERNEL.append(_hr_kernel)
+        except ImportError:
+            _KERNEL.append(None)
+    return _KERNEL[0]
 
 
 class Polytope:
@@ -282,9 +296,17 @@ class HitAndRun:
     ``beta`` >= 0 the inverse temperature (``inf`` is refused: use the maximiser). ``H`` must
     be positive semidefinite on the polytope's affine hull (a convex welfare is refused: its
     density is not log-concave and the chord draw would not be a truncated normal).
+    ``engine``: ``"numba"`` (compiled sweeps, one chain at a time), ``"numpy"`` (chains
+    advanced together as arrays) or ``"auto"`` (numba when installed). Both draw from the same
+    chain; their random streams differ.
     """
 
-    def __init__(self, polytope, g=None, H=None, beta=1.0):
+    def __init__(self, polytope, g=None, H=None, beta=1.0, engine="auto"):
+        if engine not in ENGINES:
+            raise InputError(f"hit-and-run: engine must be one of {ENGINES}, got {engine!r}")
+        if engine == "numba" and _kernel() is None:
+            raise InputError("hit-and-run: engine 'numba' needs numba (pip install numba)")
+        self.engine = ("numba" if _kernel() is not None else "numpy") if engine == "auto" else engine
         P = polytope
         if not np.isfinite(beta) or beta < 0:
             raise InputError(f"hit-and-run: beta must be finite and >= 0 (got {beta})")
@@ -312,7 +334,10 @@ class HitAndRun:
         P = self.P
         self.T = np.asarray(T, dtype=float)
         self.shift = np.zeros(P.dim) if shift is None else np.asarray(shift, float)
-        self.Gw = P.Gy @ self.T
+        Gw = P.Gy @ self.T
+        Gw[np.abs(Gw) <= 1e-14 * np.abs(Gw).max(axis=0, initial=1.0)[None, :]] = 0.0
+        self.Gw = Gw
+        self._GwT = np.ascontiguousarray(Gw.T)
         self.hw = P.hy - P.Gy @ self.shift
         self.Hw = self.T.T @ self.Hy @ self.T
         self.gw = self.T.T @ (self.gy - self.Hy @ self.shift)
@@ -333,6 +358,13 @@ class HitAndRun:
         beta = self.beta
         C, k = W.shape
         out = np.empty((C, nsweeps, k)) if record else None
+        if self.engine == "numba":
+            quad = bool(beta > 0 and np.any(self.Hw != 0))
+            _kernel().sweeps(W, self._GwT, self.hw, np.ascontiguousarray(self.Hw), self.gw,
+                             float(beta), quad, int(nsweeps), bool(record),
+                             out if record else np.empty((1, 1, 1)),
+                             int(rng.integers(0, 2**62)))
+            return out
         S = self.hw[None, :] - W @ self.Gw.T
         grad = self.gw[None, :] - W @ self.Hw       # d sw / d w at W (Hw symmetric)
         quad = beta > 0 and np.any(self.Hw != 0)
