@@ -184,7 +184,8 @@ class ExponentialMechanism:
     ranges), a :class:`~pyomo_ecc.mechanisms.privacy.Sensitivity` or a number (currency).
     ``mode``: ``"finite"`` (then ``candidates`` K and ``rng`` draw the candidate set now, or
     ``candidates`` is an array of feasible points drawn without private data) or
-    ``"continuous"``. Sampler options: ``chains``, ``burn`` (sweeps), ``thin``, ``rounding``.
+    ``"continuous"``. Sampler options: ``chains``, ``burn`` (sweeps), ``thin``, ``rounding``
+    (True: diagonal pilot rounding, ``"full"``: full covariance, False: none).
     """
 
     def __init__(self, model, epsilon, sensitivity="seed", mode="continuous", candidates=1000,
@@ -335,7 +336,7 @@ class ExponentialMechanism:
         c0, c, Q = self.welfare_parts if welfare_parts is None else welfare_parts
         hr = HitAndRun(self.polytope, g=c, H=-Q, beta=self.beta)
         if self.rounding:
-            hr.round(rng, chains=min(self.chains, 8))
+            hr.round(rng, chains=min(self.chains, 8), full=self.rounding == "full")
         return hr
 
     def sample(self, n, rng, progress=False, welfare_parts=None):
