@@ -290,3 +290,28 @@ def test_ledger_composes_and_refuses_over_budget_release():
     mech.release(2, np.random.default_rng(1), led)
     with pytest.raises(PrivacyBudgetError, match="over by 0.5"):
         mech.release(1, np.random.default_rng(1), led)
+
+
+def test_continuous_huang_kannan_and_eq11_match_one_dimensional_closed_forms():
+    # segment 0 <= p = d <= L; producer g (v = -b x), consumer d (utility u x). With
+    # Z(k) = expm1(k L)/k: F(sw) - F(sw_-g) = (log Z(beta (u - b)) - log Z(beta u))/beta and
+    # E[x] = L/(1 - e^{-kL}) - 1/k; without g the feasible set is the point x = 0.
+    L, u, b = 10.0, 3.0, 1.0
+    m = line_market(L, u, b)
+    mech = ExponentialMechanism(m, 0.6, 20.0, mode="continuous", chains=16)
+    beta = mech.beta
+
+    def logZ(k):
+        return math.log(math.expm1(k * L) / k)
+
+    def mean(k):
+        return L / (1 - math.exp(-k * L)) - 1 / k
+    k1 = beta * (u - b)
+    gap = (logZ(k1) - logZ(beta * u)) / beta
+    rng = np.random.default_rng(20)
+    hk = mech.hk_payments(rng, n=4000, nodes=6, participants=["g"])
+    assert abs(hk.loc["g", "free_energy_gap"] - gap) < 5 * hk.loc["g", "se"] + 1e-6
+    assert abs(hk.loc["g", "payment"] - (-b * mean(k1) - gap)) < 5 * hk.loc["g", "se"] + 1e-6
+    # eq. 11: J_g = E_{without g}[u x] - E[u x] = 0 - u E[x]
+    vcg = mech.vcg_payments(rng, n=8000, participants=["g"])
+    assert abs(vcg.loc["g", "payment"] + u * mean(k1)) < 5 * vcg.loc["g", "se"]

@@ -8,7 +8,15 @@ is reproducible from that Generator.
 import math
 
 import numpy as np
-from numba import njit
+
+try:
+    from numba import njit
+    AVAILABLE = True
+except ImportError:  # pragma: no cover - the numpy engine is used instead
+    AVAILABLE = False
+
+    def njit(*args, **kwargs):
+        return lambda f: f
 
 SQRT2 = math.sqrt(2.0)
 SQRT2PI = math.sqrt(2.0 * math.pi)

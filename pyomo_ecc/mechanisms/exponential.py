@@ -244,6 +244,8 @@ class ExponentialMechanism:
             raise InputError(f"exponential mechanism: candidates must be >= 1, got {K}")
         if not isinstance(rng, np.random.Generator):
             raise InputError("exponential mechanism: rng must be a numpy.random.Generator")
+        if self.polytope.dim == 0:
+            return np.repeat(self.polytope.x0[None, :], K, axis=0)
         hr = HitAndRun(self.polytope, beta=0.0)
         if self.rounding:
             hr.round(rng, chains=8)
@@ -349,6 +351,12 @@ class ExponentialMechanism:
             raise InputError(f"exponential mechanism: n must be >= 1, got {n}")
         names = self.names
         sw_parts = self.welfare_parts if welfare_parts is None else welfare_parts
+        if self.polytope.dim == 0 and self.mode == "continuous":
+            X = np.repeat(self.polytope.x0[None, :], n, axis=0)
+            df = pd.DataFrame(X, columns=names)
+            df["welfare"] = evaluate(sw_parts, X)
+            df.index.name = "draw"
+            return Draws(X, df, self.statement() + " The feasible set is a single point.")
         if self.mode == "finite" or math.isinf(self.beta):
             if self.mode == "finite":
                 X = self.candidates[self.sample_indices(n, rng, sw_parts)]
@@ -420,8 +428,8 @@ class ExponentialMechanism:
                 means.append(m)
                 ses.append(float(np.sqrt(np.sum(p * p * (f - m) ** 2))))
             return np.array(means), np.array(ses)
-        if math.isinf(self.beta):
-            x = self.maximiser()
+        if math.isinf(self.beta) or self.polytope.dim == 0:
+            x = self.maximiser() if self.polytope.dim else self.polytope.x0
             return np.array([float(evaluate(p, x[None])[0]) for p in parts_list]), np.zeros(len(parts_list))
         if rng is None:
             raise InputError("expect: continuous mode needs rng")

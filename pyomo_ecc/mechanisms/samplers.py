@@ -79,11 +79,8 @@ _KERNEL = []
 def _kernel():
     """The compiled kernel module, or None without numba."""
     if not _KERNEL:
-        try:
-            from pyomo_ecc.mechanisms import _hr_kernel
-            _KERNEL.append(_hr_kernel)
-        except ImportError:
-            _KERNEL.append(None)
+        from pyomo_ecc.mechanisms import _hr_kernel
+        _KERNEL.append(_hr_kernel if _hr_kernel.AVAILABLE else None)
     return _KERNEL[0]
 
 
@@ -116,13 +113,19 @@ class Polytope:
         else:
             self.N = np.eye(n)
         self.dim = self.N.shape[1]
-        if self.dim == 0:
-            raise ModelError("polytope: the equalities leave no free direction (a single point)")
         xp = np.zeros(n)
         if E.shape[0]:
             xp = np.linalg.lstsq(E, e, rcond=None)[0]
             if np.max(np.abs(E @ xp - e), initial=0.0) > 1e-7 * (1 + np.max(np.abs(e), initial=0)):
                 raise ModelError("polytope: the equalities are inconsistent (no solution)")
+        if self.dim == 0:      # a single point: the equalities fix everything
+            viol = G @ xp - h
+            if np.any(viol > 1e-7 * (1 + np.abs(h))):
+                raise ModelError(f"polytope: the feasible set is empty (the equalities fix every "
+                                 f"column and inequality row {int(np.argmax(viol))} fails)")
+            self.x0, self.radius = xp, 0.0
+            self.Gy, self.hy, self._rows = np.zeros((0, 0)), np.zeros(0), np.zeros(0, dtype=int)
+            return
         Gy = G @ self.N
         hy = h - G @ xp
         norms = np.linalg.norm(Gy, axis=1)
@@ -309,6 +312,8 @@ class HitAndRun:
             raise InputError("hit-and-run: engine 'numba' needs numba (pip install numba)")
         self.engine = ("numba" if _kernel() is not None else "numpy") if engine == "auto" else engine
         P = polytope
+        if P.dim == 0:
+            raise ModelError("hit-and-run: the feasible set is a single point (nothing to sample)")
         if not np.isfinite(beta) or beta < 0:
             raise InputError(f"hit-and-run: beta must be finite and >= 0 (got {beta})")
         n = P.n
