@@ -21,6 +21,8 @@ file                                     content
 ``fig4_emissions_eps0.1_CASE.png``,      emission distributions at ε = 0.1 and 100 (Figs. 4-5)
 ``fig5_emissions_eps100_CASE.png``
 ``emissions_CASE.csv``                   emission mean and sd per ε
+``truthfulness_CASE.csv``                largest misreport gain under eq. 11 and Huang-Kannan, with
+                                         eq. 12's bound and the DP bound
 ``verdict.csv``                          each number of the paper, ours, and whether it is
                                          reproduced (and why not)
 ``ledger.csv``                           the privacy ledger of the released outcomes
@@ -125,7 +127,7 @@ def scale_fit(computed, paper):
 
 
 def study_case(case_name, candidates=20000, draws=2000, seed=0, continuous=True, n_mcmc=4000,
-               ledger=None, progress=True):
+               ledger=None, progress=True, misreports=10):
     """Everything of one case (module doc) as frames, with the candidate set and weights."""
     from pyomo_ecc.mechanisms.properties import clarke_payments
     from pyomo_ecc.solvers import solve
@@ -175,6 +177,22 @@ def study_case(case_name, candidates=20000, draws=2000, seed=0, continuous=True,
     table3 = pd.DataFrame(pay_rows, columns=["epsilon", "participant", "dp_vcg_eq11", "se_eq11",
                                              "huang_kannan", "paper_table3"]).set_index(
         ["epsilon", "participant"])
+    # approximate truthfulness (eq. 12): misreports of (a, b) by factors in [0.5, 2]
+    tr_rows = []
+    mis_rng = np.random.default_rng(seed + 4)
+    for e in EPS_TABLE3:
+        m = ExponentialMechanism(model, e, sens, mode="finite", candidates=X)
+        for name in PAPER_TABLE3.columns:
+            blk = model.component(name)
+            mis = [{p: float(blk.component(p).value * mis_rng.uniform(0.5, 2.0)) for p in ("a", "b")}
+                   for _ in range(misreports)]
+            for rule in ("vcg", "hk"):
+                g = m.misreport_gain(name, mis, rule=rule)
+                tr_rows.append((e, name, rule, g.attrs["max_gain"], g.attrs["eq12_bound"],
+                                g.attrs["dp_bound"]))
+    truth = pd.DataFrame(tr_rows, columns=["epsilon", "participant", "rule", "max_gain",
+                                           "eq12_bound", "dp_bound"]).set_index(
+        ["epsilon", "participant", "rule"])
     ref = load_case(case_name).build()
     solve(ref)
     vcg = clarke_payments(ref)["payment"]
@@ -189,7 +207,7 @@ def study_case(case_name, candidates=20000, draws=2000, seed=0, continuous=True,
                             index=pd.RangeIndex(draws, name="draw"))
     return {"model": model, "candidates": X, "welfare_values": sw, "weights": weights,
             "emission_values": em, "renewable_values": ren, "welfare": welfare,
-            "emissions": emissions, "table3": table3, "released": released,
+            "emissions": emissions, "table3": table3, "released": released, "truthfulness": truth,
             "sensitivity": sens, "statement": base.statement()}
 
 
@@ -306,6 +324,9 @@ def run(out_dir=None, cases=CASES, candidates=20000, draws=2000, seed=0, continu
         show("welfare distribution (yuan) by epsilon (Fig. 2)", r["welfare"])
         show("emissions (t) and renewable output (MWh) by epsilon (Figs. 3-5)", r["emissions"])
         show("payments (yuan; negative: receives) - Table 3 layout", r["table3"].round(4))
+        show("approximate truthfulness: largest gain of a misreport of (a, b) by factors in "
+             "[0.5, 2], beside eq. 12's bound (eps * Delta, yuan) and the DP bound "
+             "tanh(eps/2) * range(sw)", r["truthfulness"])
     show("reproduction verdict", ver)
     show("privacy ledger (composed per participant)", ledger.spent())
     if out_dir is not None:
@@ -315,6 +336,7 @@ def run(out_dir=None, cases=CASES, candidates=20000, draws=2000, seed=0, continu
             r["welfare"].to_csv(d / f"welfare_{case}.csv")
             r["emissions"].to_csv(d / f"emissions_{case}.csv")
             r["table3"].to_csv(d / f"table3_payments_{case}.csv")
+            r["truthfulness"].to_csv(d / f"truthfulness_{case}.csv")
             r["released"].to_csv(d / f"released_eps0.1_{case}.csv")
         ver.to_csv(d / "verdict.csv")
         ledger.frame().to_csv(d / "ledger.csv")

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def community():
     return study.study_case("seed000_community", candidates=3000, draws=300, seed=1,
-                            continuous=True, n_mcmc=3000, progress=False)
+                            continuous=True, n_mcmc=2000, progress=False, misreports=4)
 
 
 def test_finite_and_continuous_modes_agree_on_the_community(community):
@@ -60,3 +60,11 @@ def test_cli_dp_writes_figures_and_tables(tmp_path, capsys):
     import pandas as pd
     led = pd.read_csv(tmp_path / "ledger.csv")
     assert led["epsilon"].iloc[0] == pytest.approx(0.1 * 100)
+
+
+def test_truthfulness_table(community):
+    tr = community["truthfulness"]
+    hk = tr.xs("hk", level="rule")
+    assert (hk["max_gain"] <= 1e-9).all()          # Huang-Kannan: exactly truthful
+    vcg = tr.xs("vcg", level="rule")
+    assert (vcg["max_gain"] <= vcg["dp_bound"] + 1e-9).all()
