@@ -217,8 +217,8 @@ class Sensitivity:
 def _lp_extreme(c, poly_parts, maximise=True):
     """max (or min) of c @ x over the polytope given as (A_ub, b_ub, A_eq, b_eq)."""
     A_ub, b_ub, A_eq, b_eq = poly_parts
-    res = linprog(-c if maximise else c, A_ub=A_ub if A_ub.size else None,
-                  b_ub=b_ub if b_ub.size else None, A_eq=A_eq if A_eq.size else None,
+    res = linprog(-c if maximise else c, A_ub=A_ub if A_ub.shape[0] else None,
+                  b_ub=b_ub if b_ub.size else None, A_eq=A_eq if A_eq.shape[0] else None,
                   b_eq=b_eq if b_eq.size else None, bounds=[(None, None)] * c.size, method="highs")
     if res.status != 0:
         raise ModelError(f"sensitivity: LP over the feasible set failed ({res.message})")
@@ -226,8 +226,13 @@ def _lp_extreme(c, poly_parts, maximise=True):
 
 
 def polytope_parts(P):
-    """(A_ub, b_ub, A_eq, b_eq) of a :class:`~pyomo_ecc.mechanisms.samplers.Polytope`."""
-    return P.G, P.h, P.E, P.e
+    """(A_ub, b_ub, A_eq, b_eq) of a :class:`~pyomo_ecc.mechanisms.samplers.Polytope`, sparse
+    (market rows are mostly single-column limits: HiGHS's presolve then takes them at once)."""
+    cache = getattr(P, "_lp_parts", None)
+    if cache is None:
+        import scipy.sparse as sp
+        cache = P._lp_parts = (sp.csr_array(P.G), P.h, sp.csr_array(P.E), P.e)
+    return cache
 
 
 def quadratic_range(parts, P, cols=None):
@@ -236,22 +241,26 @@ def quadratic_range(parts, P, cols=None):
     Linear: exact, by two LPs. Quadratic: over the box of its columns tightened to ``P`` by LPs
     (exact per coordinate when ``Q`` is diagonal; interval bounds otherwise); returns also
     whether the result is exact (``(lo, hi, exact)``)."""
+    import scipy.sparse as sp
     c0, c, Q = parts
     c = np.asarray(c, float)
-    Q = Q.toarray() if hasattr(Q, "toarray") else np.asarray(Q, float)
+    Q = sp.csc_array(Q)
     pp = polytope_parts(P)
-    if not np.any(Q):
+    if Q.nnz == 0 or not np.any(Q.data):
         if not np.any(c):
             return c0, c0, True
         return c0 + _lp_extreme(c, pp, False), c0 + _lp_extreme(c, pp, True), True
-    support = np.flatnonzero((np.abs(c) > 0) | np.any(Q != 0, axis=0))
+    qcols = np.unique(Q.nonzero()[1])
+    support = np.union1d(np.flatnonzero(np.abs(c) > 0), qcols)
     lo = np.empty(support.size)
     hi = np.empty(support.size)
     for k, j in enumerate(support):
         e = np.zeros(c.size)
         e[j] = 1.0
         lo[k], hi[k] = _lp_extreme(e, pp, False), _lp_extreme(e, pp, True)
-    Qs = Q[np.ix_(support, support)]
+    Q = Q.toarray() if support.size == c.size else Q[support][:, support].toarray()
+    support_local = np.arange(support.size) if support.size != c.size else support
+    Qs = Q[np.ix_(support_local, support_local)]
     cs = c[support]
     diag = not np.any(Qs - np.diag(np.diag(Qs)))
     if diag:

@@ -24,7 +24,9 @@ variance :math:`1/b` otherwise (inverse CDF in log space; far tails by an exact
 exponential-proposal rejection), so there is no Metropolis rejection and no step size.
 Coordinates are updated in a fixed cyclic order (one *sweep* = :math:`k` steps, one recorded
 draw per sweep), which needs no shared randomness across chains: the ``chains`` chains are
-independent and are advanced together as numpy arrays.
+independent. Two engines run the same chain: compiled sweeps (numba, the ``dp`` extra; one
+chain at a time, :math:`O(\text{rows} + k)` scalar work per step) and a numpy fallback that
+advances all chains together as arrays. ``benchmarks/dp.py`` compares them with hopsy.
 
 Rounding (:meth:`HitAndRun.round`): a pilot run estimates the target's covariance
 :math:`\Sigma`, and :math:`T = \operatorname{diag}(\Sigma)^{1/2}` (or, with ``full=True``,
