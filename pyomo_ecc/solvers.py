@@ -41,6 +41,7 @@ from pyomo.core.expr.visitor import identify_variables, polynomial_degree
 from pyomo.opt import TerminationCondition as LegacyTC
 
 from pyomo_ecc.core.market import assemble_all, markets_in
+from pyomo_ecc.core.params import validate_parameters
 from pyomo_ecc.errors import InfeasibleMarketError, ModelError, SolverError
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def _check_withdrawn(market):
                     f"participant '{p.name}' is deactivated but still injects in period {t} "
                     f"({'free variables ' + ', '.join(free[:3]) if free else 'a non-zero constant'}): "
                     f"the market's balance was built with it. To withdraw it, also fix its variables "
-                    f"(and set its loads) to zero, as pyomo_ecc.mechanisms.properties.withdraw_resolve does")
+                    f"(and set its loads) to zero: pyomo_ecc.core.whatif.withdraw(participant) does")
 
 
 def _active_objective(model):
@@ -139,6 +140,7 @@ class Solver:
         Raises :class:`SolverError` (or :class:`InfeasibleMarketError`) unless optimal.
         """
         assemble_all(model)
+        validate_parameters(model)   # values set on mutable parameters since build
         markets = markets_in(model)
         for mk in markets:
             _check_withdrawn(mk)
@@ -273,20 +275,13 @@ class Solver:
             suffix[c] = sign * val
 
     def _fixed_integer_duals(self, model, obj, ints):
-        """Fix the integers at the MILP solution, re-solve the LP for duals, restore."""
-        saved = [(v, v.domain) for v in ints]   # bounds (maybe mutable Params) stay untouched
-        try:
-            for v in ints:
-                val = round(v.value)
-                v.domain = pyo.Reals
-                v.fix(val)
+        """Fix the integers at the MILP solution, re-solve the LP for duals, restore the fixings
+        (a what-if: :func:`pyomo_ecc.core.whatif.applied`; the LP's values and duals are kept)."""
+        from pyomo_ecc.core.whatif import Fix, applied
+        with applied(model, [Fix(v, round(v.value)) for v in ints], keep_solution=True):
             term, _ = self._run(model, obj, want_duals=True)
-            if term != "optimal":
-                raise SolverError(f"the LP with integers fixed ended '{term}'; no prices", term)
-        finally:
-            for v, dom in saved:
-                v.unfix()
-                v.domain = dom
+        if term != "optimal":
+            raise SolverError(f"the LP with integers fixed ended '{term}'; no prices", term)
 
     def _infeasible(self, model, conflicts=None):
         if conflicts is None:
@@ -418,6 +413,10 @@ class HighsModel:
     bounds, right-hand sides, costs, coefficients, the Hessian) and re-solved warm from a basis
     (:meth:`run`). LP, convex QP and MILP."""
 
+    #: regularisations tried, smallest first, when HiGHS's QP solver fails unregularised (then
+    #: Ipopt on the same matrices, :func:`ipopt_qp`); their duals are exact to about that size
+    QP_REGULARISATION = (1e-9, 1e-8)
+
     def __init__(self, sf, options=None, tee=False):
         import highspy
 
@@ -433,7 +432,7 @@ class HighsModel:
         h = hs.Highs()
         h.setOptionValue("output_flag", bool(self.tee))
         opts = dict(self.options)
-        if self.sf.quadratic and not self.sf.integer.any():
+        if self.sf.quadratic and not self._integers().any():
             opts.setdefault("qp_regularization_value", 0.0)   # exact QP duals
         for key, val in opts.items():
             if h.setOptionValue(key, val) != hs.HighsStatus.kOk:
@@ -455,9 +454,10 @@ class HighsModel:
         lp.a_matrix_.start_ = A.indptr
         lp.a_matrix_.index_ = A.indices
         lp.a_matrix_.value_ = A.data.astype(float)
-        if sf.integer.any():
+        ints = self._integers()
+        if ints.any():
             lp.integrality_ = [hs.HighsVarType.kInteger if k else hs.HighsVarType.kContinuous
-                               for k in sf.integer]
+                               for k in ints]
         if sf.quadratic:
             model = hs.HighsModel()
             model.lp_ = lp
@@ -465,6 +465,12 @@ class HighsModel:
             h.passModel(model)
         else:
             h.passModel(lp)
+
+    def _integers(self):
+        """Integer columns that are not fixed (a fixed integer is a constant: the LP with
+        integers fixed has duals)."""
+        sf = self.sf
+        return sf.integer & (sf.col_lower < sf.col_upper)
 
     def _hessian(self):
         hs = self._hs
@@ -483,6 +489,12 @@ class HighsModel:
         if len(delta.col_bounds):
             j = delta.col_bounds
             h.changeColsBounds(len(j), j, sf.col_lower[j], sf.col_upper[j])
+            ji = j[sf.integer[j]]
+            if len(ji):
+                hs = self._hs
+                kinds = [hs.HighsVarType.kInteger if k else hs.HighsVarType.kContinuous
+                         for k in self._integers()[ji]]
+                h.changeColsIntegrality(len(ji), ji, kinds)
         if len(delta.row_bounds):
             i = delta.row_bounds
             h.changeRowsBounds(len(i), i, sf.row_lower[i], sf.row_upper[i])
@@ -499,7 +511,7 @@ class HighsModel:
     def basis(self):
         return self.h.getBasis()
 
-    def run(self, basis=None):
+    def run(self, basis=None, regularise=True):
         """Solve (from ``basis`` when given); return a :class:`HighsRun`."""
         hs, sf, h = self._hs, self.sf, self.h
         for c in sf.constant_rows:   # rows without variables: they hold or the model is infeasible
@@ -517,9 +529,81 @@ class HighsModel:
         text = h.modelStatusToString(status)
         if status in (S.kInfeasible, S.kUnboundedOrInfeasible):
             return HighsRun("infeasible", highs_status=text)
+        if status != S.kOptimal and regularise and sf.quadratic and not self._integers().any():
+            # HiGHS's QP solver can fail ("Solve error") on a QP whose Hessian is singular on many
+            # free columns (e.g. B-theta angles); the smallest regularisation that it solves is
+            # used, and said: its duals are exact to about that relative size
+            for reg in self.QP_REGULARISATION:
+                alt = HighsModel(sf, {**self.options, "qp_regularization_value": reg}, self.tee)
+                out = alt.run(regularise=False)
+                if out.status == "optimal":
+                    out.highs_status = f"Optimal with QP regularisation {reg:g} (unregularised: {text})"
+                    return out
+            out = ipopt_qp(sf)   # an interior point on the same matrices, when Ipopt is installed
+            if out.status == "optimal":
+                out.highs_status = f"Optimal by Ipopt on the same QP (HiGHS: {text})"
+                return out
         if status != S.kOptimal:
             return HighsRun(text, highs_status=text)
         sol = h.getSolution()
         x = np.asarray(sol.col_value, dtype=float)
         duals = np.asarray(sol.row_dual, dtype=float) * sf.sense if sol.dual_valid else None
         return HighsRun("optimal", x, duals, sf.objective_value(x), text)
+
+
+def ipopt_qp(sf, tol=1e-10):
+    r"""Solve the convex QP of a standard form with Ipopt (``cyipopt``) straight from its matrices:
+    :math:`\min c_0 + c^\top x + \tfrac12 x^\top Q x` s.t. :math:`r^{lo} \le Ax \le r^{up}`,
+    :math:`l \le x \le u`. The fallback for a QP that HiGHS's active-set solver fails on (it
+    needs no Pyomo model, so no ASL). Row duals come back in the solver layer's convention
+    (d objective / d row bound). Returns a :class:`HighsRun` (status ``"unavailable"`` without
+    cyipopt)."""
+    try:
+        import cyipopt
+    except ImportError:
+        return HighsRun("unavailable", highs_status="cyipopt is not installed")
+    A = sf.A.tocoo()
+    L = sp.tril(sf.Q, format="coo")
+    arow, acol, aval = A.row, A.col, A.data.astype(float)
+    hrow, hcol, hval = L.row, L.col, L.data.astype(float)
+    c, Q = np.asarray(sf.c, float), sf.Q.tocsr()
+
+    class _QP:
+        def objective(self, x):
+            return float(c @ x + 0.5 * x @ (Q @ x))
+
+        def gradient(self, x):
+            return c + Q @ x
+
+        def constraints(self, x):
+            return sf.A @ x
+
+        def jacobian(self, x):
+            return aval
+
+        def jacobianstructure(self):
+            return arow, acol
+
+        def hessian(self, x, lagrange, obj_factor):
+            return obj_factor * hval
+
+        def hessianstructure(self):
+            return hrow, hcol
+
+    big = 1e20
+    lo = np.where(np.isfinite(sf.col_lower), sf.col_lower, -big)
+    up = np.where(np.isfinite(sf.col_upper), sf.col_upper, big)
+    cl = np.where(np.isfinite(sf.row_lower), sf.row_lower, -big)
+    cu = np.where(np.isfinite(sf.row_upper), sf.row_upper, big)
+    nlp = cyipopt.Problem(n=sf.n, m=sf.m, problem_obj=_QP(), lb=lo, ub=up, cl=cl, cu=cu)
+    for key, val in (("print_level", 0), ("sb", "yes"), ("tol", tol), ("hessian_constant", "yes"),
+                     ("jac_c_constant", "yes"), ("jac_d_constant", "yes"), ("mu_strategy", "adaptive")):
+        nlp.add_option(key, val)
+    x0 = np.clip(np.zeros(sf.n), lo, up)
+    x, info = nlp.solve(x0)
+    if info["status"] not in (0, 1):
+        return HighsRun(f"Ipopt: {info['status_msg']!s}", highs_status=str(info["status_msg"]))
+    # Ipopt's Lagrangian is f + g'lambda: d f*/d(bound) = -lambda
+    duals = -np.asarray(info["mult_g"], dtype=float) * sf.sense
+    return HighsRun("optimal", np.asarray(x, float), duals, sf.objective_value(np.asarray(x, float)),
+                    "Optimal (Ipopt)")

@@ -137,6 +137,27 @@ class StandardFormData:
         """The objective (in the model's own sense) at ``x``."""
         return self.sense * float(self.c0 + self.c @ x + 0.5 * x @ (self.Q @ x))
 
+    def worst_violation(self, x):
+        """``(scaled violation, what)`` of the worst row or column bound at ``x``: the violation
+        divided by max(1, |bound|), and the row (``("row", i)``) or column (``("col", j)``)."""
+        best = (0.0, None)
+        if self.m:
+            ax = self.A @ x
+            for bound, gap in ((self.row_lower, self.row_lower - ax), (self.row_upper, ax - self.row_upper)):
+                scale = np.maximum(1.0, np.abs(np.where(np.isfinite(bound), bound, 0.0)))
+                v = np.where(np.isfinite(bound), gap, 0.0) / scale
+                i = int(np.argmax(v))
+                if v[i] > best[0]:
+                    best = (float(v[i]), ("row", i))
+        if self.n:
+            for bound, gap in ((self.col_lower, self.col_lower - x), (self.col_upper, x - self.col_upper)):
+                scale = np.maximum(1.0, np.abs(np.where(np.isfinite(bound), bound, 0.0)))
+                v = np.where(np.isfinite(bound), gap, 0.0) / scale
+                j = int(np.argmax(v))
+                if v[j] > best[0]:
+                    best = (float(v[j]), ("col", j))
+        return best
+
     def violation(self, x):
         """Largest violation of the rows and column bounds at ``x`` (absolute, model units)."""
         v = 0.0
