@@ -129,7 +129,7 @@ def scale_fit(computed, paper):
 def study_case(case_name, candidates=20000, draws=2000, seed=0, continuous=True, n_mcmc=4000,
                ledger=None, progress=True, misreports=10):
     """Everything of one case (module doc) as frames, with the candidate set and weights."""
-    from pyomo_ecc.mechanisms.properties import clarke_payments
+    from pyomo_ecc.mechanisms.vcg import vcg_payments as clarke_payments
     from pyomo_ecc.solvers import solve
 
     rng = np.random.default_rng(seed)

@@ -118,7 +118,7 @@ def test_epsilon_inf_and_zero_sensitivity_give_the_maximiser():
 
 
 def test_dp_vcg_at_epsilon_inf_equals_clarke_vcg():
-    from pyomo_ecc.mechanisms.properties import clarke_payments
+    from pyomo_ecc.mechanisms.vcg import vcg_payments as clarke_payments
     m = seed_market()
     mech = ExponentialMechanism(m, math.inf, "seed")
     pay = mech.vcg_payments(np.random.default_rng(0))

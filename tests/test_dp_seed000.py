@@ -30,7 +30,7 @@ def test_finite_and_continuous_modes_agree_on_the_community(community):
 
 def test_table3_columns_and_plain_vcg(community):
     from pyomo_ecc.io.cases import load_case
-    from pyomo_ecc.mechanisms.properties import clarke_payments
+    from pyomo_ecc.mechanisms.vcg import vcg_payments as clarke_payments
     from pyomo_ecc.solvers import solve
     t3 = community["table3"]
     assert set(t3.index.get_level_values("epsilon")) == {0.1, 0.5, 1.0}

@@ -38,7 +38,8 @@ distribution on profile :math:`D`:
 * DP-VCG (seed eq. 11): :math:`J_i = \mathbb{E}_{\pi_{D_{-i}}}[\mathrm{sw}_{-i}]
   - \mathbb{E}_{\pi_D}[\mathrm{sw}_{-i}]`, where :math:`\pi_{D_{-i}}` is the mechanism (same
   :math:`\varepsilon, \Delta`) on the market without :math:`i` (its variables fixed to 0, its
-  fixed-load parameters zeroed, its block deactivated: :func:`withdrawn`). Finite mode: exact
+  fixed-load parameters zeroed, its block deactivated: :func:`withdrawn`, the what-if layer's
+  withdrawal). Finite mode: exact
   expectations over the candidates, with the standard error of the candidate draw
   (self-normalised importance sampling, :math:`\sum_k p_k^2 (f_k - \bar f)^2`); continuous mode:
   Monte Carlo means with :math:`\mathrm{sd}/\sqrt{\mathrm{ESS}}` errors.
@@ -72,7 +73,6 @@ symbol                             attribute                                mean
 :math:`p_i`                        ``hk_payments()``                        Huang-Kannan
 =================================  =======================================  =========================
 """
-import contextlib
 import math
 from dataclasses import dataclass, field
 
@@ -131,36 +131,13 @@ def _add(p, q, s=1.0):
     return p[0] + s * q[0], p[1] + s * q[1], p[2] + s * q[2]
 
 
-@contextlib.contextmanager
 def withdrawn(model, participant):
-    """The market without ``participant`` (seed eq. 11's :math:`D_{-i}`): its variables fixed
-    to 0, the mutable parameters of ``withdrawal_params()`` (every mutable parameter of a fixed
-    load) set to 0 and its block deactivated; everything is restored on exit."""
-    fixed, params = [], []
-    try:
-        for v in participant.component_data_objects(pyo.Var, descend_into=True):
-            if not v.fixed:
-                fixed.append((v, v.value))
-                v.fix(0.0)
-        if hasattr(participant, "withdrawal_params"):
-            zero = participant.withdrawal_params()
-        elif participant.fixed_injection:
-            zero = [c for c in participant.component_objects(pyo.Param, descend_into=False) if c.mutable]
-        else:
-            zero = []
-        for prm in zero:
-            for k in prm:
-                params.append((prm, k, prm[k].value))
-                prm[k] = 0.0
-        participant.deactivate()
-        yield
-    finally:
-        participant.activate()
-        for prm, k, val in params:
-            prm[k] = val
-        for v, val in fixed:
-            v.unfix()
-            v.set_value(val, skip_validation=True)
+    """The market without ``participant`` (seed eq. 11's :math:`D_{-i}`) for the duration of a
+    ``with`` block: the what-if layer's withdrawal (:func:`pyomo_ecc.core.whatif.withdraw`: the
+    participant's own rule, its variables and loads at 0, its block deactivated), undone on exit
+    with every value, duals and flags restored."""
+    from pyomo_ecc.core.whatif import applied, withdraw
+    return applied(model, [withdraw(participant)])
 
 
 @dataclass
@@ -485,8 +462,9 @@ class ExponentialMechanism:
         r"""Seed eq. 11 payments (module doc): DataFrame indexed ``participant`` with
         ``sw_others_without`` (:math:`\mathbb{E}_{\pi_{D_{-i}}}[\mathrm{sw}_{-i}]`),
         ``sw_others_with`` (:math:`\mathbb{E}_{\pi_D}[\mathrm{sw}_{-i}]`), ``payment`` (what
-        :math:`i` pays; negative: it receives), ``se``, ``value`` (:math:`\mathbb{E}[v_i]`) and
-        ``utility`` = value - payment."""
+        :math:`i` pays; negative: it receives), ``se``, ``value`` (:math:`\mathbb{E}[v_i]`),
+        ``utility`` = value - payment, ``status`` and ``reason`` (``undefined`` when the market
+        has no feasible set without :math:`i`)."""
         if not isinstance(rng, np.random.Generator):
             raise InputError("vcg_payments: rng must be a numpy.random.Generator")
         parts = _participants(self.model)
@@ -497,15 +475,22 @@ class ExponentialMechanism:
             v_i = _neg(self.quantity(blk.bid_cost))
             others = _add(self.welfare_parts, v_i, -1.0)
             (m_with, m_vi), (s_with, s_vi) = self.expect([others, v_i], rng, n)
-            with withdrawn(self.model, blk):
-                mech = self._without(rng)
-                v_i0 = _neg(_dense(mech.sf.expression(blk.bid_cost)))
-                others0 = _add(mech.welfare_parts, v_i0, -1.0)
-                (m_wo,), (s_wo,) = mech.expect([others0], rng, n)
+            try:
+                with withdrawn(self.model, blk):
+                    mech = self._without(rng)
+                    v_i0 = _neg(_dense(mech.sf.expression(blk.bid_cost)))
+                    others0 = _add(mech.welfare_parts, v_i0, -1.0)
+                    (m_wo,), (s_wo,) = mech.expect([others0], rng, n)
+            except ModelError as e:     # e.g. nobody else can replace it: no feasible set
+                rows.append((name, np.nan, m_with, np.nan, np.nan, m_vi, np.nan, "undefined",
+                             f"without '{name}': {e}"))
+                continue
             pay = m_wo - m_with
-            rows.append((name, m_wo, m_with, pay, math.hypot(s_wo, s_with), m_vi, m_vi - pay))
+            rows.append((name, m_wo, m_with, pay, math.hypot(s_wo, s_with), m_vi, m_vi - pay,
+                         "defined", ""))
         return pd.DataFrame(rows, columns=["participant", "sw_others_without", "sw_others_with",
-                                           "payment", "se", "value", "utility"]).set_index("participant")
+                                           "payment", "se", "value", "utility", "status",
+                                           "reason"]).set_index("participant")
 
     def _free_energy_gap(self, others, v_i, rng, nodes, n):
         """F(sw) - F(sw_{-i}) and its se (module doc)."""
