@@ -290,6 +290,12 @@ def test_ledger_composes_and_refuses_over_budget_release():
     mech.release(2, np.random.default_rng(1), led)
     with pytest.raises(PrivacyBudgetError, match="over by 0.5"):
         mech.release(1, np.random.default_rng(1), led)
+    pay = mech.hk_payments()
+    with pytest.raises(PrivacyBudgetError, match="would spend epsilon = inf"):
+        mech.release_payments(pay, led)
+    open_ledger = PrivacyLedger()                  # no budget: recorded, composed to inf
+    mech.release_payments(pay, open_ledger)
+    assert math.isinf(open_ledger.spent().loc["G1", "epsilon"])
 
 
 def test_continuous_huang_kannan_and_eq11_match_one_dimensional_closed_forms():

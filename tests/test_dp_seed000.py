@@ -59,7 +59,9 @@ def test_cli_dp_writes_figures_and_tables(tmp_path, capsys):
         assert (tmp_path / f).exists(), f
     import pandas as pd
     led = pd.read_csv(tmp_path / "ledger.csv")
-    assert led["epsilon"].iloc[0] == pytest.approx(0.1 * 100)
+    fig3 = led[led["what"].str.contains("Fig. 3")]
+    assert fig3["epsilon"].iloc[0] == pytest.approx(0.1 * 100)
+    assert np.isinf(led[led["what"].str.contains("payments")]["epsilon"]).all()
 
 
 def test_truthfulness_table(community):

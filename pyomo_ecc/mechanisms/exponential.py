@@ -62,16 +62,17 @@ distribution on profile :math:`D`:
 Payments computed from the reports are deterministic functions of private data and are **not**
 differentially private; the ledger records them with :math:`\varepsilon = \infty`.
 
-=================================  =======================================  =========================
-symbol                             attribute                                meaning
-=================================  =======================================  =========================
-:math:`\varepsilon`, :math:`\Delta`  ``epsilon``, ``sensitivity.delta``     privacy parameter, sensitivity
-:math:`\beta`                      ``beta``                                 :math:`\varepsilon/(2\Delta)`
-:math:`X`                          ``polytope``                             feasible set (standard form)
-:math:`x_k`, :math:`p_k`           ``candidates``, ``log_probabilities()``  finite mode
-:math:`J_i`                        ``vcg_payments()``                       seed eq. 11
-:math:`p_i`                        ``hk_payments()``                        Huang-Kannan
-=================================  =======================================  =========================
+=====================================  =======================================  =========================
+symbol                                 attribute                                meaning
+=====================================  =======================================  =========================
+:math:`\varepsilon`, :math:`\Delta`    ``epsilon``, ``sensitivity.delta``       privacy parameter,
+                                                                                sensitivity (currency)
+:math:`\beta`                          ``beta``                                 :math:`\varepsilon/(2\Delta)`
+:math:`X`                              ``polytope``                             feasible set
+:math:`x_k`, :math:`p_k`               ``candidates``, ``log_probabilities()``  finite mode
+:math:`J_i`                            ``vcg_payments()``                       seed eq. 11
+:math:`p_i`                            ``hk_payments()``                        Huang-Kannan
+=====================================  =======================================  =========================
 """
 import math
 from dataclasses import dataclass, field
@@ -392,6 +393,15 @@ class ExponentialMechanism:
                       certified=self.mode == "finite")
         return self.sample(n, rng)
 
+    def release_payments(self, payments, ledger, what="payments"):
+        """Record the release of a payments frame in ``ledger``: payments are functions of the
+        reports, not differentially private (epsilon = inf), so any finite budget refuses them
+        (:class:`~pyomo_ecc.mechanisms.privacy.PrivacyBudgetError`); returns the frame."""
+        ledger.charge(what, math.inf, list(payments.index), sensitivity=self.sensitivity.delta,
+                      content=f"{len(payments)} payment(s), {self.mode} mode, epsilon {self.epsilon:g}",
+                      certified=False)
+        return payments
+
     # -- expectations ------------------------------------------------------------------------
     def expect(self, parts_list, rng=None, n=4000, welfare_parts=None):
         """Expectations of quadratic functionals under the mechanism: ``(mean, se)`` arrays.
@@ -547,7 +557,9 @@ class ExponentialMechanism:
         (:math:`\tanh(\varepsilon/2)` times the welfare's range over the outcome space: for
         eq. 11 the gain is :math:`\mathbb{E}_{\hat\pi}[\mathrm{sw}] - \mathbb{E}_\pi[\mathrm{sw}]`
         and the two distributions are within :math:`\tanh(\varepsilon/2)` in total variation
-        when the misreport is a neighbouring profile; 0 for ``"hk"``)."""
+        when the misreport is a neighbouring profile; 0 for ``"hk"``; NaN in continuous mode).
+        Finite mode evaluates every report on the same candidates (exact comparisons);
+        continuous mode re-samples for each report (gains carry Monte Carlo error)."""
         if rule not in ("vcg", "hk"):
             raise InputError(f"misreport_gain: rule must be 'vcg' or 'hk', got {rule!r}")
         blk = _participants(self.model)[participant]
@@ -587,9 +599,8 @@ class ExponentialMechanism:
         if self.mode == "finite":
             sw = self.welfare(self.candidates)
             rng_sw = float(sw.max() - sw.min())
-        else:
-            lo = float("nan")
-            rng_sw = lo
+        else:       # the welfare's range over the polytope needs a non-convex problem
+            rng_sw = float("nan")
         df.attrs["dp_bound"] = 0.0 if rule == "hk" else math.tanh(self.epsilon / 2) * rng_sw
         return df
 
