@@ -321,3 +321,14 @@ def test_continuous_huang_kannan_and_eq11_match_one_dimensional_closed_forms():
     # eq. 11: J_g = E_{without g}[u x] - E[u x] = 0 - u E[x]
     vcg = mech.vcg_payments(rng, n=8000, participants=["g"])
     assert abs(vcg.loc["g", "payment"] + u * mean(k1)) < 5 * vcg.loc["g", "se"]
+
+
+@pytest.mark.parametrize("mode", ["finite", "continuous"])
+def test_mechanism_reproducible_bit_for_bit(mode):
+    m = seed_market()
+
+    def draw():
+        mech = ExponentialMechanism(m, 10.0, "seed", mode=mode, candidates=200,
+                                    rng=np.random.default_rng(30), chains=4)
+        return mech.sample(100, np.random.default_rng(31)).x
+    assert np.array_equal(draw(), draw())
