@@ -143,10 +143,16 @@ class Polytope:
         keep = ~zero
         Gy, hy, norms = Gy[keep], hy[keep], norms[keep]
         self._rows = np.flatnonzero(keep)
-        # Chebyshev centre in y: max r s.t. Gy y + r |Gy_i| <= hy, r <= 1e9 (bounded objective)
+        # Chebyshev centre, solved in x with the sparse rows (the reduced rows are dense):
+        # max r s.t. G_i x + r |G_i N| <= h_i (kept rows), E x = e
+        import scipy.sparse as sp
         k = self.dim
-        res = linprog(np.r_[np.zeros(k), -1.0], A_ub=np.c_[Gy, norms], b_ub=hy,
-                      bounds=[(None, None)] * k + [(0, None)], method="highs")
+        Gk = sp.csr_array(G[self._rows])
+        A_ub = sp.hstack([Gk, sp.csr_array(norms[:, None])]).tocsr()
+        A_eq = sp.hstack([sp.csr_array(E), sp.csr_array((E.shape[0], 1))]).tocsr() if E.shape[0] else None
+        res = linprog(np.r_[np.zeros(n), -1.0], A_ub=A_ub, b_ub=h[self._rows], A_eq=A_eq,
+                      b_eq=e if E.shape[0] else None,
+                      bounds=[(None, None)] * n + [(0, None)], method="highs")
         if res.status == 2:
             raise ModelError("polytope: the feasible set is empty (the limits conflict)")
         if res.status == 3:
@@ -154,22 +160,32 @@ class Polytope:
                              "finite limit for a sampler")
         if res.status != 0:
             raise ModelError(f"polytope: Chebyshev-centre LP failed ({res.message})")
-        y0, r = res.x[:k], res.x[k]
+        x0, r = res.x[:n], res.x[n]
         scale = max(1.0, float(np.max(np.abs(hy), initial=0.0)))
         if r <= 1e-9 * scale:
             raise ModelError("polytope: the feasible set has no interior in its affine hull (an "
                              "implicit equality, e.g. a lower limit equal to the upper limit not "
                              "written as one); radius " f"{r:.3g}")
-        # bounded iff G has full column rank and some lambda >= 1 has G' lambda = 0 (Stiemke)
-        if np.linalg.matrix_rank(Gy) < k or linprog(
-                np.zeros(Gy.shape[0]), A_eq=Gy.T, b_eq=np.zeros(k),
-                bounds=[(1.0, None)] * Gy.shape[0], method="highs").status != 0:
-            raise ModelError("polytope: the feasible set is unbounded; every direction needs a "
-                             "finite limit for a sampler")
+        # project the centre onto the affine hull exactly (the LP solution is within tolerance)
+        y0 = self.N.T @ (x0 - xp)
+        # bounded: every column boxed by single-column rows, or else (Stiemke) the reduced rows
+        # have full column rank and some lambda >= 1 has Gy' lambda = 0
+        single = (np.count_nonzero(G, axis=1) == 1)
+        up = np.any(single[:, None] & (G > 0), axis=0)
+        lo = np.any(single[:, None] & (G < 0), axis=0)
+        if not np.all(up & lo):
+            if np.linalg.matrix_rank(Gy) < k or linprog(
+                    np.zeros(Gy.shape[0]), A_eq=Gy.T, b_eq=np.zeros(k),
+                    bounds=[(1.0, None)] * Gy.shape[0], method="highs").status != 0:
+                raise ModelError("polytope: the feasible set is unbounded; every direction needs "
+                                 "a finite limit for a sampler")
         self.x0 = xp + self.N @ y0
         self.radius = float(r)
         self.Gy = Gy
         self.hy = hy - Gy @ y0          # slack of each row at the centre (y = 0)
+        if np.any(self.hy < -1e-7 * (1 + np.abs(h[self._rows]))):
+            raise ModelError("polytope: the Chebyshev centre is not feasible (numerical trouble)")
+        self.hy = np.maximum(self.hy, 0.0)
 
     def to_x(self, y):
         """Map reduced coordinates ``y`` (..., dim) back to ``x`` (..., n)."""
