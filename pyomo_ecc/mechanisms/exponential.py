@@ -167,7 +167,9 @@ class ExponentialMechanism:
     ``mode``: ``"finite"`` (then ``candidates`` K and ``rng`` draw the candidate set now, or
     ``candidates`` is an array of feasible points drawn without private data) or
     ``"continuous"``. Sampler options: ``chains``, ``burn`` (sweeps), ``thin``, ``rounding``
-    (True: diagonal pilot rounding, ``"full"``: full covariance, False: none).
+    (True: pilot rounding, full covariance when the pilot is long enough, see
+    :meth:`~pyomo_ecc.mechanisms.samplers.HitAndRun.round`; ``"full"``, ``"diagonal"``; False:
+    none).
     """
 
     def __init__(self, model, epsilon, sensitivity="seed", mode="continuous", candidates=1000,
@@ -320,7 +322,9 @@ class ExponentialMechanism:
         c0, c, Q = self.welfare_parts if welfare_parts is None else welfare_parts
         hr = HitAndRun(self.polytope, g=c, H=-Q, beta=self.beta)
         if self.rounding:
-            hr.round(rng, chains=min(self.chains, 8), full=self.rounding == "full")
+            hr.round(rng, chains=min(self.chains, 8),
+                     full=True if self.rounding == "full" else
+                     (False if self.rounding == "diagonal" else "auto"))
         return hr
 
     def sample(self, n, rng, progress=False, welfare_parts=None):

@@ -423,15 +423,19 @@ class HitAndRun:
                 out[:, s, :] = W
         return out
 
-    def round(self, rng, chains=8, sweeps=None, rounds=2, full=False):
+    def round(self, rng, chains=8, sweeps=None, rounds=2, full="auto"):
         """Rounding from pilot runs (module doc); returns ``self``. The pilot starts at the
-        Chebyshev centre and its draws are discarded. ``full=False`` (default) scales each
-        coordinate by its pilot standard deviation; ``full=True`` uses the Cholesky factor of
-        the pilot covariance, shrunk towards its diagonal by :math:`k/N` (:math:`N` pilot draws):
-        best for long, thin polytopes, while on near-axis-aligned ones a noisy full estimate
-        costs mixing (the benchmark's market polytopes mix better with the diagonal)."""
+        Chebyshev centre and its draws are discarded. ``full=False`` scales each coordinate by
+        its pilot standard deviation; ``full=True`` uses the Cholesky factor of the pilot
+        covariance, shrunk towards its diagonal by :math:`k/N` (:math:`N` pilot draws): needed
+        for long, thin polytopes at an angle to the axes (a binding cap across the null-space
+        coordinates), while a noisy full estimate costs mixing on near-axis-aligned ones (the
+        benchmark's). ``"auto"`` (default): full when the pilot has at least 50 draws per
+        dimension."""
         k = self.P.dim
         sweeps = max(50, 4 * k) if sweeps is None else int(sweeps)
+        if full == "auto":
+            full = chains * (sweeps - sweeps // 4) >= 50 * k
         for _ in range(rounds):
             W = np.zeros((chains, k))
             rec = self._sweeps(W, sweeps, rng, record=True)
