@@ -17,12 +17,15 @@ def community():
 
 
 def test_finite_and_continuous_modes_agree_on_the_community(community):
-    # two independent computations of the same mechanism: uniform candidates + exact weights,
-    # and hit-and-run on the polytope (both near-uniform at eps = 0.1, concentrated at 100)
+    # two independent computations of the same density where the finite candidates cover it
+    # (eps <= 1: near-uniform): uniform candidates with exact weights, and hit-and-run on the
+    # polytope; 5 standard errors (3000 candidates; at least 500 effective MCMC draws). At
+    # eps = 100 the finite mechanism is another mechanism (its 3000 outcomes rarely come near
+    # the optimum): only the ordering is checked.
     w = community["welfare"]
-    for eps in (0.1, 100.0):
+    for eps in (0.1, 1.0):
         fin, con = w.loc[(eps, "finite")], w.loc[(eps, "continuous")]
-        assert abs(fin["mean"] - con["mean"]) < 0.1 * fin["sd"] + 5.0
+        assert abs(fin["mean"] - con["mean"]) < 5 * fin["sd"] * (1 / 3000**0.5 + 1 / 500**0.5)
     assert np.all(np.diff(w.xs("finite", level="mode")["mean"].to_numpy()) > 0)
     # seed normalisation: the widest valuation range is D6's, U(10) - U(500) = 1610.63 yuan
     assert community["sensitivity"].delta == pytest.approx(1610.63, rel=1e-9)
