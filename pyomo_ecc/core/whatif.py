@@ -57,9 +57,13 @@ def _name(component):
 
 
 def _find(model, name, kind):
-    comp = model.find_component(name)
-    if comp is None:
-        raise InputError(f"what-if: model '{model.name}' has no {kind} called '{name}'")
+    cache = model.__dict__.setdefault("_ecc_find_cache", {})
+    comp = cache.get(name)
+    if comp is None or comp.parent_block() is None:   # not cached, or deleted since
+        comp = model.find_component(name)
+        if comp is None:
+            raise InputError(f"what-if: model '{model.name}' has no {kind} called '{name}'")
+        cache[name] = comp
     return comp
 
 
@@ -288,13 +292,23 @@ def _undo(undo, touched=None):
 
 
 def _check_blocks(ops):
-    """Cross-parameter rules of every block whose parameters the operations change."""
+    """Cross-parameter rules of every block whose parameters the operations change, and no
+    participant deactivated with a free injection (it stays in the balance the market built:
+    it must inject nothing, which its withdrawal rule ensures)."""
     seen = {}
-    for kind, obj, _ in ops:
+    for kind, obj, arg in ops:
         if kind == "param":
             blk = owner(obj.parent_component())
             if blk is not None:
                 seen[id(blk)] = blk
+        elif kind == "active" and not arg and hasattr(obj, "withdrawal"):
+            from pyomo.core.expr.visitor import identify_variables
+            for t in obj.p_inj:
+                free = [v.name for v in identify_variables(obj.p_inj[t].expr) if not v.fixed]
+                if free or abs(pyo.value(obj.p_inj[t])) > 1e-12:
+                    raise InputError(f"what-if: deactivating participant '{obj.name}' leaves it injecting "
+                                     f"in period {t} (free: {', '.join(free[:3]) or 'a constant'}); use "
+                                     f"withdraw({obj.name!r}), its withdrawal rule")
     for blk in seen.values():
         blk.check_params()
 
@@ -446,7 +460,7 @@ class WhatIf:
         from pyomo_ecc.core.standard_form import NotStandardForm, standard_form
         from pyomo_ecc.solvers import HighsModel
         self.sf = self.live = self._basis = None
-        self._parts = {}
+        self._parts, self._stacked = {}, {}
         if self.solver != "highs":
             return
         try:
@@ -500,10 +514,6 @@ class WhatIf:
         self.live.apply(delta)
 
     def _solve(self, touched, prices, values, diagnose, keep=False):
-        from pyomo_ecc.core.market import markets_in
-        from pyomo_ecc.solvers import _check_withdrawn
-        for mk in markets_in(self.model):
-            _check_withdrawn(mk)
         if not self.incremental:
             return self._solve_fresh(self.solver, prices, values, diagnose, keep)
         self._push(touched)
@@ -542,8 +552,7 @@ class WhatIf:
         x = run.x
         out = Outcome(status="optimal", objective=run.objective, route=route,
                       solution=x.copy() if keep else None)
-        for key, expr in values.items():
-            out.values[key] = self.sf.evaluate(self._expression(expr), x)
+        out.values = self._values(values, x)
         for name in ([prices] if isinstance(prices, str) else prices):
             out.prices[name] = self._prices(name, run.row_dual)
         return out
@@ -576,6 +585,29 @@ class WhatIf:
         name = self.sf.rows[k].name if kind == "row" else f"the bounds of {self.sf.columns[k].name}"
         return (f"the solver reported '{status}' but its solution violates {name} by {v:.3g} "
                 f"(relative); not accepted")
+
+    def _values(self, values, x):
+        """``{key: value of expr at x}`` for ``values = {key: expr}``: one sparse product for the
+        linear parts of all of them, cached while their parameters keep their values."""
+        if not values:
+            return {}
+        from pyomo.core.expr.visitor import identify_mutable_parameters
+        exprs = list(values.values())
+        key = tuple(id(e) for e in exprs)
+        hit = self._stacked.get(key)
+        if hit is None or any(p.value != v for p, v in zip(hit[0], hit[1])):
+            import scipy.sparse as sp
+            parts = [self.sf.expression(e) for e in exprs]
+            params = list({id(p): p for e in exprs for p in identify_mutable_parameters(e)}.values())
+            C = sp.csr_array(np.vstack([p[1] for p in parts]))
+            quad = [(k, p[2]) for k, p in enumerate(parts) if p[2].nnz]
+            hit = self._stacked[key] = (params, [p.value for p in params], C,
+                                        np.array([p[0] for p in parts]), quad)
+        _, _, C, c0, quad = hit
+        v = c0 + C @ x
+        for k, Q in quad:
+            v[k] += 0.5 * x @ (Q @ x)
+        return dict(zip(values.keys(), (float(a) for a in v)))
 
     def _expression(self, expr):
         """The standard-form parts of ``expr``, cached while its parameters keep their values."""
