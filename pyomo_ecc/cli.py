@@ -6,6 +6,8 @@ of every participant, with the reason of each undefined one
 ``pyomo-ecc cge [CASE] [--electricity-price P|market]``  the seed 001 CGE experiment (Table 5)
 ``pyomo-ecc cosim --rounds N [--agents SPEC] [--human UNIT] [--out DIR]``  the seed 001
 carbon-electricity co-simulation (see :mod:`pyomo_ecc.simulation.cli`)
+``pyomo-ecc dp [--out DIR] [--candidates K] [--draws N] [--seed S]``  the seed 000
+differentially private market study (Figs. 2-5, Table 3, reproduction verdict)
 ``pyomo-ecc run [CASE] [--solver NAME] [--out DIR] [--plot FILE]``  solve a case's default
 model, print a summary (welfare, prices, dispatch, surplus, and the model's own report tables);
 with ``--out`` also write ``prices.csv`` (bus, t, lmp) and ``dispatch.csv`` (participant, t,
@@ -140,6 +142,16 @@ def main(argv=None):
     from pyomo_ecc.simulation.cli import add_arguments as cosim_arguments
     cosim_arguments(sub.add_parser("cosim", help="run the seed 001 carbon-electricity co-simulation"))
     # ----------------------------------------------------------------------------------------
+    # -- dp: the seed 000 differentially private market study --------------------------------
+    p_dp = sub.add_parser("dp", help="seed 000 DP market study: Figs. 2-5, Table 3, verdict")
+    p_dp.add_argument("--out", default=None, help="directory for the figures and tables")
+    p_dp.add_argument("--candidates", type=int, default=20000, help="finite-mode candidates K")
+    p_dp.add_argument("--draws", type=int, default=2000, help="released outcomes for Fig. 3")
+    p_dp.add_argument("--seed", type=int, default=0, help="seed of numpy's default_rng")
+    p_dp.add_argument("--case", action="append", default=None,
+                      help="seed000_community or seed000_coupled (repeatable; default both)")
+    p_dp.add_argument("--no-continuous", action="store_true",
+                      help="skip the continuous-mode (hit-and-run) cross-check")
     args = parser.parse_args(argv)
 
     from pyomo_ecc.errors import EccError
@@ -162,6 +174,14 @@ def main(argv=None):
         elif args.command == "cosim":
             from pyomo_ecc.simulation.cli import run as cosim_run
             cosim_run(args)
+        elif args.command == "dp":
+            from pyomo_ecc.models.dp_seed000 import cli as dp_cli
+            argv_dp = ["--candidates", str(args.candidates), "--draws", str(args.draws),
+                       "--seed", str(args.seed)]
+            argv_dp += ["--out", args.out] if args.out else []
+            argv_dp += [x for c in (args.case or []) for x in ("--case", c)]
+            argv_dp += ["--no-continuous"] if args.no_continuous else []
+            dp_cli(argv_dp)
     except EccError as e:
         print(f"pyomo-ecc: error: {e}", file=sys.stderr)
         return 1
