@@ -199,6 +199,7 @@ class StandardForm(StandardFormData):
         self._init_objective()
         self._deps = None          # parameter -> (rows, terms, cols)
         self._row_sym, self._term_sym = {}, {}   # rows / objective terms kept symbolic, when needed
+        self._row_eval = None                    # every parameter row, evaluated together
         if track:
             self._build_deps()
 
@@ -413,8 +414,11 @@ class StandardForm(StandardFormData):
                     numbers.add(i)
             activity |= {i for i, con in enumerate(self.rows)
                          if self._row_on[i] != bool(con.active and _effective_active(con.parent_block(), cache))}
+        by_params = False
         for p in params or ():
-            numbers |= rows_dep.get(p, set())
+            hit = rows_dep.get(p)
+            if hit:
+                by_params = True
             dirty_terms |= terms_dep.get(p, set())
             dirty_cols |= cols_dep.get(p, set())
             if p in self._param_values:
@@ -439,7 +443,7 @@ class StandardForm(StandardFormData):
                     raise StructureChanged(f"constraint '{c.name}' was not active when the form was compiled")
         delta = Delta()
         delta.col_bounds = self._update_cols(sorted(dirty_cols))
-        delta.row_bounds, delta.coefs = self._update_rows(sorted(numbers), sorted(activity - numbers), cache)
+        delta.row_bounds, delta.coefs = self._update_rows(numbers, activity - numbers, cache, by_params)
         delta.cost, delta.hessian, delta.offset = self._update_terms(sorted(dirty_terms))
         return delta
 
@@ -460,15 +464,23 @@ class StandardForm(StandardFormData):
                 changed.append(j)
         return np.array(changed, dtype=int)
 
-    def _update_rows(self, numbers, activity, cache):
-        """Re-evaluate the rows in ``numbers`` (coefficients and bounds) and the activity of those
-        in ``activity``; return (rows whose bounds changed, coefficient changes)."""
+    def _update_rows(self, numbers, activity, cache, by_params=()):
+        """Re-evaluate the rows in ``numbers`` (coefficients and bounds; ``by_params``: those
+        dirty because a parameter changed, evaluated together) and the activity of those in
+        ``activity``; return (rows whose bounds changed, coefficient changes)."""
         changed, coefs = [], []
         A = self.A
+        numbers = set(numbers)
+        if by_params:
+            done, ch, cf = self._update_param_rows(set(activity))
+            changed.extend(ch)
+            coefs.extend(cf)
+            numbers -= done
         for i in numbers:
             sym = self._row_sym.get(i)
             if sym is None or sym[0] != id(self.rows[i].expr):
-                sym = self._row_sym[i] = self._row_symbolic(i)
+                expr_id, entries, lists, has_lo, has_up = self._row_symbolic(i)
+                sym = self._row_sym[i] = (expr_id, entries, _Coefs(lists), has_lo, has_up)
             _, entries, evaluator, has_lo, has_up = sym
             vals = evaluator.values()
             for (k, j), val in zip(entries, vals[3:]):
@@ -478,7 +490,7 @@ class StandardForm(StandardFormData):
             c = vals[0]
             self._row_lo_on[i] = vals[1] - c if has_lo else -INF
             self._row_up_on[i] = vals[2] - c if has_up else INF
-        for i in list(numbers) + list(activity):
+        for i in numbers | set(activity):
             con = self.rows[i]
             on = bool(con.active and _effective_active(con.parent_block(), cache))
             self._row_on[i] = on
@@ -488,10 +500,66 @@ class StandardForm(StandardFormData):
                 changed.append(i)
         return np.array(sorted(set(changed)), dtype=int), coefs
 
+    def _param_rows(self):
+        """Every row that involves a parameter, kept symbolic in one vectorised evaluator."""
+        if self._row_eval is None:
+            rows = sorted(set().union(*self._deps[0].values())) if self._deps[0] else []
+            lists, kpos, vpos, cpos, has_lo, has_up, expr_ids, owner = [], [], [], [], [], [], [], []
+            for i in rows:
+                expr_id, entries, row_lists, lo, up = self._row_symbolic(i)
+                cpos.append(len(lists))
+                lists.extend(row_lists)
+                for n, (k, _) in enumerate(entries):
+                    kpos.append(k)
+                    vpos.append(cpos[-1] + 3 + n)
+                    owner.append(i)
+                has_lo.append(lo)
+                has_up.append(up)
+                expr_ids.append(expr_id)
+            self._row_eval = dict(rows=np.array(rows, dtype=int), coefs=_Coefs(lists),
+                                  cpos=np.array(cpos, dtype=int), kpos=np.array(kpos, dtype=int),
+                                  vpos=np.array(vpos, dtype=int), owner=np.array(owner, dtype=int),
+                                  has_lo=np.array(has_lo, dtype=bool), has_up=np.array(has_up, dtype=bool),
+                                  expr=np.array(expr_ids, dtype=np.int64))
+        return self._row_eval
+
+    def _update_param_rows(self, skip):
+        """Evaluate every parameter row at once; return (rows handled, rows whose bounds changed,
+        coefficient changes). Rows rewritten since (another expression) are left to the caller."""
+        ev = self._param_rows()
+        rows = ev["rows"]
+        if not len(rows):
+            return set(), [], []
+        vals = ev["coefs"].values()
+        current = np.fromiter((id(self.rows[i].expr) for i in rows), dtype=np.int64, count=len(rows))
+        ok = current == ev["expr"]
+        c = vals[ev["cpos"]]
+        lo = np.where(ev["has_lo"], vals[ev["cpos"] + 1] - c, -INF)
+        up = np.where(ev["has_up"], vals[ev["cpos"] + 2] - c, INF)
+        r = rows[ok]
+        self._row_lo_on[r], self._row_up_on[r] = lo[ok], up[ok]
+        coefs = []
+        if len(ev["kpos"]):
+            okk = np.isin(ev["owner"], r)
+            k, new = ev["kpos"][okk], vals[ev["vpos"][okk]]
+            diff = new != self.A.data[k]
+            if diff.any():
+                self.A.data[k[diff]] = new[diff]
+                cols = self.A.indices[k[diff]]
+                coefs = list(zip(ev["owner"][okk][diff].tolist(), cols.tolist(), new[diff].tolist()))
+        keep = np.array([i not in skip for i in r], dtype=bool) if skip else np.ones(len(r), dtype=bool)
+        rk = r[keep]
+        on = self._row_on[rk]
+        new_lo = np.where(on, self._row_lo_on[rk], -INF)
+        new_up = np.where(on, self._row_up_on[rk], INF)
+        moved = (new_lo != self.row_lower[rk]) | (new_up != self.row_upper[rk])
+        self.row_lower[rk], self.row_upper[rk] = new_lo, new_up
+        return set(r[keep].tolist()), rk[moved].tolist(), coefs
+
     def _row_symbolic(self, i):
         """Row i with its parameters kept symbolic: ``(id of the expression, [(position in A.data,
-        column, [coefficient terms])], constant, lower, upper)``; only entries whose
-        coefficient involves a parameter are listed (the others cannot change)."""
+        column)], [constant, lower, upper, coefficient terms...], has lower, has upper)``; only
+        entries whose coefficient involves a parameter are listed (the others cannot change)."""
         con = self.rows[i]
         repn = self._free_repn(con.body, compute_values=False)
         if not repn.is_linear():
@@ -515,9 +583,9 @@ class StandardForm(StandardFormData):
                 entries.append((k, j))
                 lists.append(terms)
         lo, up = con.lower, con.upper
-        evaluator = _Coefs([[repn.constant], [0.0 if lo is None else lo], [0.0 if up is None else up]] + lists)
         self._row_expr[i] = id(con.expr)
-        return id(con.expr), entries, evaluator, lo is not None, up is not None
+        lists = [[repn.constant], [0.0 if lo is None else lo], [0.0 if up is None else up]] + lists
+        return id(con.expr), entries, lists, lo is not None, up is not None
 
     def _update_terms(self, ks):
         if not ks:
@@ -579,77 +647,80 @@ def _num(e):
 
 
 def _affine(e):
-    """``(alpha, param, beta)`` with ``e = alpha * param + beta`` for an expression of at most one
-    mutable parameter built from products by constants, sums, negations and divisions by
-    constants (``param`` None: a constant); None for anything else."""
+    """``({id: [alpha, param]}, beta)`` with ``e = sum(alpha * param) + beta`` for an expression
+    linear in mutable parameters (products by constants, sums, negations, divisions by
+    constants); None for anything else (evaluated by Pyomo)."""
     if isinstance(e, (int, float)):
-        return 0.0, None, float(e)
+        return {}, float(e)
     if getattr(e, "is_parameter_type", lambda: False)():
         if e.is_constant():
-            return 0.0, None, float(pyo.value(e))
-        return 1.0, e, 0.0
+            return {}, float(pyo.value(e))
+        return {id(e): [1.0, e]}, 0.0
     if not getattr(e, "is_expression_type", lambda: False)():
         try:
-            return 0.0, None, float(pyo.value(e))
+            return {}, float(pyo.value(e))
         except Exception:
             return None
     name = type(e).__name__
     args = [_affine(a) for a in e.args]
     if any(a is None for a in args):
         return None
-    params = {id(a[1]): a[1] for a in args if a[1] is not None}
-    if len(params) > 1:
-        return None
-    par = next(iter(params.values()), None)
     if "Negation" in name:
-        a, _, b = args[0]
-        return -a, par, -b
+        lin, b = args[0]
+        return {k: [-a, p] for k, (a, p) in lin.items()}, -b
     if "Sum" in name:
-        return sum(a[0] for a in args), par, sum(a[2] for a in args)
+        out, beta = {}, 0.0
+        for lin, b in args:
+            beta += b
+            for k, (a, p) in lin.items():
+                out.setdefault(k, [0.0, p])[0] += a
+        return out, beta
     if "Product" in name or "Monomial" in name:
-        (a1, p1, b1), (a2, p2, b2) = args
-        if p1 is not None and p2 is not None:
+        (l1, b1), (l2, b2) = args
+        if l1 and l2:
             return None
-        if p1 is None:
-            return b1 * a2, par, b1 * b2
-        return a1 * b2, par, b1 * b2
+        if not l1:
+            return {k: [b1 * a, p] for k, (a, p) in l2.items()}, b1 * b2
+        return {k: [a * b2, p] for k, (a, p) in l1.items()}, b1 * b2
     if "Division" in name:
-        (a1, p1, b1), (a2, p2, b2) = args
-        if p2 is not None or b2 == 0:
+        (l1, b1), (l2, b2) = args
+        if l2 or b2 == 0:
             return None
-        return a1 / b2, par, b1 / b2
+        return {k: [a / b2, p] for k, (a, p) in l1.items()}, b1 / b2
     return None
 
 
 class _Coefs:
     """Fast re-evaluation of a list of sums of parameter expressions: each entry compiled to
-    ``alpha * param + beta`` when it is affine in one parameter (the usual case: a price times
-    a period length), evaluated by Pyomo otherwise."""
+    ``sum(alpha * param) + beta`` when it is linear in parameters (the usual case: a price times
+    a period length, a sum of loads), evaluated by Pyomo otherwise."""
 
     def __init__(self, entries):
         self.n = len(entries)
-        alpha, beta, which, params, generic = np.zeros(self.n), np.zeros(self.n), [], {}, []
+        beta = np.zeros(self.n)
+        rows, alphas, which, params, generic = [], [], [], {}, []
         for k, terms in enumerate(entries):
             aff = [_affine(t) for t in terms]
-            pars = {id(a[1]) for a in aff if a is not None and a[1] is not None}
-            if any(a is None for a in aff) or len(pars) > 1:
+            if any(a is None for a in aff):
                 generic.append((k, terms))
                 continue
-            alpha[k] = sum(a[0] for a in aff)
-            beta[k] = sum(a[2] for a in aff)
-            par = next((a[1] for a in aff if a[1] is not None), None)
-            if par is not None:
-                which.append((k, params.setdefault(id(par), (len(params), par))[0]))
-        self.alpha, self.beta, self.generic = alpha, beta, generic
+            for lin, b in aff:
+                beta[k] += b
+                for key, (alpha, par) in lin.items():
+                    rows.append(k)
+                    alphas.append(alpha)
+                    which.append(params.setdefault(key, (len(params), par))[0])
+        self.beta, self.generic = beta, generic
         self.params = [p for _, p in sorted(params.values(), key=lambda t: t[0])]
-        self.rows = np.array([k for k, _ in which], dtype=int)
-        self.cols = np.array([i for _, i in which], dtype=int)
+        self.rows = np.array(rows, dtype=int)
+        self.alpha = np.array(alphas, dtype=float)
+        self.cols = np.array(which, dtype=int)
 
     def values(self):
         v = self.beta.copy()
         if len(self.rows):
             pv = np.array([p.value for p in self.params], dtype=float)
-            v[self.rows] += self.alpha[self.rows] * pv[self.cols]
+            np.add.at(v, self.rows, self.alpha * pv[self.cols])
         for k, terms in self.generic:
             v[k] = _num_list(terms)
         return v

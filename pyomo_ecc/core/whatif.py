@@ -460,7 +460,7 @@ class WhatIf:
         from pyomo_ecc.core.standard_form import NotStandardForm, standard_form
         from pyomo_ecc.solvers import HighsModel
         self.sf = self.live = self._basis = None
-        self._parts, self._stacked = {}, {}
+        self._parts, self._stacked, self._price_maps = {}, {}, {}
         if self.solver != "highs":
             return
         try:
@@ -622,9 +622,19 @@ class WhatIf:
         return parts
 
     def _prices(self, name, row_dual):
-        from pyomo_ecc.pricing.prices import price_series
-        idx = self.sf.row_index
-        return price_series(self.model, name, lambda c: float(row_dual[idx[c]]) if c in idx else 0.0)
+        """The prices ``name`` from the row duals: the normalisation of
+        :func:`~pyomo_ecc.pricing.prices.price_series`, read once (a unit dual gives each
+        price's factor sign / weight) and applied as one vector product afterwards."""
+        hit = self._price_maps.get(name)
+        if hit is None:
+            from pyomo_ecc.pricing.prices import price_series
+            order = []
+            unit = price_series(self.model, name, lambda c: (order.append(c), 1.0)[1])
+            rows = np.array([self.sf.row_index.get(c, -1) for c in order], dtype=int)
+            hit = self._price_maps[name] = (rows, unit.to_numpy(dtype=float), unit.index)
+        rows, factor, index = hit
+        duals = np.where(rows >= 0, row_dual[np.maximum(rows, 0)], 0.0) if len(rows) else np.zeros(0)
+        return pd.Series(factor * duals, index=index, name=name)
 
     def _why_infeasible(self, diagnose, status):
         if not diagnose:
