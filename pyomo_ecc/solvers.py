@@ -43,11 +43,15 @@ from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from pyomo_ecc.core.market import assemble_all, markets_in
 from pyomo_ecc.errors import InfeasibleMarketError, ModelError, SolverError
+from pyomo_ecc.verify import TOL as VERIFY_TOL
+from pyomo_ecc.verify import verify_solution
 
 log = logging.getLogger(__name__)
 
 #: sign that turns a solver's reported dual into d(objective)/d(rhs) for a minimisation
 DUAL_SIGN = {"highs": 1.0, "cyipopt": -1.0}
+#: option sets tried in turn when HiGHS's QP solver does not finish a convex QP as optimal
+HIGHS_QP_FALLBACKS = ({"simplex_scale_strategy": 0, "qp_iteration_limit": 10**8},)
 _ALIASES = {"ipopt": "cyipopt"}
 _INFEASIBLE_NEW = {TC.provenInfeasible, TC.locallyInfeasible, TC.infeasibleOrUnbounded}
 _INFEASIBLE_OLD = {LegacyTC.infeasible, LegacyTC.infeasibleOrUnbounded, LegacyTC.invalidProblem}
@@ -108,12 +112,16 @@ class Solver:
     'highs'
     """
 
-    def __init__(self, name="highs", options=None, tee=False, persistent=False):
+    def __init__(self, name="highs", options=None, tee=False, persistent=False, verify=True,
+                 verify_tol=VERIFY_TOL):
         self.name = _ALIASES.get(name, name)
         self.persistent = persistent
         self.options = dict(options or {})
         self.tee = tee
+        self.verify = verify
+        self.verify_tol = verify_tol
         self._iface = None
+        self._last_form = None
 
     # -- interfaces ----------------------------------------------------------------------------
     def _interface(self):
@@ -164,6 +172,9 @@ class Solver:
         if ints:
             basis = "LP with integers fixed"
             self._fixed_integer_duals(model, obj, ints)
+        if self.verify:
+            verify_solution(model, solver=self.name, termination=self._status(term, raw),
+                            tol=self.verify_tol, standard_form=self._last_form)
         for mk in markets:
             mk._pricing_basis = basis
         return SolveResult(self.name, term, float(pyo.value(obj)), basis, raw)
@@ -184,30 +195,17 @@ class Solver:
 
     def _run(self, model, obj, want_duals=True):
         """Solve once; return ('optimal' | 'infeasible' | other, raw results); load values."""
+        self._last_form = None
+        if self.name == "cyipopt":
+            self._interface()   # availability, with the install hint
+            return self._run_cyipopt(model, obj, want_duals)
         if self.name == "highs" and not self.persistent and polynomial_degree(obj.expr) in (0, 1):
             out = self._run_highs_matrix(model, obj, want_duals)
             if out is not None:
                 return out
         iface = self._interface()
         if self.name == "highs":
-            opts = dict(self.options)
-            if polynomial_degree(obj.expr) == 2 and not _integer_vars(model):
-                opts.setdefault("qp_regularization_value", 0.0)
-            try:
-                res = iface.solve(model, tee=self.tee, load_solutions=False,
-                                  raise_exception_on_nonoptimal_result=False, solver_options=opts)
-            except IncompatibleModelError as e:
-                raise SolverError(f"HiGHS cannot solve model '{model.name}': {e}; it takes LP, convex QP "
-                                  f"and MILP only: use solver='ipopt' for a nonlinear model") from None
-            tc = res.termination_condition
-            if tc in _INFEASIBLE_NEW:
-                return "infeasible", res
-            if tc != TC.convergenceCriteriaSatisfied:
-                return str(tc.name), res
-            res.solution_loader.load_vars()
-            if want_duals:
-                self._store_duals(model, res.solution_loader.get_duals(), DUAL_SIGN["highs"])
-            return "optimal", res
+            return self._run_highs_persistent(model, obj, want_duals)
         if want_duals:
             if not isinstance(model.component("dual"), pyo.Suffix):
                 model.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
@@ -242,6 +240,116 @@ class Solver:
                 model.dual[c] = sign * model.dual[c]
         return "optimal", res
 
+    def _run_highs_persistent(self, model, obj, want_duals):
+        """HiGHS through Pyomo's interface (QP, or ``persistent=True``). A QP that HiGHS does not
+        finish as optimal is tried again with the settings of :data:`HIGHS_QP_FALLBACKS` in turn,
+        and then with Ipopt (a convex QP has one optimum, so the prices are the same); if every
+        attempt fails, the error quotes each attempt's status."""
+        quadratic = polynomial_degree(obj.expr) == 2 and not _integer_vars(model)
+        attempts = [{}] + ([dict(f) for f in HIGHS_QP_FALLBACKS] if quadratic else [])
+        tried = []
+        for extra in attempts:
+            opts = dict(self.options)
+            if quadratic:
+                opts.setdefault("qp_regularization_value", 0.0)
+            opts.update({k: v for k, v in extra.items() if k not in self.options})
+            term, res = self._highs_once(model, want_duals, opts)
+            if term in ("optimal", "infeasible"):
+                if tried:
+                    log.info("HiGHS QP: %s; solved with %s", "; ".join(tried), extra)
+                return term, res
+            tried.append(f"{extra or 'default settings'}: {term}")
+        if quadratic and _ipopt_available():
+            term, res = Solver("ipopt", tee=self.tee, verify=False)._run(model, obj, want_duals)
+            if term == "optimal":
+                log.info("HiGHS QP: %s; solved with Ipopt", "; ".join(tried))
+                return term, res
+            tried.append(f"Ipopt: {term}")
+        return "HiGHS " + "; ".join(tried), None
+
+    def _highs_once(self, model, want_duals, opts):
+        iface = self._interface()
+        try:
+            res = iface.solve(model, tee=self.tee, load_solutions=False,
+                              raise_exception_on_nonoptimal_result=False, solver_options=opts)
+        except IncompatibleModelError as e:
+            raise SolverError(f"HiGHS cannot solve model '{model.name}': {e}; it takes LP, convex QP "
+                              f"and MILP only: use solver='ipopt' for a nonlinear model") from None
+        tc = res.termination_condition
+        if tc in _INFEASIBLE_NEW:
+            return "infeasible", res
+        if tc != TC.convergenceCriteriaSatisfied:
+            return _highs_status(iface, tc), res
+        res.solution_loader.load_vars()
+        if want_duals:
+            self._store_duals(model, res.solution_loader.get_duals(), DUAL_SIGN["highs"])
+        return "optimal", res
+
+    def _run_cyipopt(self, model, obj, want_duals):
+        """Ipopt through PyNumero's NLP interface, written without "defined variables".
+
+        Pyomo's NL writer exports named Expressions as AMPL defined variables; a linear named
+        Expression with a constant part (a fixed variable, a mutable Param or a number, e.g. a
+        B-theta flow :math:`\\beta(\\theta_i - \\theta_r)` to a reference bus whose angle is
+        fixed) that is used by several constraints is then written with the wrong coefficients
+        in all but the first, and Ipopt solves a different problem. Substituting the Expressions
+        (``export_defined_variables=False``) writes the model as Pyomo evaluates it. The solver's
+        banner and log go to the terminal only with ``tee=True``.
+        """
+        import sys
+
+        from pyomo.common.tee import capture_output
+        from pyomo.contrib.pynumero.algorithms.solvers import cyipopt_solver as cys
+        from pyomo.contrib.pynumero.interfaces.cyipopt_interface import CyIpoptNLP
+        from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
+
+        try:
+            nlp = PyomoNLP(model, nl_file_options={"export_defined_variables": False})
+        except Exception as e:   # the writer refuses the model (e.g. an unsupported expression)
+            return f"error: {e}", None
+        problem = CyIpoptNLP(nlp)
+        for k, v in self.options.items():
+            problem.add_option(k, v)
+        try:
+            with capture_output(sys.stdout if self.tee else None, capture_fd=True):
+                x, info = problem.solve(problem.x_init())
+        except Exception as e:
+            return f"error: {e}", None
+        finally:
+            problem.close()
+        msg = info["status_msg"]
+        status = cys._cyipopt_status_enum.get(msg)
+        tc = cys._ipopt_term_cond.get(status, LegacyTC.unknown)
+        raw = {"status": info["status"], "status_msg": msg.decode() if isinstance(msg, bytes) else msg,
+               "obj_val": info["obj_val"]}
+        if tc in _INFEASIBLE_OLD:
+            return "infeasible", raw
+        if tc not in _OPTIMAL_OLD:
+            return f"{tc} ({raw['status_msg']})", raw
+        nlp.set_primals(x)
+        for var, val in zip(nlp.get_pyomo_variables(), x):
+            var.set_value(val, skip_validation=True)
+        if want_duals:
+            sign = DUAL_SIGN["cyipopt"]
+            if obj.sense == pyo.maximize:
+                sign = -sign   # PyNumero minimises -f: its flipped multipliers are d(-f)/d(rhs)
+            self._store_duals(model, ComponentMap(zip(nlp.get_pyomo_constraints(), info["mult_g"])),
+                              sign)
+        return "optimal", raw
+
+    @staticmethod
+    def _status(term, raw):
+        """The solver's own status line for messages: HiGHS's model status, Ipopt's message."""
+        if isinstance(raw, dict) and "status_msg" in raw:
+            return f"{term}: {raw['status_msg']}"
+        try:
+            import highspy
+            if isinstance(raw, highspy.Highs):
+                return f"{term}: HiGHS model status '{raw.modelStatusToString(raw.getModelStatus())}'"
+        except ImportError:  # pragma: no cover
+            pass
+        return term
+
     def _run_highs_matrix(self, model, obj, want_duals):
         """LP / MILP straight to highspy: Pyomo's standard-form compiler builds the sparse
         matrix (much faster than the persistent interface's term-by-term translation), HiGHS
@@ -254,6 +362,7 @@ class Solver:
         except Exception:  # nonlinear or otherwise not a linear standard form
             return None
         import highspy
+        self._last_form = info   # the solution check reuses the matrix
         inf = highspy.kHighsInf
         cols, A = info.columns, info.A
         lp = highspy.HighsLp()
@@ -298,7 +407,7 @@ class Solver:
         if status in (S.kInfeasible, S.kUnboundedOrInfeasible):
             return "infeasible", h
         if status != S.kOptimal:
-            return h.modelStatusToString(status), h
+            return f"HiGHS model status '{h.modelStatusToString(status)}'", h
         sol = h.getSolution()
         for v, x in zip(cols, sol.col_value):
             v.set_value(round(x) if not v.is_continuous() else x, skip_validation=True)
@@ -352,6 +461,22 @@ class Solver:
             f"model '{model.name}' is infeasible; these constraints conflict (an elastic relaxation "
             f"restores feasibility by relaxing them by the amounts shown):\n" + "\n".join(lines),
             conflicts)
+
+
+def _highs_status(iface, tc):
+    """The termination condition and HiGHS's own model status (when the interface has it)."""
+    try:
+        h = iface._solver_model
+        return f"{tc.name} (HiGHS model status '{h.modelStatusToString(h.getModelStatus())}')"
+    except Exception:  # an interface without a live highspy model
+        return str(tc.name)
+
+
+def _ipopt_available():
+    try:
+        return bool(pyo.SolverFactory("cyipopt").available())
+    except Exception:
+        return False
 
 
 def _described(model, name):

@@ -1,0 +1,246 @@
+r"""Check a loaded solution against the model before anything is published from it.
+
+:func:`check_solution` measures, at the values and duals loaded into ``model``:
+
+* **primal feasibility** of every active constraint :math:`l_i \le g_i(x) \le u_i` and every
+  variable bound :math:`\underline{x}_j \le x_j \le \overline{x}_j`, scaled by the size of the
+  bound:
+
+  .. math:: v^{P}_i = \frac{\max(l_i - g_i(x),\; g_i(x) - u_i,\; 0)}{\max(1, |l_i|, |u_i|)}
+
+and, for an LP or QP (linear constraints, objective of degree at most 2, no free integer
+variable) whose duals are loaded (``model.dual`` in the solver layer's convention,
+:math:`y_i = \partial f^\star / \partial\,\mathrm{rhs}_i`, see :mod:`pyomo_ecc.solvers`), with
+:math:`\sigma = +1` for a minimisation and :math:`-1` for a maximisation:
+
+* **dual feasibility** (the sign of each inequality's dual): :math:`\sigma y_i \le 0` for a
+  :math:`g_i \le u_i` row, :math:`\sigma y_i \ge 0` for a :math:`g_i \ge l_i` row (a ranged row
+  takes the sign of the side it is nearer), scaled by :math:`\max(1, \max_k |y_k|)`;
+* **complementarity**: with slack :math:`s_i \ge 0` to the bound the dual belongs to,
+  :math:`v^{C}_i = \frac{|y_i|}{1 + |y_i|}\cdot\frac{s_i}{\max(1, |b_i|)}`
+  (zero when either the dual or the scaled slack is zero);
+* **stationarity** (reduced costs): :math:`r = \nabla f(x) - A^\top y`; an interior variable
+  needs :math:`r_j = 0`, one at its lower bound :math:`\sigma r_j \ge 0`, at its upper bound
+  :math:`\sigma r_j \le 0`; the wrong part is scaled by
+  :math:`\max(1, |\nabla_j f|, \max_i |y_i A_{ij}|)`.
+
+The constraint matrix :math:`A` comes from Pyomo's linear standard-form compiler (or from the
+caller, who has often just built it to solve); every measure is vectorised over rows and
+columns. :func:`check_solution` returns a report frame; :func:`verify_solution` raises
+:class:`~pyomo_ecc.errors.SolverError` naming the worst items, the violation and the solver's
+own status.
+
+=============================  ===================  ==============================================
+symbol                         column / argument    meaning
+=============================  ===================  ==============================================
+:math:`v^P, v^C`, ...          ``violation``        scaled violation (dimensionless)
+                               ``kind``             ``primal``, ``bound``, ``dual sign``,
+                                                    ``complementarity``, ``stationarity``
+                               ``absolute``         the same violation before scaling
+:math:`\tau`                   ``tol``              tolerance on every scaled violation
+=============================  ===================  ==============================================
+
+>>> import pyomo_ecc as ecc
+>>> m = ecc.Market()
+>>> m.g = ecc.Producer(bus=1, b=30.0, p_max=10)
+>>> m.l = ecc.FixedLoad(bus=1, p=4)
+>>> _ = ecc.solve(m)                      # verified inside solve
+>>> float(check_solution(m)["violation"].max()) < 1e-9
+True
+"""
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+from pyomo.common.errors import InfeasibleConstraintException
+from pyomo.core.expr.calculus.derivatives import Modes, differentiate
+from pyomo.core.expr.visitor import polynomial_degree
+from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+from pyomo_ecc.errors import SolverError
+
+#: default tolerance on every scaled violation (HiGHS and Ipopt work to 1e-7 .. 1e-8)
+TOL = 1e-6
+
+_COLUMNS = ["item", "kind", "violation", "absolute"]
+
+
+def _empty():
+    return pd.DataFrame(columns=_COLUMNS).set_index("item")
+
+
+def _dual_suffix(model):
+    blk = model
+    while blk is not None:
+        s = blk.component("dual")
+        if isinstance(s, pyo.Suffix):
+            return s
+        blk = blk.parent_block()
+    return None
+
+
+def _frame(names, kind, scaled, absolute, tol_report):
+    keep = np.flatnonzero(scaled > tol_report)
+    return pd.DataFrame({"item": [names[k] for k in keep], "kind": kind,
+                         "violation": scaled[keep], "absolute": absolute[keep]})
+
+
+def check_solution(model, tol=TOL, duals=True, standard_form=None, report_all=False):
+    """Violations of the solution loaded in ``model`` (see the module doc).
+
+    Returns a DataFrame indexed by ``item`` (constraint or variable name) with ``kind``,
+    ``violation`` (scaled) and ``absolute``, largest first. Only items above ``tol / 10`` are
+    listed (every item with ``report_all=True``); an empty frame means the solution checks out.
+    ``duals=False`` skips the dual checks; ``standard_form`` is the result of
+    ``LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)`` when the
+    caller already has it.
+    """
+    floor = -np.inf if report_all else tol / 10.0
+    parts = []
+    cons = list(model.component_data_objects(pyo.Constraint, active=True, descend_into=True))
+    # -- primal: constraints
+    if cons:
+        body = np.empty(len(cons))
+        lo = np.full(len(cons), -np.inf)
+        up = np.full(len(cons), np.inf)
+        for k, c in enumerate(cons):
+            try:
+                val = pyo.value(c.body, exception=False)
+            except (ValueError, ZeroDivisionError, OverflowError):
+                val = None
+            body[k] = np.nan if val is None else val
+            if c.has_lb():
+                lo[k] = pyo.value(c.lower)
+            if c.has_ub():
+                up[k] = pyo.value(c.upper)
+        viol = np.maximum.reduce([lo - body, body - up, np.zeros(len(cons))])
+        viol = np.where(np.isnan(body), np.inf, viol)
+        scale = np.maximum.reduce([np.ones(len(cons)), np.where(np.isfinite(lo), np.abs(lo), 0),
+                                   np.where(np.isfinite(up), np.abs(up), 0)])
+        parts.append(_frame([c.name for c in cons], "primal", viol / scale, viol, floor))
+    # -- primal: variable bounds
+    vars_ = [v for v in model.component_data_objects(pyo.Var, descend_into=True)
+             if not v.fixed and v.value is not None]
+    # (a variable without a value that a constraint uses makes that constraint's body NaN: the
+    # constraint is reported with an infinite violation)
+    if vars_:
+        x = np.array([v.value for v in vars_], dtype=float)
+        vlo = np.array([-np.inf if v.lb is None else v.lb for v in vars_], dtype=float)
+        vup = np.array([np.inf if v.ub is None else v.ub for v in vars_], dtype=float)
+        viol = np.maximum.reduce([vlo - x, x - vup, np.zeros(len(x))])
+        viol = np.where(np.isfinite(x), viol, np.inf)
+        scale = np.maximum.reduce([np.ones(len(x)), np.where(np.isfinite(vlo), np.abs(vlo), 0),
+                                   np.where(np.isfinite(vup), np.abs(vup), 0)])
+        parts.append(_frame([v.name for v in vars_], "bound", viol / scale, viol, floor))
+    # -- duals (LP / QP only)
+    suffix = _dual_suffix(model)
+    if duals and suffix is not None and len(suffix) and cons:
+        parts.extend(_dual_checks(model, cons, body, lo, up, suffix, floor, standard_form))
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return _empty()
+    out = pd.concat(parts, ignore_index=True).set_index("item")
+    return out.sort_values("violation", ascending=False, kind="stable")
+
+
+def _dual_checks(model, cons, body, lo, up, suffix, floor, standard_form):
+    objs = list(model.component_data_objects(pyo.Objective, active=True, descend_into=True))
+    if len(objs) != 1:
+        return []
+    obj = objs[0]
+    if polynomial_degree(obj.expr) not in (0, 1, 2):
+        return []
+    if any(polynomial_degree(c.body) not in (0, 1) for c in cons):
+        return []
+    if any(not v.fixed and not v.is_continuous()
+           for v in model.component_data_objects(pyo.Var, active=True, descend_into=True)):
+        return []
+    sigma = 1.0 if obj.sense == pyo.minimize else -1.0
+    y = np.array([suffix.get(c, 0.0) or 0.0 for c in cons], dtype=float)
+    names = [c.name for c in cons]
+    parts = []
+    # sign: which side each row's dual belongs to
+    has_lo, has_up = np.isfinite(lo), np.isfinite(up)
+    eq = has_lo & has_up & (up - lo <= 1e-12 * np.maximum(1.0, np.abs(up)))
+    near_up = has_up & (~has_lo | (np.abs(up - body) <= np.abs(body - lo)))
+    side = np.where(eq, 0, np.where(near_up, 1, -1))      # +1: upper side, -1: lower side
+    wrong = np.where(side == 1, np.maximum(sigma * y, 0.0),
+                     np.where(side == -1, np.maximum(-sigma * y, 0.0), 0.0))
+    yscale = max(1.0, float(np.abs(y).max()) if len(y) else 1.0)
+    parts.append(_frame(names, "dual sign", wrong / yscale, wrong, floor))
+    # complementarity
+    b = np.where(side == 1, up, lo)
+    slack = np.where(side == 1, up - body, body - lo)
+    slack = np.where(side == 0, 0.0, np.maximum(slack, 0.0))
+    bscale = np.maximum(1.0, np.where(np.isfinite(b), np.abs(b), 0.0))
+    comp = np.abs(y) / (1.0 + np.abs(y)) * slack / bscale
+    parts.append(_frame(names, "complementarity", comp, np.abs(y) * slack, floor))
+    # stationarity
+    parts.append(_stationarity(model, obj, cons, y, sigma, floor, standard_form))
+    return parts
+
+
+def _stationarity(model, obj, cons, y, sigma, floor, info):
+    if info is None:
+        saved = obj.active
+        try:
+            info = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
+        except (InfeasibleConstraintException, ValueError, TypeError, NotImplementedError,
+                RuntimeError, KeyError):
+            return _empty().reset_index()
+        finally:
+            if not saved:
+                obj.activate()
+    cols, A = info.columns, info.A.tocsr()
+    if not cols:
+        return _empty().reset_index()
+    pos = {id(c): k for k, c in enumerate(cons)}
+    yrow = np.zeros(A.shape[0])
+    seen = set()
+    for r, row in enumerate(info.rows):
+        k = pos.get(id(row.constraint))
+        if k is not None and k not in seen:   # a ranged row appears twice: its dual counts once
+            yrow[r] = y[k]
+            seen.add(k)
+    grad = _gradient(obj, cols)
+    Aty = A.T @ yrow
+    red = grad - Aty
+    contrib = abs(A.multiply(yrow[:, None])).max(axis=0).toarray().ravel() if A.nnz else np.zeros(len(cols))
+    x = np.array([v.value for v in cols], dtype=float)
+    lb = np.array([-np.inf if v.lb is None else v.lb for v in cols], dtype=float)
+    ub = np.array([np.inf if v.ub is None else v.ub for v in cols], dtype=float)
+    width = np.maximum(1.0, np.abs(x))
+    at_lo = np.isfinite(lb) & (x - lb <= 1e-7 * width)
+    at_up = np.isfinite(ub) & (ub - x <= 1e-7 * width)
+    s = sigma * red
+    wrong = np.where(at_lo & at_up, 0.0,
+                     np.where(at_lo, np.maximum(-s, 0.0),
+                              np.where(at_up, np.maximum(s, 0.0), np.abs(s))))
+    scale = np.maximum.reduce([np.ones(len(cols)), np.abs(grad), contrib])
+    return _frame([v.name for v in cols], "stationarity", wrong / scale, wrong, floor)
+
+
+def _gradient(obj, cols):
+    """:math:`\\nabla f` at the loaded values over ``cols`` (exact: reverse-mode, numeric)."""
+    deg = polynomial_degree(obj.expr)
+    if deg == 0:
+        return np.zeros(len(cols))
+    ders = differentiate(obj.expr, wrt_list=cols, mode=Modes.reverse_numeric)
+    return np.array([float(d) for d in ders], dtype=float)
+
+
+def verify_solution(model, solver="", termination="optimal", tol=TOL, duals=True,
+                    standard_form=None, show=5):
+    """Raise :class:`~pyomo_ecc.errors.SolverError` if :func:`check_solution` finds a scaled
+    violation above ``tol``; the message names the ``show`` worst items, their violations and the
+    solver's own status. Returns the report frame otherwise."""
+    report = check_solution(model, tol=tol, duals=duals, standard_form=standard_form)
+    bad = report[report["violation"] > tol]
+    if bad.empty:
+        return report
+    lines = [f"  {name} ({row.kind}): scaled violation {row.violation:.3g} (absolute {row.absolute:.3g})"
+             for name, row in bad.head(show).iterrows()]
+    more = f"\n  ... and {len(bad) - show} more" if len(bad) > show else ""
+    raise SolverError(
+        f"solver '{solver}' reported '{termination}' on model '{model.name}', but the loaded "
+        f"solution fails the check at tolerance {tol:g} ({len(bad)} item(s)); no prices are "
+        f"published:\n" + "\n".join(lines) + more, termination=f"unverified ({termination})")
