@@ -50,8 +50,11 @@ log = logging.getLogger(__name__)
 
 #: sign that turns a solver's reported dual into d(objective)/d(rhs) for a minimisation
 DUAL_SIGN = {"highs": 1.0, "cyipopt": -1.0}
-#: option sets tried in turn when HiGHS's QP solver does not finish a convex QP as optimal
-HIGHS_QP_FALLBACKS = ({"simplex_scale_strategy": 0, "qp_iteration_limit": 10**8},)
+#: option sets tried in turn when HiGHS's QP solver does not finish a convex QP as optimal: its
+#: own default Hessian regularisation (the first attempt switches it off for exact duals; the
+#: duals of the regularised problem differ by about 1e-7 times the dispatch, well inside the
+#: solution check's tolerance)
+HIGHS_QP_FALLBACKS = ({"qp_regularization_value": 1e-7},)
 _ALIASES = {"ipopt": "cyipopt"}
 _INFEASIBLE_NEW = {TC.provenInfeasible, TC.locallyInfeasible, TC.infeasibleOrUnbounded}
 _INFEASIBLE_OLD = {LegacyTC.infeasible, LegacyTC.infeasibleOrUnbounded, LegacyTC.invalidProblem}
@@ -172,6 +175,10 @@ class Solver:
         if ints:
             basis = "LP with integers fixed"
             self._fixed_integer_duals(model, obj, ints)
+        for mk in markets:
+            net = mk.get_network()
+            if net is not None and hasattr(net, "check_solution"):
+                net.check_solution()
         if self.verify:
             verify_solution(model, solver=self.name, termination=self._status(term, raw),
                             tol=self.verify_tol, standard_form=self._last_form)

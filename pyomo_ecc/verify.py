@@ -8,10 +8,10 @@ r"""Check a loaded solution against the model before anything is published from 
 
   .. math:: v^{P}_i = \frac{\max(l_i - g_i(x),\; g_i(x) - u_i,\; 0)}{\max(1, |l_i|, |u_i|)}
 
-and, for an LP or QP (linear constraints, objective of degree at most 2, no free integer
-variable) whose duals are loaded (``model.dual`` in the solver layer's convention,
-:math:`y_i = \partial f^\star / \partial\,\mathrm{rhs}_i`, see :mod:`pyomo_ecc.solvers`), with
-:math:`\sigma = +1` for a minimisation and :math:`-1` for a maximisation:
+and, for a continuous model (no free integer variable) whose duals are loaded (``model.dual``
+in the solver layer's convention, :math:`y_i = \partial f^\star / \partial\,\mathrm{rhs}_i`, see
+:mod:`pyomo_ecc.solvers`), the KKT conditions of an optimum, with :math:`\sigma = +1` for a
+minimisation and :math:`-1` for a maximisation:
 
 * **dual feasibility** (the sign of each inequality's dual): :math:`\sigma y_i \le 0` for a
   :math:`g_i \le u_i` row, :math:`\sigma y_i \ge 0` for a :math:`g_i \ge l_i` row (a ranged row
@@ -19,7 +19,8 @@ variable) whose duals are loaded (``model.dual`` in the solver layer's conventio
 * **complementarity**: with slack :math:`s_i \ge 0` to the bound the dual belongs to,
   :math:`v^{C}_i = \frac{|y_i|}{1 + |y_i|}\cdot\frac{s_i}{\max(1, |b_i|)}`
   (zero when either the dual or the scaled slack is zero);
-* **stationarity** (reduced costs): :math:`r = \nabla f(x) - A^\top y`; an interior variable
+* **stationarity** (reduced costs; when every constraint is linear, as in an LP or QP):
+  :math:`r = \nabla f(x) - A^\top y`; an interior variable
   needs :math:`r_j = 0`, one at its lower bound :math:`\sigma r_j \ge 0`, at its upper bound
   :math:`\sigma r_j \le 0`; the wrong part is scaled by
   :math:`\max(1, |\nabla_j f|, \max_i |y_i A_{ij}|)`.
@@ -78,9 +79,9 @@ def _dual_suffix(model):
     return None
 
 
-def _frame(names, kind, scaled, absolute, tol_report):
+def _frame(items, kind, scaled, absolute, tol_report):
     keep = np.flatnonzero(scaled > tol_report)
-    return pd.DataFrame({"item": [names[k] for k in keep], "kind": kind,
+    return pd.DataFrame({"item": [items[k].name for k in keep], "kind": kind,
                          "violation": scaled[keep], "absolute": absolute[keep]})
 
 
@@ -116,7 +117,7 @@ def check_solution(model, tol=TOL, duals=True, standard_form=None, report_all=Fa
         viol = np.where(np.isnan(body), np.inf, viol)
         scale = np.maximum.reduce([np.ones(len(cons)), np.where(np.isfinite(lo), np.abs(lo), 0),
                                    np.where(np.isfinite(up), np.abs(up), 0)])
-        parts.append(_frame([c.name for c in cons], "primal", viol / scale, viol, floor))
+        parts.append(_frame(cons, "primal", viol / scale, viol, floor))
     # -- primal: variable bounds
     vars_ = [v for v in model.component_data_objects(pyo.Var, descend_into=True)
              if not v.fixed and v.value is not None]
@@ -130,7 +131,7 @@ def check_solution(model, tol=TOL, duals=True, standard_form=None, report_all=Fa
         viol = np.where(np.isfinite(x), viol, np.inf)
         scale = np.maximum.reduce([np.ones(len(x)), np.where(np.isfinite(vlo), np.abs(vlo), 0),
                                    np.where(np.isfinite(vup), np.abs(vup), 0)])
-        parts.append(_frame([v.name for v in vars_], "bound", viol / scale, viol, floor))
+        parts.append(_frame(vars_, "bound", viol / scale, viol, floor))
     # -- duals (LP / QP only)
     suffix = _dual_suffix(model)
     if duals and suffix is not None and len(suffix) and cons:
@@ -147,16 +148,12 @@ def _dual_checks(model, cons, body, lo, up, suffix, floor, standard_form):
     if len(objs) != 1:
         return []
     obj = objs[0]
-    if polynomial_degree(obj.expr) not in (0, 1, 2):
-        return []
-    if any(polynomial_degree(c.body) not in (0, 1) for c in cons):
-        return []
     if any(not v.fixed and not v.is_continuous()
            for v in model.component_data_objects(pyo.Var, active=True, descend_into=True)):
         return []
     sigma = 1.0 if obj.sense == pyo.minimize else -1.0
     y = np.array([suffix.get(c, 0.0) or 0.0 for c in cons], dtype=float)
-    names = [c.name for c in cons]
+    names = cons
     parts = []
     # sign: which side each row's dual belongs to
     has_lo, has_up = np.isfinite(lo), np.isfinite(up)
@@ -180,16 +177,15 @@ def _dual_checks(model, cons, body, lo, up, suffix, floor, standard_form):
 
 
 def _stationarity(model, obj, cons, y, sigma, floor, info):
-    if info is None:
-        saved = obj.active
+    if info is None:   # the constraint matrix alone (the objective may be quadratic)
+        obj.deactivate()
         try:
             info = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
         except (InfeasibleConstraintException, ValueError, TypeError, NotImplementedError,
-                RuntimeError, KeyError):
+                RuntimeError, KeyError):   # nonlinear constraints: no stationarity check
             return _empty().reset_index()
         finally:
-            if not saved:
-                obj.activate()
+            obj.activate()
     cols, A = info.columns, info.A.tocsr()
     if not cols:
         return _empty().reset_index()
@@ -216,7 +212,7 @@ def _stationarity(model, obj, cons, y, sigma, floor, info):
                      np.where(at_lo, np.maximum(-s, 0.0),
                               np.where(at_up, np.maximum(s, 0.0), np.abs(s))))
     scale = np.maximum.reduce([np.ones(len(cols)), np.abs(grad), contrib])
-    return _frame([v.name for v in cols], "stationarity", wrong / scale, wrong, floor)
+    return _frame(cols, "stationarity", wrong / scale, wrong, floor)
 
 
 def _gradient(obj, cols):
