@@ -277,8 +277,9 @@ class Solver:
     def _highs_once(self, model, want_duals, opts):
         iface = self._interface()
         try:
-            res = iface.solve(model, tee=self.tee, load_solutions=False,
-                              raise_exception_on_nonoptimal_result=False, solver_options=opts)
+            with _quiet(self.tee):
+                res = iface.solve(model, tee=self.tee, load_solutions=False,
+                                  raise_exception_on_nonoptimal_result=False, solver_options=opts)
         except IncompatibleModelError as e:
             raise SolverError(f"HiGHS cannot solve model '{model.name}': {e}; it takes LP, convex QP "
                               f"and MILP only: use solver='ipopt' for a nonlinear model") from None
@@ -394,7 +395,8 @@ class Solver:
             for k in integer:
                 flags[k] = highspy.HighsVarType.kInteger
             lp.integrality_ = flags
-        h = highspy.Highs()
+        with _quiet(self.tee):   # HiGHS prints its banner when the first instance is created
+            h = highspy.Highs()
         h.setOptionValue("output_flag", bool(self.tee))
         for key, val in self.options.items():
             if h.setOptionValue(key, val) != highspy.HighsStatus.kOk:
@@ -468,6 +470,20 @@ class Solver:
             f"model '{model.name}' is infeasible; these constraints conflict (an elastic relaxation "
             f"restores feasibility by relaxing them by the amounts shown):\n" + "\n".join(lines),
             conflicts)
+
+
+def _quiet(tee):
+    """Keep a solver's banner and log off stdout (file-descriptor level) unless ``tee``."""
+    import contextlib
+    import sys
+
+    from pyomo.common.tee import capture_output
+    if tee:
+        return contextlib.nullcontext()
+    if sys.stdout is sys.__stdout__:
+        return capture_output(None, capture_fd=True)
+    import io
+    return contextlib.redirect_stdout(io.StringIO())
 
 
 def _highs_status(iface, tc):

@@ -18,6 +18,7 @@ wrong value raises :class:`~pyomo_ecc.errors.InputError` naming the block and th
 block keeps the default Block ctype, so every Pyomo writer and solver sees its contents.
 """
 import sys
+import weakref
 
 from pyomo.common.config import ConfigDict
 from pyomo.core.base.block import BlockData, CustomBlock, declare_custom_block
@@ -57,6 +58,11 @@ class EccBlockData(BlockData):
                 raise InputError(f"{kind} '{self.name}': option '{key}': {_root_cause(e) or msg}") from None
         self.config = config
         self.build()
+        _freeze(config, self)
+
+    #: options read whenever they are used (not only by ``build``): these may still be changed
+    #: through ``config`` after the block is built
+    LIVE_OPTIONS = ()
 
     def block_kind(self):
         """The component class name, e.g. ``'Producer'``."""
@@ -65,6 +71,63 @@ class EccBlockData(BlockData):
     def fail(self, message):
         """Raise an :class:`InputError` that names this block."""
         raise InputError(f"{self.block_kind()} '{self.name}': {message}")
+
+
+#: built block of every frozen configuration (by id; entries go with their blocks)
+_OWNERS = weakref.WeakValueDictionary()
+
+
+class BuiltConfig(ConfigDict):
+    """The configuration of a built block: its options were used to build the model, so changing
+    them afterwards would be silently ignored. Setting one raises :class:`ModelError` saying what
+    to do instead (set the block's mutable Param of that name, or build a new block); the
+    options in the block's ``LIVE_OPTIONS`` stay settable."""
+
+    __slots__ = ()
+
+    def _refuse(self, key):
+        blk = _OWNERS.get(id(self))
+        if blk is None or key in getattr(blk, "LIVE_OPTIONS", ()):
+            return False
+        from pyomo.environ import Param
+        param = blk.component(key)
+        if isinstance(param, Param) and param.mutable:
+            idx = next(iter(param.keys()), None)
+            where = f"{param.name}[{idx!r}]" if param.is_indexed() else param.name
+            todo = (f"set the mutable Param instead, e.g. {where} = value (every solve reads it), "
+                    f"or build a new block")
+        else:
+            todo = ("build a new block with the option you want (and a new market, if this one has "
+                    "been solved)")
+        raise ModelError(f"{blk.block_kind()} '{blk.name}': option '{key}' was used when the block "
+                         f"was built; changing it through config afterwards would be ignored: {todo}")
+
+    def __setitem__(self, key, val):
+        if not self._refuse(str(key)):
+            ConfigDict.__setitem__(self, key, val)
+
+    def __setattr__(self, name, value):
+        if name in ConfigDict._reserved_words or not self._refuse(name):
+            ConfigDict.__setattr__(self, name, value)
+
+    def set_value(self, value, skip_implicit=False):
+        if value is not None and _OWNERS.get(id(self)) is not None:
+            for key in (value.keys() if hasattr(value, "keys") else ()):
+                self._refuse(str(key))
+        return ConfigDict.set_value(self, value, skip_implicit)
+
+    def reset(self):
+        blk = _OWNERS.get(id(self))
+        if blk is not None:
+            raise ModelError(f"{blk.block_kind()} '{blk.name}': its options were used when the block "
+                             f"was built and cannot be reset; build a new block")
+        ConfigDict.reset(self)
+
+
+def _freeze(config, blk):
+    if type(config) is ConfigDict:
+        config.__class__ = BuiltConfig
+    _OWNERS[id(config)] = blk
 
 
 def _root_cause(e):

@@ -245,6 +245,9 @@ class DCNetworkData(NetworkData):
     CONFIG.declare("allow_negative_x", ConfigValue(default=False, domain=bool,
                                                    doc="accept negative reactances"))
 
+    #: read when prices are decomposed (:meth:`slack_weights`), so it may change after build
+    LIVE_OPTIONS = ("slack_weights",)
+
     def build(self):
         cfg = self.config
         if cfg.graph is None:
