@@ -17,15 +17,33 @@ Keyword arguments that are not Pyomo's own block options are validated against `
 wrong value raises :class:`~pyomo_ecc.errors.InputError` naming the block and the option. The
 block keeps the default Block ctype, so every Pyomo writer and solver sees its contents.
 """
+import logging
 import sys
 import weakref
 
 from pyomo.common.config import ConfigDict
 from pyomo.core.base.block import BlockData, CustomBlock, declare_custom_block
 
-from pyomo_ecc.errors import InputError, ModelError
+from pyomo_ecc.errors import EccError, InputError, ModelError
 
 _PYOMO_BLOCK_OPTIONS = {"rule", "concrete", "dense", "name", "doc", "ctype", "options"}
+
+
+class _OwnErrorsOnce(logging.Filter):
+    """Drop Pyomo's "Constructing component ... failed" log record when the error is one of
+    ours: the exception itself reaches the caller with a message that names the item, so the
+    log would only repeat it (once per enclosing block)."""
+
+    def filter(self, record):
+        if str(record.msg).startswith("Constructing component"):
+            err = sys.exc_info()[1]
+            if isinstance(err, EccError):
+                return False
+        return True
+
+
+if not any(isinstance(f, _OwnErrorsOnce) for f in logging.getLogger("pyomo.core").filters):
+    logging.getLogger("pyomo.core").addFilter(_OwnErrorsOnce())
 
 
 class EccBlockData(BlockData):

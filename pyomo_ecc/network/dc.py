@@ -91,6 +91,7 @@ import scipy.sparse.linalg as spla
 from pyomo.common.config import ConfigValue, In
 
 from pyomo_ecc.core.block import declare_block
+from pyomo_ecc.core.config import flag
 from pyomo_ecc.errors import InputError, ModelError
 from pyomo_ecc.network.base import NetworkData, raise_unknown_bus
 from pyomo_ecc.network.graph import graph_to_tables, incidence, islands, reference_buses
@@ -240,9 +241,9 @@ class DCNetworkData(NetworkData):
     CONFIG.declare("slack_weights", ConfigValue(default=None, domain=_weights,
                                                 doc="distributed slack weights by bus (default: "
                                                     "share of fixed load)"))
-    CONFIG.declare("line_limits", ConfigValue(default=True, domain=bool,
+    CONFIG.declare("line_limits", ConfigValue(default=True, domain=flag,
                                               doc="enforce branch ratings"))
-    CONFIG.declare("allow_negative_x", ConfigValue(default=False, domain=bool,
+    CONFIG.declare("allow_negative_x", ConfigValue(default=False, domain=flag,
                                                    doc="accept negative reactances"))
 
     #: read when prices are decomposed (:meth:`slack_weights`), so it may change after build
