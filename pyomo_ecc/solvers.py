@@ -27,6 +27,7 @@ much (an elastic relaxation of the same model: every active constraint gets non-
 slacks, their sum is minimised, the constraints with positive slack are reported).
 """
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,6 +42,7 @@ from pyomo.core.expr.visitor import identify_variables, polynomial_degree
 from pyomo.opt import TerminationCondition as LegacyTC
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
+from pyomo_ecc.core.config import finite_float
 from pyomo_ecc.core.market import assemble_all, markets_in
 from pyomo_ecc.errors import InfeasibleMarketError, ModelError, SolverError
 from pyomo_ecc.verify import TOL as VERIFY_TOL
@@ -117,7 +119,27 @@ class Solver:
 
     def __init__(self, name="highs", options=None, tee=False, persistent=False, verify=True,
                  verify_tol=VERIFY_TOL):
+        if not isinstance(name, str) or not name:
+            raise SolverError(f"a solver is named by a string such as 'highs' or 'ipopt', got {name!r}")
+        if name not in _ALIASES and name not in _registered_solvers():
+            raise SolverError(_unknown_solver_message(name))
+        if options is not None and not isinstance(options, Mapping):
+            raise SolverError(f"solver options must be a mapping name -> value, got {options!r}")
+        bad = [k for k in (options or {}) if not isinstance(k, str)]
+        if bad:
+            raise SolverError(f"solver option names must be strings, got {bad[0]!r}")
+        for flag_name, val in (("tee", tee), ("persistent", persistent), ("verify", verify)):
+            if not isinstance(val, (bool, np.bool_)):
+                raise SolverError(f"{flag_name} must be True or False, got {val!r}")
+        try:
+            verify_tol = finite_float(verify_tol)
+        except ValueError:
+            verify_tol = -1.0
+        if verify_tol <= 0:
+            raise SolverError(f"verify_tol must be a finite number > 0, got {verify_tol!r}")
         self.name = _ALIASES.get(name, name)
+        if self.name == "highs" and options:
+            _check_highs_options(options)
         self.persistent = persistent
         self.options = dict(options or {})
         self.tee = tee
@@ -132,15 +154,19 @@ class Solver:
             if self.name == "highs":
                 self._iface = _NewSolverFactory("highs")
             else:
-                self._iface = pyo.SolverFactory(self.name)
+                with _pyomo_log_off():
+                    self._iface = pyo.SolverFactory(self.name)
             try:
-                ok = self._iface.available()
+                with _pyomo_log_off():
+                    ok = self._iface.available()
             except Exception:  # some interfaces raise instead of answering
                 ok = False
             if not ok:
+                self._iface = None
                 hint = (" (install the 'nlp' extra and build PyNumero's ASL library: bash ecc.sh test)"
                         if self.name == "cyipopt" else "")
-                raise SolverError(f"solver '{self.name}' is not available on this machine{hint}")
+                raise SolverError(f"solver '{self.name}' is not available on this machine{hint}; "
+                                  f"available: {', '.join(_available_solvers()) or 'none'}")
         return self._iface
 
     # -- solving ------------------------------------------------------------------------------
@@ -150,8 +176,10 @@ class Solver:
 
         Raises :class:`SolverError` (or :class:`InfeasibleMarketError`) unless optimal.
         """
-        assemble_all(model)
         markets = markets_in(model)
+        for mk in markets:
+            mk._pricing_basis = None   # until this solve is verified, nothing is published
+        assemble_all(model)
         for mk in markets:
             _check_withdrawn(mk)
         obj = _active_objective(model)
@@ -317,7 +345,13 @@ class Solver:
             return f"error: {e}", None
         problem = CyIpoptNLP(nlp)
         for k, v in self.options.items():
-            problem.add_option(k, v)
+            try:
+                with _quiet(False):   # Ipopt prints its complaint on stdout
+                    problem.add_option(k, v)
+            except Exception as e:   # cyipopt raises TypeError on an unknown name or bad value
+                problem.close()
+                raise SolverError(f"Ipopt rejected option {k}={v!r} ({e}); see Ipopt's options "
+                                  f"list (https://coin-or.github.io/Ipopt/OPTIONS.html)") from None
         try:
             with capture_output(sys.stdout if self.tee else None, capture_fd=True):
                 x, info = problem.solve(problem.x_init())
@@ -470,6 +504,73 @@ class Solver:
             f"model '{model.name}' is infeasible; these constraints conflict (an elastic relaxation "
             f"restores feasibility by relaxing them by the amounts shown):\n" + "\n".join(lines),
             conflicts)
+
+
+#: solvers named in "available ones" messages, when installed
+_COMMON_SOLVERS = ("highs", "appsi_highs", "ipopt", "glpk", "cbc", "scip", "gurobi", "cplex",
+                   "xpress", "mosek")
+
+
+def _check_highs_options(options):
+    """Refuse an unknown HiGHS option or a bad value before solving (Pyomo's interface would
+    pass over it), naming it."""
+    import highspy
+    with _quiet(False):
+        h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    for key, val in options.items():
+        if isinstance(val, (bool, np.bool_)) or not isinstance(val, (int, float, str, np.integer,
+                                                                     np.floating)):
+            ok = isinstance(val, (bool, np.bool_)) and h.setOptionValue(key, bool(val)) == \
+                highspy.HighsStatus.kOk
+        else:
+            ok = h.setOptionValue(key, val) == highspy.HighsStatus.kOk
+        if not ok:
+            raise SolverError(f"HiGHS rejected option {key}={val!r} (unknown name or bad value; "
+                              f"see https://ergo-code.github.io/HiGHS/stable/options/definitions/)")
+
+
+def _pyomo_log_off():
+    """Silence Pyomo's own log while probing a solver (we raise one clear error instead)."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def quiet():
+        lg = logging.getLogger("pyomo")
+        old = lg.level
+        lg.setLevel(logging.CRITICAL)
+        try:
+            yield
+        finally:
+            lg.setLevel(old)
+    return quiet()
+
+
+def _registered_solvers():
+    return set(pyo.SolverFactory) | set(_NewSolverFactory) | set(_ALIASES)
+
+
+def _available_solvers():
+    out = []
+    for name in _COMMON_SOLVERS:
+        try:
+            with _pyomo_log_off():
+                iface = (_NewSolverFactory(name) if name == "highs"
+                         else pyo.SolverFactory(_ALIASES.get(name, name)))
+                if iface.available():
+                    out.append(name)
+        except Exception:  # not installed: interfaces raise in different ways
+            continue
+    return out
+
+
+def _unknown_solver_message(name):
+    import difflib
+    known = sorted(n for n in _registered_solvers() if not n.startswith("_"))
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return (f"unknown solver {name!r}: not available (Pyomo knows no solver of that name){hint} "
+            f"Available on this machine: {', '.join(_available_solvers()) or 'none'}")
 
 
 def _quiet(tee):

@@ -45,35 +45,56 @@ def price_frame(model, name):
     :func:`pyomo_ecc.solve` (no duals, or duals of unknown sign) or when no block declares such a
     price.
     """
+    if not isinstance(name, str):
+        raise PriceError(f"a price is named by a string such as 'lmp', got {name!r}")
     rows, levels = [], None
     basis = set()
+    declared = set()
     found_market = False
     for mk in markets_in(model):
         found_market = True
-        if not mk.assembled:
-            raise PriceError(f"market '{mk.name}' has not been solved: call pyomo_ecc.solve(model) first")
+        require_solved(mk)
         suffix = _dual_suffix(mk)
         for d in mk.price_declarations():
+            declared.add(d.price)
             if d.price != name:
                 continue
             if suffix is None or d.constraint not in suffix:
                 raise PriceError(f"no dual for constraint '{d.constraint.name}': solve the model with "
                                  f"pyomo_ecc.solve(...) before asking for '{name}'")
-            if mk._pricing_basis is None:   # solved some other way: the duals' sign is unknown
-                raise PriceError(f"market '{mk.name}' was not solved by pyomo_ecc.solve: duals loaded "
-                                 f"by another route have no known sign convention (Ipopt's are "
-                                 f"reversed); solve with pyomo_ecc.solve(model, solver=...) for prices")
             weight = price_weight(mk, d.kind, d.t)
-            rows.append(d.index + (d.sign * suffix[d.constraint] / weight,))
+            rows.append(d.index + (d.sign * suffix[d.constraint] / weight + 0.0,))   # no -0.0
             levels = d.levels
         basis.add(mk._pricing_basis)
     if not found_market:
         raise PriceError(f"'{model.name}' contains no Market block")
     if levels is None:
-        raise PriceError(f"no block in '{model.name}' declares a price called '{name}'")
+        import difflib
+        close = difflib.get_close_matches(name, sorted(declared), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise PriceError(f"no block in '{model.name}' declares a price called '{name}'{hint} "
+                         f"Declared prices: {', '.join(sorted(declared)) or 'none'}")
     df = pd.DataFrame(rows, columns=list(levels) + [name]).set_index(list(levels))
     df.attrs["pricing_basis"] = "; ".join(sorted(b for b in basis if b))
     return df
+
+
+def require_solved(model):
+    """Raise :class:`PriceError` ("solve first") unless every market in ``model`` has been
+    solved by :func:`pyomo_ecc.solve` (results and prices of an unsolved market would be the
+    variables' starting values)."""
+    mks = markets_in(model)
+    if not mks:
+        raise PriceError(f"'{model.name}' contains no Market block")
+    for mk in mks:
+        if not mk.assembled:
+            raise PriceError(f"market '{mk.name}' has not been solved: call pyomo_ecc.solve(model) "
+                             f"first, then ask for results and prices")
+        if mk._pricing_basis is None:
+            raise PriceError(f"market '{mk.name}' was not solved by pyomo_ecc.solve (no duals from it): its last solve "
+                             f"failed, or it was solved by another route (duals loaded that way have "
+                             f"no known sign convention: Ipopt's are reversed); solve it with "
+                             f"pyomo_ecc.solve(model, solver=...) first")
 
 
 def prices(model):
