@@ -164,6 +164,9 @@ def read_matpower(source, name=None):
     gencost = None
     if "gencost" in mats:
         rows = mats["gencost"]
+        if not rows:
+            raise InputError(f"MATPOWER case '{where}': mpc.gencost is empty ({len(gen)} generators "
+                             f"need a cost row each)")
         width = max(len(r) for r in rows)
         rows = [r + [math.nan] * (width - len(r)) for r in rows]
         gencost = pd.DataFrame(np.array(rows), columns=GENCOST_COLS + [f"p{k}" for k in range(width - 4)])
