@@ -576,15 +576,11 @@ def _unknown_solver_message(name):
 def _quiet(tee):
     """Keep a solver's banner and log off stdout (file-descriptor level) unless ``tee``."""
     import contextlib
-    import sys
 
     from pyomo.common.tee import capture_output
     if tee:
         return contextlib.nullcontext()
-    if sys.stdout is sys.__stdout__:
-        return capture_output(None, capture_fd=True)
-    import io
-    return contextlib.redirect_stdout(io.StringIO())
+    return capture_output(None, capture_fd=True)   # C++ banners write to file descriptor 1
 
 
 def _highs_status(iface, tc):
