@@ -484,9 +484,12 @@ class Solver:
                 val = round(v.value)
                 v.domain = pyo.Reals
                 v.fix(val)
-            term, _ = self._run(model, obj, want_duals=True)
+            term, raw = self._run(model, obj, want_duals=True)
             if term != "optimal":
                 raise SolverError(f"the LP with integers fixed ended '{term}'; no prices", term)
+            if self.verify:   # the duals' KKT conditions hold for the LP with integers fixed
+                verify_solution(model, solver=self.name, termination=self._status(term, raw),
+                                tol=self.verify_tol, standard_form=self._last_form)
         finally:
             for v, dom in saved:
                 v.unfix()

@@ -3,8 +3,8 @@ r"""Check a loaded solution against the model before anything is published from 
 :func:`check_solution` measures, at the values and duals loaded into ``model``:
 
 * **primal feasibility** of every active constraint :math:`l_i \le g_i(x) \le u_i` and every
-  variable bound :math:`\underline{x}_j \le x_j \le \overline{x}_j`, scaled by the size of the
-  bound:
+  variable bound :math:`\underline{x}_j \le x_j \le \overline{x}_j` (and integrality
+  :math:`|x_j - \mathrm{round}(x_j)|` of integer variables), scaled by the size of the bound:
 
   .. math:: v^{P}_i = \frac{\max(l_i - g_i(x),\; g_i(x) - u_i,\; 0)}{\max(1, |l_i|, |u_i|)}
 
@@ -35,8 +35,9 @@ own status.
 symbol                         column / argument    meaning
 =============================  ===================  ==============================================
 :math:`v^P, v^C`, ...          ``violation``        scaled violation (dimensionless)
-                               ``kind``             ``primal``, ``bound``, ``dual sign``,
-                                                    ``complementarity``, ``stationarity``
+                               ``kind``             ``primal``, ``bound``, ``integrality``,
+                                                    ``dual sign``, ``complementarity``,
+                                                    ``stationarity``
                                ``absolute``         the same violation before scaling
 :math:`\tau`                   ``tol``              tolerance on every scaled violation
 =============================  ===================  ==============================================
@@ -99,8 +100,17 @@ def check_solution(model, tol=TOL, duals=True, standard_form=None, report_all=Fa
     """
     floor = -np.inf if report_all else tol / 10.0
     parts = []
-    cons = list(model.component_data_objects(pyo.Constraint, active=True, descend_into=True))
-    # -- primal: constraints
+    suffix = _dual_suffix(model) if duals else None
+    if suffix is not None and not len(suffix):
+        suffix = None
+    objs = list(model.component_data_objects(pyo.Objective, active=True, descend_into=True))
+    info = standard_form if standard_form is not None else _compile(model, objs)
+    cons = body = lo = up = None
+    if info is not None:   # linear constraints: every measure on the sparse matrix at once
+        parts.extend(_matrix_checks(model, info, objs, suffix, floor))
+    else:
+        cons = list(model.component_data_objects(pyo.Constraint, active=True, descend_into=True))
+    # -- primal: constraints (nonlinear models: one evaluation per constraint)
     if cons:
         body = np.empty(len(cons))
         lo = np.full(len(cons), -np.inf)
@@ -134,10 +144,14 @@ def check_solution(model, tol=TOL, duals=True, standard_form=None, report_all=Fa
         scale = np.maximum.reduce([np.ones(len(x)), np.where(np.isfinite(vlo), np.abs(vlo), 0),
                                    np.where(np.isfinite(vup), np.abs(vup), 0)])
         parts.append(_frame(vars_, "bound", viol / scale, viol, floor))
-    # -- duals (LP / QP only)
-    suffix = _dual_suffix(model)
-    if duals and suffix is not None and len(suffix) and cons:
-        parts.extend(_dual_checks(model, cons, body, lo, up, suffix, floor, standard_form))
+        discrete = [k for k, v in enumerate(vars_) if not v.is_continuous()]
+        if discrete:
+            xi = x[discrete]
+            gap = np.where(np.isfinite(xi), np.abs(xi - np.round(xi)), np.inf)
+            parts.append(_frame([vars_[k] for k in discrete], "integrality", gap, gap, floor))
+    # -- duals of a nonlinear model: sign and complementarity (its KKT conditions)
+    if suffix is not None and cons and _continuous(model) and len(objs) == 1:
+        parts.extend(_dual_checks(objs[0], cons, body, lo, up, suffix, floor))
     parts = [p for p in parts if len(p)]
     if not parts:
         return _empty()
@@ -145,65 +159,95 @@ def check_solution(model, tol=TOL, duals=True, standard_form=None, report_all=Fa
     return out.sort_values("violation", ascending=False, kind="stable")
 
 
-def _dual_checks(model, cons, body, lo, up, suffix, floor, standard_form):
-    objs = list(model.component_data_objects(pyo.Objective, active=True, descend_into=True))
-    if len(objs) != 1:
-        return []
-    obj = objs[0]
-    if any(not v.fixed and not v.is_continuous()
-           for v in model.component_data_objects(pyo.Var, active=True, descend_into=True)):
-        return []
-    sigma = 1.0 if obj.sense == pyo.minimize else -1.0
-    y = np.array([suffix.get(c, 0.0) or 0.0 for c in cons], dtype=float)
-    names = cons
-    parts = []
-    # sign: which side each row's dual belongs to
-    has_lo, has_up = np.isfinite(lo), np.isfinite(up)
-    eq = has_lo & has_up & (up - lo <= 1e-12 * np.maximum(1.0, np.abs(up)))
-    near_up = has_up & (~has_lo | (np.abs(up - body) <= np.abs(body - lo)))
-    side = np.where(eq, 0, np.where(near_up, 1, -1))      # +1: upper side, -1: lower side
+def _continuous(model):
+    return not any(not v.fixed and not v.is_continuous()
+                   for v in model.component_data_objects(pyo.Var, active=True, descend_into=True))
+
+
+def _compile(model, objs):
+    """The linear standard form of the constraints (objectives left out: they may be
+    quadratic), or None when a constraint is nonlinear."""
+    for o in objs:
+        o.deactivate()
+    try:
+        return LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
+    except (InfeasibleConstraintException, ValueError, TypeError, NotImplementedError,
+            RuntimeError, KeyError):
+        return None
+    finally:
+        for o in objs:
+            o.activate()
+
+
+def _sign_and_complementarity(items, y, side, slack, b, sigma, floor):
+    """Dual sign and complementarity for rows whose active side is ``side`` (+1 upper bound,
+    -1 lower bound, 0 equality), with slack ``slack`` to bound ``b``."""
     wrong = np.where(side == 1, np.maximum(sigma * y, 0.0),
                      np.where(side == -1, np.maximum(-sigma * y, 0.0), 0.0))
     yscale = max(1.0, float(np.abs(y).max()) if len(y) else 1.0)
-    parts.append(_frame(names, "dual sign", wrong / yscale, wrong, floor))
-    # complementarity
-    b = np.where(side == 1, up, lo)
-    slack = np.where(side == 1, up - body, body - lo)
     slack = np.where(side == 0, 0.0, np.maximum(slack, 0.0))
     bscale = np.maximum(1.0, np.where(np.isfinite(b), np.abs(b), 0.0))
     comp = np.abs(y) / (1.0 + np.abs(y)) * slack / bscale
-    parts.append(_frame(names, "complementarity", comp, np.abs(y) * slack, floor))
-    # stationarity
-    parts.append(_stationarity(model, obj, cons, y, sigma, floor, standard_form))
-    return parts
+    return [_frame(items, "dual sign", wrong / yscale, wrong, floor),
+            _frame(items, "complementarity", comp, np.abs(y) * slack, floor)]
 
 
-def _stationarity(model, obj, cons, y, sigma, floor, info):
-    if info is None:   # the constraint matrix alone (the objective may be quadratic)
-        obj.deactivate()
-        try:
-            info = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
-        except (InfeasibleConstraintException, ValueError, TypeError, NotImplementedError,
-                RuntimeError, KeyError):   # nonlinear constraints: no stationarity check
-            return _empty().reset_index()
-        finally:
-            obj.activate()
+def _dual_checks(obj, cons, body, lo, up, suffix, floor):
+    sigma = 1.0 if obj.sense == pyo.minimize else -1.0
+    y = np.array([suffix.get(c, 0.0) or 0.0 for c in cons], dtype=float)
+    has_lo, has_up = np.isfinite(lo), np.isfinite(up)
+    eq = has_lo & has_up & (up - lo <= 1e-12 * np.maximum(1.0, np.abs(up)))
+    near_up = has_up & (~has_lo | (np.abs(up - body) <= np.abs(body - lo)))
+    side = np.where(eq, 0, np.where(near_up, 1, -1))
+    b = np.where(side == 1, up, lo)
+    slack = np.where(side == 1, up - body, body - lo)
+    return _sign_and_complementarity(cons, y, side, slack, b, sigma, floor)
+
+
+def _matrix_checks(model, info, objs, suffix, floor):
+    """Primal rows, and with duals: sign, complementarity and stationarity, on the matrix."""
     cols, A = info.columns, info.A.tocsr()
-    if not cols:
-        return _empty().reset_index()
-    pos = {id(c): k for k, c in enumerate(cons)}
-    yrow = np.zeros(A.shape[0])
-    seen = set()
-    for r, row in enumerate(info.rows):
-        k = pos.get(id(row.constraint))
-        if k is not None and k not in seen:   # a ranged row appears twice: its dual counts once
-            yrow[r] = y[k]
-            seen.add(k)
-    grad = _gradient(obj, cols)
-    Aty = A.T @ yrow
-    red = grad - Aty
+    parts = []
+    x = np.array([np.nan if v.value is None else v.value for v in cols], dtype=float)
+    kind = np.array([r.bound_type for r in info.rows], dtype=int)   # 0 '==', -1 '>=', +1 '<='
+    rhs = np.asarray(info.rhs, dtype=float)
+    rows = [r.constraint for r in info.rows]
+    val = A @ x if len(cols) else np.zeros(len(rows))
+    gap = val - rhs                                                  # > 0 above, < 0 below
+    viol = np.where(kind == 0, np.abs(gap), np.where(kind > 0, np.maximum(gap, 0.0),
+                                                     np.maximum(-gap, 0.0)))
+    viol = np.where(np.isnan(viol), np.inf, viol)
+    scale = np.maximum(1.0, np.abs(rhs))
+    parts.append(_frame(rows, "primal", viol / scale, viol, floor))
+    if suffix is None or len(objs) != 1 or not _continuous(model) or not len(rows):
+        return parts
+    obj = objs[0]
+    sigma = 1.0 if obj.sense == pyo.minimize else -1.0
+    # one entry per constraint: the row nearest to its bound carries the constraint's dual
+    slack = np.where(kind > 0, -gap, gap)
+    first = {}
+    for r, c in enumerate(rows):
+        k = first.setdefault(id(c), r)
+        if k != r and kind[r] != 0 and slack[r] < slack[k]:
+            first[id(c)] = r
+    active = np.array(sorted(first.values()), dtype=int)
+    y_con = np.array([suffix.get(rows[r], 0.0) or 0.0 for r in active], dtype=float)
+    items = [rows[r] for r in active]
+    side = kind[active]
+    parts.extend(_sign_and_complementarity(items, y_con, side, slack[active], rhs[active],
+                                           sigma, floor))
+    # stationarity: r = grad f - A^T y (a ranged constraint's dual on one of its rows)
+    if not len(cols):
+        return parts
+    yrow = np.zeros(len(rows))
+    yrow[active] = y_con
+    c = getattr(info, "c", None)
+    if c is not None and c.shape[0] == 1 and polynomial_degree(obj.expr) in (0, 1):
+        grad = np.asarray(c.toarray()[0], dtype=float)   # the compiled (linear) objective
+    else:
+        grad = _gradient(obj, cols)
+    red = grad - A.T @ yrow
     contrib = abs(A.multiply(yrow[:, None])).max(axis=0).toarray().ravel() if A.nnz else np.zeros(len(cols))
-    x = np.array([v.value for v in cols], dtype=float)
     lb = np.array([-np.inf if v.lb is None else v.lb for v in cols], dtype=float)
     ub = np.array([np.inf if v.ub is None else v.ub for v in cols], dtype=float)
     width = np.maximum(1.0, np.abs(x))
@@ -214,7 +258,8 @@ def _stationarity(model, obj, cons, y, sigma, floor, info):
                      np.where(at_lo, np.maximum(-s, 0.0),
                               np.where(at_up, np.maximum(s, 0.0), np.abs(s))))
     scale = np.maximum.reduce([np.ones(len(cols)), np.abs(grad), contrib])
-    return _frame(cols, "stationarity", wrong / scale, wrong, floor)
+    parts.append(_frame(cols, "stationarity", wrong / scale, wrong, floor))
+    return parts
 
 
 def _gradient(obj, cols):

@@ -337,3 +337,19 @@ def test_cli_run_on_a_cge_case_runs_it():
         assert main(["run", "seed001_cge"]) == 0
     assert "running `pyomo-ecc cge seed001_cge`" in out.getvalue()
     assert "carbon price" in out.getvalue()
+
+
+@pytest.mark.unit
+def test_a_milp_is_verified_with_its_integers_fixed_and_integrality_is_checked():
+    m = ecc.Market()
+    m.u = ecc.Producer(bus=1, b=10, c=100, p_min=20, p_max=100, commitment=True)
+    m.g = ecc.Producer(bus=1, b=40, p_max=100)
+    m.d = ecc.FixedLoad(bus=1, p=60)
+    ecc.solve(m)
+    assert m.u.on[0].value == pytest.approx(1.0)
+    assert ecc.prices(m)["lmp"].tolist() == pytest.approx([10.0])
+    assert check_solution(m).empty
+    m.u.on[0].value = 0.5
+    bad = check_solution(m)
+    assert bad.loc["u.on[0]", "kind"] == "integrality"
+    assert bad.loc["u.on[0]", "violation"] == pytest.approx(0.5)
