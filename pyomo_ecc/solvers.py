@@ -147,6 +147,7 @@ class Solver:
         self.verify_tol = verify_tol
         self._iface = None
         self._last_form = None
+        self._fallback = None
 
     # -- interfaces ----------------------------------------------------------------------------
     def _interface(self):
@@ -212,11 +213,16 @@ class Solver:
                             tol=self.verify_tol, standard_form=self._last_form)
         for mk in markets:
             mk._pricing_basis = basis
-        return SolveResult(self.name, term, float(pyo.value(obj)), basis, raw)
+        name = self.name if not self._fallback else f"{self.name} (then {self._fallback})"
+        return SolveResult(name, term, float(pyo.value(obj)), basis, raw)
 
     def _check_supported(self, model, obj, ints):
         """Refuse, with a clear message, the problem classes a solver cannot take (PyNumero's ASL
         interface would end the Python process on an integer variable; HiGHS has no MIQP)."""
+        if self.name == "appsi_highs" and polynomial_degree(obj.expr) not in (0, 1):
+            raise SolverError(f"appsi_highs cannot solve model '{model.name}': its objective is "
+                              f"quadratic and that interface takes LP and MILP only; use "
+                              f"solver='highs' (LP, convex QP, MILP) or solver='ipopt'")
         if not ints:
             return
         names = ", ".join(v.name for v in ints[:3]) + (", ..." if len(ints) > 3 else "")
@@ -231,6 +237,7 @@ class Solver:
     def _run(self, model, obj, want_duals=True):
         """Solve once; return ('optimal' | 'infeasible' | other, raw results); load values."""
         self._last_form = None
+        self._fallback = None
         if self.name == "cyipopt":
             self._interface()   # availability, with the install hint
             return self._run_cyipopt(model, obj, want_duals)
@@ -298,6 +305,7 @@ class Solver:
             term, res = Solver("ipopt", tee=self.tee, verify=False)._run(model, obj, want_duals)
             if term == "optimal":
                 log.info("HiGHS QP: %s; solved with Ipopt", "; ".join(tried))
+                self._fallback = "ipopt"
                 return term, res
             tried.append(f"Ipopt: {term}")
         return "HiGHS " + "; ".join(tried), None

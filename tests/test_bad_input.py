@@ -398,6 +398,7 @@ CASES = [
     ("solvers", "tee string", lambda: ecc.Solver("highs", tee="yes"), SolverError, r"tee must be True or False, got 'yes'"),
     ("solvers", "verify tolerance", lambda: ecc.Solver("highs", verify_tol=0), SolverError, r"verify_tol must be a finite number > 0"),
     ("solvers", "integer variables with Ipopt", lambda: ecc.solve(with_gen(u=P(bus=1, b=1, p_max=1, commitment=True)), solver="ipopt"), SolverError, r"Ipopt cannot solve model 'market'.*integer.*u.on"),
+    ("solvers", "QP with appsi_highs", lambda: ecc.solve(with_gen(q=P(bus=1, a=0.1, b=1, p_max=5)), solver="appsi_highs"), SolverError, r"appsi_highs cannot solve model 'market': its objective is quadratic.*solver='highs'"),
     ("solvers", "unknown Ipopt option", lambda: ecc.solve(with_gen(), solver="ipopt", options={"no_such_option": 1}), SolverError, r"Ipopt rejected option no_such_option=1"),
     # prices and results
     ("prices and results", "unknown price name", lambda: ecc.price_frame(solved(), "lpm"), PriceError, r"price called 'lpm'; did you mean 'lmp'\? Declared prices: lmp"),

@@ -201,7 +201,8 @@ def test_highs_qp_failure_falls_back_then_quotes_highs_status(monkeypatch):
         pytest.skip("Ipopt not available for the last fallback")
     monkeypatch.setattr(solvers_mod, "_ipopt_available", _real_ipopt)
     m = unbounded()
-    ecc.solve(m)
+    res = ecc.solve(m)
+    assert res.solver == "highs (then ipopt)"
     assert pyo.value(m.obj) == pytest.approx(94181.04, abs=0.01)
 
 
