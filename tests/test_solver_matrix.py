@@ -91,3 +91,20 @@ def test_matpower_case5_prices_agree_across_solvers_and_reference_buses(solver, 
         if base is None:
             base = lmp
         assert lmp.tolist() == pytest.approx(base.tolist(), abs=1e-4)
+
+
+@pytest.mark.parametrize("convention", CONVENTIONS)
+@pytest.mark.parametrize("formulation", FORMULATIONS)
+def test_matpower_case14_quadratic_prices_agree_between_highs_and_ipopt(formulation, convention):
+    """No closed form here: the two solvers (active-set QP, interior point) must agree with each
+    other, under both conventions (which give different prices: different susceptances)."""
+    _skip_unavailable("ipopt")
+    from pyomo_ecc.io.matpower import build_matpower_market, load_matpower_case
+    mpc = load_matpower_case("case14")
+    out = {}
+    for solver in ("highs", "ipopt"):
+        m = build_matpower_market(mpc, formulation=formulation, convention=convention)
+        ecc.solve(m, solver=solver)
+        out[solver] = (ecc.welfare(m), ecc.prices(m)["lmp"].to_numpy())
+    assert out["ipopt"][0] == pytest.approx(out["highs"][0], rel=1e-7)
+    assert out["ipopt"][1] == pytest.approx(out["highs"][1], abs=1e-4)
