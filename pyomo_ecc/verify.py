@@ -20,10 +20,10 @@ minimisation and :math:`-1` for a maximisation:
   :math:`v^{C}_i = \frac{|y_i|}{1 + |y_i|}\cdot\frac{s_i}{\max(1, |b_i|)}`
   (zero when either the dual or the scaled slack is zero);
 * **stationarity** (reduced costs; when every constraint is linear, as in an LP or QP):
-  :math:`r = \nabla f(x) - A^\top y`; an interior variable
-  needs :math:`r_j = 0`, one at its lower bound :math:`\sigma r_j \ge 0`, at its upper bound
-  :math:`\sigma r_j \le 0`; the wrong part is scaled by
-  :math:`\max(1, |\nabla_j f|, \max_i |y_i A_{ij}|)`.
+  :math:`r = \nabla f(x) - A^\top y`; :math:`\sigma r_j > 0` needs :math:`x_j` at its lower
+  bound, :math:`\sigma r_j < 0` at its upper bound (an interior variable needs :math:`r_j = 0`):
+  :math:`v^{S}_j = \min\big(|r_j| / \max(1, |\nabla_j f|, \max_i |y_i A_{ij}|),\;
+  d_j / \max(1, |x_j|)\big)` with :math:`d_j` the distance to that bound.
 
 The constraint matrix :math:`A` comes from Pyomo's linear standard-form compiler (or from the
 caller, who has often just built it to solve); every measure is vectorised over rows and
@@ -251,14 +251,17 @@ def _matrix_checks(model, info, objs, suffix, floor):
     lb = np.array([-np.inf if v.lb is None else v.lb for v in cols], dtype=float)
     ub = np.array([np.inf if v.ub is None else v.ub for v in cols], dtype=float)
     width = np.maximum(1.0, np.abs(x))
-    at_lo = np.isfinite(lb) & (x - lb <= 1e-7 * width)
-    at_up = np.isfinite(ub) & (ub - x <= 1e-7 * width)
+    with np.errstate(invalid="ignore"):
+        dist_lo = np.where(np.isfinite(lb), np.maximum(x - lb, 0.0) / width, np.inf)
+        dist_up = np.where(np.isfinite(ub), np.maximum(ub - x, 0.0) / width, np.inf)
     s = sigma * red
-    wrong = np.where(at_lo & at_up, 0.0,
-                     np.where(at_lo, np.maximum(-s, 0.0),
-                              np.where(at_up, np.maximum(s, 0.0), np.abs(s))))
     scale = np.maximum.reduce([np.ones(len(cols)), np.abs(grad), contrib])
-    parts.append(_frame(cols, "stationarity", wrong / scale, wrong, floor))
+    # a positive reduced cost needs the variable at its lower bound, a negative one at its
+    # upper bound: the violation is the smaller of the scaled reduced cost and the relative
+    # distance from that bound (an interior variable needs r = 0)
+    scaled = np.minimum(np.abs(s) / scale, np.where(s > 0, dist_lo, dist_up))
+    scaled = np.where(np.isnan(scaled), np.inf, scaled)
+    parts.append(_frame(cols, "stationarity", scaled, np.abs(s), floor))
     return parts
 
 

@@ -273,8 +273,16 @@ def find_market(blk):
                                           f"m.{blk.local_name} = ...)")
 
 
+def _require_block(model):
+    from pyomo.core.base.block import BlockData
+    if not isinstance(model, BlockData):
+        raise ModelError(f"expected a Pyomo model or block (e.g. m = pyomo_ecc.Market()), got "
+                         f"{type(model).__name__}")
+
+
 def assemble_all(model):
     """Assemble every block of ``model`` that asks for it (markets, economies), outermost first."""
+    _require_block(model)
     for b in model.block_data_objects(descend_into=True, active=True):
         if getattr(b, "assemble_on_solve", False):
             b.assemble()
@@ -282,4 +290,5 @@ def assemble_all(model):
 
 def markets_in(model):
     """All market blocks in ``model`` (the model itself included), in declaration order."""
+    _require_block(model)
     return [b for b in model.block_data_objects(descend_into=True) if isinstance(b, MarketData)]
