@@ -398,6 +398,9 @@ class Solver:
                 return f"{term}: HiGHS model status '{raw.modelStatusToString(raw.getModelStatus())}'"
         except ImportError:  # pragma: no cover
             pass
+        tc = getattr(raw, "termination_condition", None)   # Pyomo's HiGHS interface
+        if tc is not None:
+            return f"{term}: termination condition '{getattr(tc, 'name', tc)}'"
         return term
 
     def _run_highs_matrix(self, model, obj, want_duals):
