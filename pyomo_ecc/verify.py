@@ -55,6 +55,7 @@ True
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
+import scipy.sparse as sp
 from pyomo.common.errors import InfeasibleConstraintException
 from pyomo.core.expr.calculus.derivatives import Modes, differentiate
 from pyomo.core.expr.visitor import polynomial_degree
@@ -106,7 +107,9 @@ def check_solution(model, tol=TOL, duals=True, standard_form=None, report_all=Fa
     objs = list(model.component_data_objects(pyo.Objective, active=True, descend_into=True))
     info = standard_form if standard_form is not None else _compile(model, objs)
     cons = body = lo = up = None
-    if info is not None:   # linear constraints: every measure on the sparse matrix at once
+    if info is not None and hasattr(info, "row_lower"):   # pyomo_ecc.core.standard_form
+        parts.extend(_standard_form_checks(model, info, objs, suffix, floor))
+    elif info is not None:   # linear constraints: every measure on the sparse matrix at once
         parts.extend(_matrix_checks(model, info, objs, suffix, floor))
     else:
         cons = list(model.component_data_objects(pyo.Constraint, active=True, descend_into=True))
@@ -262,6 +265,49 @@ def _matrix_checks(model, info, objs, suffix, floor):
     scaled = np.minimum(np.abs(s) / scale, np.where(s > 0, dist_lo, dist_up))
     scaled = np.where(np.isnan(scaled), np.inf, scaled)
     parts.append(_frame(cols, "stationarity", scaled, np.abs(s), floor))
+    return parts
+
+
+def _reduced_cost_violation(cols, x, lb, ub, grad, A, yrow, sigma, floor):
+    red = grad - A.T @ yrow
+    contrib = (abs(A.multiply(yrow[:, None])).max(axis=0).toarray().ravel() if A.nnz
+               else np.zeros(len(cols)))
+    width = np.maximum(1.0, np.abs(x))
+    with np.errstate(invalid="ignore"):
+        dist_lo = np.where(np.isfinite(lb), np.maximum(x - lb, 0.0) / width, np.inf)
+        dist_up = np.where(np.isfinite(ub), np.maximum(ub - x, 0.0) / width, np.inf)
+    s = sigma * red
+    scale = np.maximum.reduce([np.ones(len(cols)), np.abs(grad), contrib])
+    scaled = np.minimum(np.abs(s) / scale, np.where(s > 0, dist_lo, dist_up))
+    scaled = np.where(np.isnan(scaled), np.inf, scaled)
+    return _frame(cols, "stationarity", scaled, np.abs(s), floor)
+
+
+def _standard_form_checks(model, sf, objs, suffix, floor):
+    r"""The checks on a :class:`pyomo_ecc.core.standard_form.StandardForm` (one row per
+    constraint, ranged rows included; fixed variables are columns with equal bounds; objective
+    :math:`\sigma(c_0 + c^\top x + \frac12 x^\top Q x)`)."""
+    rows, cols = list(sf.rows), list(sf.columns)
+    x = sf.values()
+    A = sp.csr_array(sf.A)
+    ax = A @ x if len(cols) else np.zeros(len(rows))
+    lo, up = sf.row_lower, sf.row_upper
+    viol = np.maximum.reduce([lo - ax, ax - up, np.zeros(len(rows))]) if len(rows) else np.zeros(0)
+    viol = np.where(np.isnan(viol), np.inf, viol)
+    scale = np.maximum.reduce([np.ones(len(rows)), np.where(np.isfinite(lo), np.abs(lo), 0),
+                               np.where(np.isfinite(up), np.abs(up), 0)]) if len(rows) else np.ones(0)
+    parts = [_frame(rows, "primal", viol / scale, viol, floor)]
+    if suffix is None or len(objs) != 1 or not _continuous(model) or not len(rows):
+        return parts
+    obj = objs[0]
+    parts.extend(_dual_checks(obj, rows, ax, lo, up, suffix, floor))
+    if not len(cols):
+        return parts
+    sigma = 1.0 if obj.sense == pyo.minimize else -1.0
+    y = np.array([suffix.get(c, 0.0) or 0.0 for c in rows], dtype=float)
+    grad = sf.sense * (np.asarray(sf.c, float) + sf.Q @ x)
+    parts.append(_reduced_cost_violation(cols, x, sf.col_lower, sf.col_upper, grad, A, y, sigma,
+                                         floor))
     return parts
 
 

@@ -151,29 +151,37 @@ def case118(profile, formulation="btheta"):
                                  load_profile=profile, formulation=formulation)
 
 
+def _highs_alone(monkeypatch):
+    """No fallback of any kind: HiGHS's own QP solver, unregularised, must solve."""
+    monkeypatch.setattr(solvers_mod.HighsModel, "QP_REGULARISATION", ())
+    monkeypatch.setattr(solvers_mod, "ipopt_qp", lambda sf: solvers_mod.HighsRun("unavailable"))
+    monkeypatch.setattr(solvers_mod, "HIGHS_QP_FALLBACKS", ())
+    monkeypatch.setattr(solvers_mod, "_ipopt_available", lambda: False)
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize("level", [0.8, 0.9])
 def test_highs_qp_case118_at_part_load_matches_ptdf(level, monkeypatch):
     """HiGHS's QP solver once stopped ('Solve error') on free zero-curvature angle columns; the
     angles are now bounded (never binding). No fallback is allowed here: HiGHS alone must solve,
     and B-theta must agree with PTDF (no angles at all)."""
-    monkeypatch.setattr(solvers_mod, "HIGHS_QP_FALLBACKS", ())
-    monkeypatch.setattr(solvers_mod, "_ipopt_available", lambda: False)
+    _highs_alone(monkeypatch)
     bt, pt = case118([level]), case118([level], "ptdf")
-    ecc.solve(bt)
+    res = ecc.solve(bt)
     ecc.solve(pt)
+    assert res.solver == "highs"
     assert pyo.value(bt.obj) == pytest.approx(pyo.value(pt.obj), rel=1e-9)
     assert ecc.prices(bt)["lmp"].to_numpy() == pytest.approx(ecc.prices(pt)["lmp"].to_numpy(), abs=1e-5)
     assert pyo.value(bt.obj) == pytest.approx({0.8: 94181.04, 0.9: 109653.38}[level], abs=0.01)
 
 
 @pytest.mark.integration
-def test_highs_qp_case118_over_24_periods(monkeypatch):
-    monkeypatch.setattr(solvers_mod, "HIGHS_QP_FALLBACKS", ())
-    monkeypatch.setattr(solvers_mod, "_ipopt_available", lambda: False)
+@pytest.mark.parametrize("persistent", [False, True])
+def test_highs_qp_case118_over_24_periods(persistent, monkeypatch):
+    _highs_alone(monkeypatch)
     prof = list(0.7 + 0.3 * np.sin(np.arange(24) / 24 * np.pi))
     m = case118(prof)
-    ecc.solve(m)
+    ecc.Solver("highs", persistent=persistent).solve(m)
     single = case118([prof[5]])
     ecc.solve(single)    # periods are independent: each one is its own DC-OPF
     lmp = ecc.prices(m)["lmp"]
@@ -181,29 +189,31 @@ def test_highs_qp_case118_over_24_periods(monkeypatch):
         ecc.prices(single)["lmp"].xs(0, level="t").to_numpy(), abs=1e-5)
 
 
+def _unbounded_angles():
+    m = case118([0.8])
+    m.assemble()
+    for v in m.net.theta.values():
+        v.setlb(None)
+        v.setub(None)
+    return m
+
+
 @pytest.mark.integration
-def test_highs_qp_failure_falls_back_then_quotes_highs_status(monkeypatch):
-    """With the angle bounds removed, HiGHS's QP solver fails again at 0.8 load: the fallback
-    chain ends in Ipopt (same optimum); without Ipopt the error quotes HiGHS's own status."""
-    def unbounded():
-        m = case118([0.8])
-        m.assemble()
-        for v in m.net.theta.values():
-            v.setlb(None)
-            v.setub(None)
-        return m
-    monkeypatch.setattr(solvers_mod, "HIGHS_QP_FALLBACKS", ())
-    monkeypatch.setattr(solvers_mod, "_ipopt_available", lambda: False)
-    with pytest.raises(ecc.SolverError, match=r"HiGHS default settings: error \(HiGHS model status "
-                                              r"'Solve error'\)"):
-        ecc.solve(unbounded())
+@pytest.mark.parametrize("persistent", [False, True])
+def test_highs_qp_failure_falls_back_then_quotes_highs_status(persistent, monkeypatch):
+    """With the angle bounds removed, HiGHS's QP solver fails again at 0.8 load: without any
+    fallback the error quotes HiGHS's own status; with the fallbacks (a regularisation, then
+    Ipopt) the same optimum comes back."""
+    with monkeypatch.context() as mp:
+        _highs_alone(mp)
+        with pytest.raises(ecc.SolverError, match=r"Solve error"):
+            ecc.Solver("highs", persistent=persistent).solve(_unbounded_angles())
     if not _real_ipopt():
         pytest.skip("Ipopt not available for the last fallback")
-    monkeypatch.setattr(solvers_mod, "_ipopt_available", _real_ipopt)
-    m = unbounded()
-    res = ecc.solve(m)
-    assert res.solver == "highs (then ipopt)"
+    m = _unbounded_angles()
+    ecc.Solver("highs", persistent=persistent).solve(m)
     assert pyo.value(m.obj) == pytest.approx(94181.04, abs=0.01)
+    assert check_solution(m).empty
 
 
 def _real_ipopt():

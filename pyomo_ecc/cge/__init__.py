@@ -4,6 +4,7 @@ institutions, closures, ETS sectors, levels (Ipopt) and linearised (Johansen / E
 from pyomo_ecc.cge.blocks import (Armington, Government, Household, Investment, Production,  # noqa: F401
                                   RestOfWorld, Transformation, ev_hicks)
 from pyomo_ecc.cge.calibration import Benchmark, benchmark  # noqa: F401
+from pyomo_ecc.cge.closed import closed_economy, solve_closed, two_by_two  # noqa: F401
 from pyomo_ecc.cge.economy import Economy, EconomyData  # noqa: F401
 from pyomo_ecc.cge.ets import AdministeredPrice, EmissionTrading  # noqa: F401
 from pyomo_ecc.cge.linear import linear_solve  # noqa: F401

@@ -38,13 +38,9 @@ def price_weight(market, kind, t=None):
     raise ValueError(f"unknown price kind {kind!r}; use 'power' or 'quantity'")
 
 
-def price_frame(model, name):
-    """All prices called ``name`` in ``model`` as a DataFrame (index levels from the declarations).
-
-    Raises :class:`~pyomo_ecc.errors.PriceError` when the model was not solved by
-    :func:`pyomo_ecc.solve` (no duals, or duals of unknown sign) or when no block declares such a
-    price.
-    """
+def _price_rows(model, name, dual_of):
+    """(rows, levels, bases) of every price ``name`` in ``model``, from ``dual_of(constraint)``
+    (None: the model's dual suffix, which must hold every declared constraint)."""
     if not isinstance(name, str):
         raise PriceError(f"a price is named by a string such as 'lmp', got {name!r}")
     rows, levels = [], None
@@ -53,17 +49,24 @@ def price_frame(model, name):
     found_market = False
     for mk in markets_in(model):
         found_market = True
-        require_solved(mk)
-        suffix = _dual_suffix(mk)
+        if dual_of is None:
+            require_solved(mk)
+        elif not mk.assembled:
+            raise PriceError(f"market '{mk.name}' has not been solved: call pyomo_ecc.solve(model) first")
+        suffix = _dual_suffix(mk) if dual_of is None else None
         for d in mk.price_declarations():
             declared.add(d.price)
             if d.price != name:
                 continue
-            if suffix is None or d.constraint not in suffix:
-                raise PriceError(f"no dual for constraint '{d.constraint.name}': solve the model with "
-                                 f"pyomo_ecc.solve(...) before asking for '{name}'")
+            if dual_of is None:
+                if suffix is None or d.constraint not in suffix:
+                    raise PriceError(f"no dual for constraint '{d.constraint.name}': solve the model with "
+                                     f"pyomo_ecc.solve(...) before asking for '{name}'")
+                dual = suffix[d.constraint]
+            else:
+                dual = dual_of(d.constraint)
             weight = price_weight(mk, d.kind, d.t)
-            rows.append(d.index + (d.sign * suffix[d.constraint] / weight + 0.0,))   # no -0.0
+            rows.append(d.index + (d.sign * dual / weight + 0.0,))   # + 0.0: no negative zero
             levels = d.levels
         basis.add(mk._pricing_basis)
     if not found_market:
@@ -74,6 +77,17 @@ def price_frame(model, name):
         hint = f"; did you mean '{close[0]}'?" if close else ""
         raise PriceError(f"no block in '{model.name}' declares a price called '{name}'{hint} "
                          f"Declared prices: {', '.join(sorted(declared)) or 'none'}")
+    return rows, levels, basis
+
+
+def price_frame(model, name):
+    """All prices called ``name`` in ``model`` as a DataFrame (index levels from the declarations).
+
+    Raises :class:`~pyomo_ecc.errors.PriceError` when the model was not solved by
+    :func:`pyomo_ecc.solve` (no duals, or duals of unknown sign) or when no block declares such a
+    price (the message lists the declared ones).
+    """
+    rows, levels, basis = _price_rows(model, name, None)
     df = pd.DataFrame(rows, columns=list(levels) + [name]).set_index(list(levels))
     df.attrs["pricing_basis"] = "; ".join(sorted(b for b in basis if b))
     return df
@@ -91,10 +105,20 @@ def require_solved(model):
             raise PriceError(f"market '{mk.name}' has not been solved: call pyomo_ecc.solve(model) "
                              f"first, then ask for results and prices")
         if mk._pricing_basis is None:
-            raise PriceError(f"market '{mk.name}' was not solved by pyomo_ecc.solve (no duals from it): its last solve "
-                             f"failed, or it was solved by another route (duals loaded that way have "
-                             f"no known sign convention: Ipopt's are reversed); solve it with "
-                             f"pyomo_ecc.solve(model, solver=...) first")
+            raise PriceError(f"market '{mk.name}' was not solved by pyomo_ecc.solve (no duals from it): "
+                             f"its last solve failed, or it was solved by another route (duals loaded "
+                             f"that way have no known sign convention: Ipopt's are reversed); solve it "
+                             f"with pyomo_ecc.solve(model, solver=...) first")
+
+
+def price_series(model, name, dual_of=None):
+    """The prices ``name`` as a Series, from the model's duals or from ``dual_of(constraint)``
+    (duals in the solver layer's convention, e.g. a what-if's row duals): the same
+    normalisation as :func:`price_frame`."""
+    if dual_of is None:
+        return price_frame(model, name)[name]
+    rows, levels, _ = _price_rows(model, name, dual_of)
+    return pd.DataFrame(rows, columns=list(levels) + [name]).set_index(list(levels))[name]
 
 
 def prices(model):
@@ -130,8 +154,9 @@ def price_range(model, name="lmp", delta=1e-4, solver="highs"):
 
     as columns ``lower`` and ``upper`` (the smaller and the larger), next to the published
     price. Where they differ, any price between them clears the market; a side that makes the
-    model infeasible is infinite. The model is solved again at the end, so its values and duals
-    are those of the original problem. Costs ``(1 + 2 n)`` solves for ``n`` distinct constraints.
+    model infeasible is infinite. The model's values and duals are untouched (the shifted
+    problems are what-ifs, :mod:`pyomo_ecc.core.whatif`). Costs ``(1 + 2 n)`` solves for ``n``
+    distinct constraints.
 
     >>> import pyomo_ecc as ecc
     >>> m = ecc.load_case("seed002_double_auction").build()
@@ -142,37 +167,23 @@ def price_range(model, name="lmp", delta=1e-4, solver="highs"):
     """
     import math
 
-    from pyomo_ecc.errors import SolverError
-    from pyomo_ecc.solvers import Solver
+    from pyomo_ecc.core.whatif import MoveRHS, WhatIf
 
     published = price_frame(model, name)
     mks = markets_in(model)
     decls = [(mk, d) for mk in mks for d in mk.price_declarations() if d.price == name]
-    base = float(pyo.value(next(iter(model.component_data_objects(pyo.Objective, active=True)))))
-
-    def cost_with_shift(con, shift):
-        saved = con.expr
-        lo, body, up = con.lower, con.body, con.upper
-        con.set_value((None if lo is None else lo + shift, body, None if up is None else up + shift))
-        try:
-            Solver(solver).solve(model, diagnose=False)
-            obj = next(iter(model.component_data_objects(pyo.Objective, active=True)))
-            return float(pyo.value(obj))
-        except SolverError:
-            return math.inf if shift > 0 else -math.inf
-        finally:
-            con.set_value(saved)
-
+    engine = WhatIf(model, solver=solver)   # what-ifs on one compiled model; the model is untouched
+    base = engine.base.objective
     one_sided = {}
-    try:
-        for mk, d in decls:
-            key = id(d.constraint)
-            if key not in one_sided:
-                up = cost_with_shift(d.constraint, delta)
-                down = cost_with_shift(d.constraint, -delta)
-                one_sided[key] = ((base - down) / delta, (up - base) / delta)
-    finally:
-        Solver(solver).solve(model, diagnose=False)   # back to the original solution and duals
+    for mk, d in decls:
+        key = id(d.constraint)
+        if key in one_sided:
+            continue
+        up = engine.run([MoveRHS(d.constraint, delta)])
+        down = engine.run([MoveRHS(d.constraint, -delta)])
+        c_up = up.objective if up.ok else math.inf
+        c_down = down.objective if down.ok else -math.inf
+        one_sided[key] = ((base - c_down) / delta, (c_up - base) / delta)
     rows = []
     for mk, d in decls:
         w = price_weight(mk, d.kind, d.t)

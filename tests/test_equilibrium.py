@@ -1,0 +1,176 @@
+"""Equilibrium search for bidding games: Cournot and a linear supply-function game in closed
+form, the epsilon certificate, the Debreu-Glicksberg-Fan checks, and the seed 001 market."""
+import numpy as np
+import pytest
+
+import pyomo_ecc as ecc
+from pyomo_ecc.analysis import equilibrium as eq
+from pyomo_ecc.analysis.market_power import LinearDemand, cournot
+from pyomo_ecc.errors import InputError
+
+# Cournot duopoly: P = 100 - Q, costs 10 and 20 ->
+# q_i = (alpha - 3 c_i + c_1 + c_2) / (3 beta): q1 = 100/3, q2 = 70/3, P = 130/3
+Q1, Q2 = 100 / 3, 70 / 3
+
+
+def cournot_game():
+    m = ecc.Market()
+    m.f1 = ecc.Producer(bus="A", b=0, p_max=100)     # quantities offered at price 0
+    m.f2 = ecc.Producer(bus="A", b=0, p_max=100)
+    m.town = ecc.Consumer(bus="A", a=-0.5, b=100, d_max=200)   # marginal utility 100 - d
+    return m, eq.BiddingGame(m, [eq.withhold(m.f1), eq.withhold(m.f2)],
+                             true_params={"f1": {"b": 10}, "f2": {"b": 20}})
+
+
+@pytest.mark.component
+def test_best_response_dynamics_reach_cournot():
+    m, g = cournot_game()
+    r = g.solve(grid=11, tol=1e-7)
+    ref = cournot(LinearDemand(100, 1), c=[10, 20])
+    q = {f: 100 * (1 - r.profile[f]) for f in ("f1", "f2")}
+    assert q["f1"] == pytest.approx(Q1, abs=1e-4) and q["f2"] == pytest.approx(Q2, abs=1e-4)
+    assert [q["f1"], q["f2"]] == pytest.approx(list(ref.firms["quantity"]), abs=1e-4)
+    # profits (P - c_i) q_i at P = 130/3
+    assert r.payoffs["f1"] == pytest.approx((130 / 3 - 10) * Q1, rel=1e-5)
+    assert r.payoffs["f2"] == pytest.approx((130 / 3 - 20) * Q2, rel=1e-5)
+    assert r.converged and r.eps <= 1e-3
+    # the model is left as built
+    assert m.f1.p_max[0].value == 100 and m.f1.b.value == 0
+
+
+@pytest.mark.component
+def test_damped_and_fictitious_variants():
+    _, g = cournot_game()
+    r = g.solve(method="damped", damping=0.7, grid=11, tol=1e-4, max_iter=40, certify=False)
+    assert r.converged
+    assert 100 * (1 - r.profile["f1"]) == pytest.approx(Q1, abs=0.05)
+    assert 100 * (1 - r.profile["f2"]) == pytest.approx(Q2, abs=0.05)
+    # fictitious play (belief = mean of past play): the belief approaches Cournot
+    start = {"f1": 0.5, "f2": 0.5}
+    r = g.solve(method="fictitious", start=start, grid=11, refine=False, tol=1e-9, max_iter=12,
+                certify=False)
+    target = np.array([1 - Q1 / 100, 1 - Q2 / 100])
+    d0 = np.abs(np.array([0.5, 0.5]) - target).max()
+    d = np.abs(np.array([r.profile["f1"], r.profile["f2"]]) - target).max()
+    assert d < 0.5 * d0
+
+
+@pytest.mark.component
+def test_certificate_equals_closed_form_best_response_gain():
+    # at q1 = q2 = 50 the price is 0: profits -500, -1000. Best replies: q1 = (100-10-50)/2 = 20
+    # (P = 30, profit 400, gain 900); q2 = (100-20-50)/2 = 15 (P = 35, profit 225, gain 1225)
+    _, g = cournot_game()
+    cert = g.certificate({"f1": 0.5, "f2": 0.5}, rng=np.random.default_rng(1))
+    assert cert.loc["f1", "payoff"] == pytest.approx(-500, abs=1e-6)
+    assert cert.loc["f1", "gain"] == pytest.approx(900, rel=1e-6)
+    assert cert.loc["f2", "gain"] == pytest.approx(1225, rel=1e-6)
+    assert cert.loc["f1", "best_deviation"] == pytest.approx(0.8, abs=1e-5)
+    assert cert.attrs["eps"] == pytest.approx(1225, rel=1e-6)
+
+
+@pytest.mark.component
+def test_linear_supply_function_game_solved_by_hand():
+    # demand D(p) = 100 - p, costs q^2/2, offers a_i q^2 (supply q = beta_i p, beta = 1/(2a)).
+    # Residual demand slope s_i = 1 + beta_j; the best reply through the origin is
+    # beta_i = s_i / (1 + s_i) (FOC q (1 + c s_i) = s_i p with c = 1), so the symmetric
+    # equilibrium solves beta^2 + beta - 1 = 0: beta* = (sqrt 5 - 1)/2, a* = 1/(sqrt 5 - 1),
+    # price p* = 100/(1 + 2 beta*) = 100/sqrt 5.
+    m = ecc.Market()
+    m.f1 = ecc.Producer(bus="A", a=0.5, b=0, p_max=200)
+    m.f2 = ecc.Producer(bus="A", a=0.5, b=0, p_max=200)
+    m.town = ecc.Consumer(bus="A", a=-0.5, b=100, d_max=200)
+    g = eq.BiddingGame(m, [eq.slope(m.f1, 0.1, 5), eq.slope(m.f2, 0.1, 5)])
+    r = g.solve(grid=11, tol=1e-8)
+    a_star = 1 / (np.sqrt(5) - 1)
+    assert r.profile["f1"] == pytest.approx(a_star, abs=1e-6)
+    assert r.profile["f2"] == pytest.approx(a_star, abs=1e-6)
+    g.payoffs(r.profile)
+    assert float(g.lmp.iloc[0]) == pytest.approx(100 / np.sqrt(5), abs=1e-5)
+    g.restore()
+    assert r.eps < 1e-6 * abs(r.payoffs["f1"])
+
+
+@pytest.mark.component
+def test_dgf_conditions_hold_for_cournot_and_fail_for_linear_offers():
+    _, g = cournot_game()
+    df = g.dgf_conditions(rng=np.random.default_rng(2), n_profiles=2, n_points=7)
+    assert df.attrs["holds"] and df["compact_convex"].all()
+    # two linear offers against a fixed load of 150: the price jumps from the rival's offer to
+    # one's own when one's markup crosses it, profits jump: not continuous
+    m = ecc.Market()
+    m.g1 = ecc.Producer(bus="A", b=20, p_max=100)
+    m.g2 = ecc.Producer(bus="A", b=30, p_max=100)
+    m.load = ecc.FixedLoad(bus="A", p=150)
+    g2 = eq.BiddingGame(m, [eq.markup(m.g1, 0, 1), eq.markup(m.g2, 0, 1)])
+    df2 = g2.dgf_conditions(profiles=[{"g1": 0.0, "g2": 0.0}], n_points=9)
+    assert not df2.loc["g1", "continuous"] and not df2.attrs["holds"]
+
+
+@pytest.mark.unit
+def test_strategy_sets_are_checked():
+    m = ecc.Market()
+    m.g = ecc.Producer(bus="A", b=20, p_max=100)
+    m.load = ecc.FixedLoad(bus="A", p=50)
+    with pytest.raises(InputError, match="compact interval"):
+        eq.markup(m.g, 0, np.inf)
+    with pytest.raises(InputError, match="linear"):
+        eq.slope(m.g, 0.1, 1)
+    with pytest.raises(InputError, match="0 <= lo < hi <= 1"):
+        eq.withhold(m.g, 0, 1.5)
+    with pytest.raises(InputError, match="one strategy per player"):
+        eq.BiddingGame(m, [eq.markup(m.g), eq.withhold(m.g)])
+
+
+@pytest.mark.integration
+def test_seed001_units_that_gain_by_raising_offers():
+    m = ecc.load_case("seed001_3bus").build()
+    units = [m.component(f"G{i}") for i in range(1, 7)]
+    g = eq.BiddingGame(m, [eq.markup(u, 0.0, 1.0) for u in units])
+    gains = eq.unilateral_gains(g, [0.1, 0.25])
+    # sum of the hourly components = the difference of two independent whole-day payoffs
+    truthful = {u.local_name: 0.0 for u in units}
+    base = g.payoffs(truthful)
+    dev = dict(truthful, G6=0.25)
+    assert gains.loc[("G6", 0.25)]["gain"].sum() == pytest.approx(
+        g.payoffs(dev)["G6"] - base["G6"], rel=1e-9, abs=1e-6)
+    # a unit gains in an hour only if it sells there at a price above its true cost
+    by_t = g.payoffs(dev, by_period=True)
+    import pyomo.environ as pyo
+    lam = g.lmp
+    pos = gains.loc[("G6", 0.25)]
+    for t, row in pos.iterrows():
+        if row["gain"] > 1e-6:
+            assert pyo.value(m.G6.p[t]) > 0 and float(lam[(m.G6.bus, t)]) > 216.0
+    assert (pos["gain"] > 1e-6).any()        # the cheapest unit does gain in some hours
+    # the picture shows the best gain per unit and hour
+    import matplotlib
+    matplotlib.use("Agg")
+    ax = eq.plot_gains(gains)
+    table = eq.best_gains(gains)
+    assert np.asarray(ax.images[0].get_array()) == pytest.approx(table.to_numpy())
+    assert table.loc["G6"].to_numpy() == pytest.approx(
+        np.maximum(0, gains.xs("G6", level="player")["gain"].unstack("t").max().to_numpy()))
+    g.restore()
+    del by_t
+    # equilibrium search: the certificate's best deviation reproduces its payoff independently
+    r = g.solve(grid=5, refine=False, max_iter=2, cert_grid=5, rng=np.random.default_rng(0))
+    c = r.certificate
+    worst = c["gain"].idxmax()
+    prof = dict(r.profile)
+    prof[worst] = c.loc[worst, "best_deviation"]
+    assert g.payoffs(prof)[worst] == pytest.approx(c.loc[worst, "best_payoff"], rel=1e-9)
+    g.restore()
+
+
+@pytest.mark.integration
+def test_whatif_engine_and_plain_resolve_agree_on_seed001():
+    rng = np.random.default_rng(5)
+    profs = [{f"G{i}": float(x) for i, x in zip(range(1, 7), rng.uniform(0, 1, 6))} for _ in range(3)]
+    pays = {}
+    for engine in ("whatif", "resolve"):
+        m = ecc.load_case("seed001_3bus").build()
+        g = eq.BiddingGame(m, [eq.markup(m.component(f"G{i}"), 0, 1) for i in range(1, 7)],
+                           engine=engine)
+        pays[engine] = [g.payoffs(p) for p in profs]
+    for a, b in zip(pays["whatif"], pays["resolve"]):
+        assert a == pytest.approx(b, rel=1e-9, abs=1e-6)
