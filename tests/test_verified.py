@@ -18,14 +18,14 @@ from pyomo_ecc.io.matpower import build_matpower_market, load_matpower_case
 from pyomo_ecc.verify import check_solution, verify_solution
 
 
-def docstring_triangle(ref=1):
+def docstring_triangle(ref=1, a=None):
     g = nx.Graph()
     g.add_edge(1, 2, x=0.1)
     g.add_edge(2, 3, x=0.1)
     g.add_edge(1, 3, x=0.1, rating=50)
     g.nodes[ref]["ref"] = True
     m = ecc.Market()
-    m.g1 = ecc.Producer(bus=1, b=10, p_max=200)
+    m.g1 = ecc.Producer(bus=1, a=a, b=10, p_max=200)
     m.g3 = ecc.Producer(bus=3, b=30, p_max=200)
     m.d = ecc.FixedLoad(bus=3, p=100)
     m.net = ecc.DCNetwork(graph=g)
@@ -368,3 +368,20 @@ def test_a_milp_is_verified_with_its_integers_fixed_and_integrality_is_checked()
     bad = check_solution(m)
     assert bad.loc["u.on[0]", "kind"] == "integrality"
     assert bad.loc["u.on[0]", "violation"] == pytest.approx(0.5)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("quadratic", [False, True])
+def test_the_check_on_the_solvers_standard_form_agrees_with_its_own_compilation(quadratic):
+    """The solve path hands its core.standard_form matrices to the check; the check compiles
+    the model itself otherwise: both find nothing on the solution and the same wrong dual."""
+    m = docstring_triangle(ref=2, a=0.05 if quadratic else None)
+    s = ecc.Solver("highs")
+    s.solve(m)
+    sf = s._last_form
+    assert sf is not None and hasattr(sf, "row_lower")
+    assert check_solution(m, standard_form=sf).empty and check_solution(m).empty
+    m.dual[m.net.eq_p_balance[2, 0]] += 5.0
+    a, b = check_solution(m, standard_form=sf), check_solution(m)
+    assert set(a.index) == set(b.index) == {"net.theta[1,0]", "net.theta[3,0]"}
+    assert a["absolute"].to_numpy() == pytest.approx(b["absolute"].to_numpy())
