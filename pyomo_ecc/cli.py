@@ -15,18 +15,81 @@ p_inj); with ``--plot`` draw the merit order of the first period.
 Without CASE it runs the embedded default case.
 """
 import argparse
+import os
+import re
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 DEFAULT_CASE = "seed000_community"
 
 
+def natural_key(label):
+    """Sort key that orders names as a person would: ``gen_2`` before ``gen_10``."""
+    parts = re.split(r"(\d+)", str(label))
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p != "")
+
+
+def _natural(df):
+    """``df`` with its (first-level) row labels in natural order."""
+    if df.empty:
+        return df
+    labels = df.index.get_level_values(0) if isinstance(df.index, pd.MultiIndex) else df.index
+    order = sorted(dict.fromkeys(labels), key=natural_key)
+    if isinstance(df.index, pd.MultiIndex):
+        return df.reindex(order, level=0)
+    return df.loc[order]
+
+
+def _clean(df):
+    """No negative zero (nor solver noise that prints as one) in printed or written numbers."""
+    out = df.copy()
+    for c in out.columns:
+        if pd.api.types.is_float_dtype(out[c]):
+            col = out[c].to_numpy()
+            scale = max(1.0, float(np.nanmax(np.abs(col)))) if col.size and np.isfinite(col).any() else 1.0
+            out[c] = np.where(np.abs(col) < 1e-9 * scale, 0.0, col) + 0.0
+    return out
+
+
 def _print_frame(title, df, out):
     out.write(f"\n{title}\n")
     with pd.option_context("display.max_rows", 200, "display.max_columns", 30, "display.width", 160):
-        out.write(df.to_string() + "\n")
+        out.write(_clean(df).to_string() + "\n")
+
+
+class CliError(Exception):
+    """A command-line mistake (bad path, wrong command for a case): one line on stderr."""
+
+
+def _check_out_paths(out_dir, plot):
+    """Refuse, before any solving, an ``--out`` that is not a writable directory and a
+    ``--plot`` whose folder does not exist or whose format matplotlib cannot write."""
+    if out_dir is not None:
+        d = Path(out_dir)
+        if d.exists() and not d.is_dir():
+            raise CliError(f"--out {out_dir!r} is a file, not a directory")
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise CliError(f"--out {out_dir!r}: cannot create the directory ({e.strerror})") from None
+        if not os.access(d, os.W_OK):
+            raise CliError(f"--out {out_dir!r}: the directory is not writable")
+    if plot is not None:
+        f = Path(plot)
+        formats = ("png", "pdf", "svg", "jpg", "jpeg", "eps", "ps", "tif", "tiff", "webp", "pgf")
+        if f.suffix.lower().lstrip(".") not in formats:
+            raise CliError(f"--plot {plot!r}: give a file name ending in one of "
+                           f"{', '.join('.' + x for x in formats[:4])}, ...")
+        parent = f.parent if str(f.parent) else Path(".")
+        if not parent.is_dir():
+            raise CliError(f"--plot {plot!r}: the folder {str(parent)!r} does not exist")
+        if f.is_dir():
+            raise CliError(f"--plot {plot!r} is a directory; give a file name such as merit.png")
+        if not os.access(parent, os.W_OK):
+            raise CliError(f"--plot {plot!r}: the folder {str(parent)!r} is not writable")
 
 
 def run(case_name=None, solver="highs", out_dir=None, out=None, plot=None, price_range=False):
@@ -37,7 +100,16 @@ def run(case_name=None, solver="highs", out_dir=None, out=None, plot=None, price
     from pyomo_ecc.results import summary
     from pyomo_ecc.solvers import solve
 
+    _check_out_paths(out_dir, plot)
     case = load_case(case_name or DEFAULT_CASE)
+    if case.model_name.startswith("cge"):
+        if out_dir is not None or plot is not None or price_range:
+            raise CliError(f"case '{case.name}' is a CGE case: run it with `pyomo-ecc cge {case.name}` "
+                           f"(--out, --plot and --price-range are for market cases)")
+        from pyomo_ecc.models.cge_seed001 import cli as cge_cli
+        out.write(f"case '{case.name}' is a CGE case: running `pyomo-ecc cge {case.name}`\n")
+        cge_cli([case.name, "--solver", "ipopt" if solver == "highs" else solver], out=out)
+        return None
     model = case.build()
     result = solve(model, solver=solver)
     s = summary(model)
@@ -47,16 +119,16 @@ def run(case_name=None, solver="highs", out_dir=None, out=None, plot=None, price
     out.write(f"welfare  : {s['welfare']:.6f} {mk_currency}\n")
     out.write(f"merchandising surplus: {round(s['merchandising_surplus'], 6) + 0.0:.6f} {mk_currency}\n")
     out.write(f"prices from: {s['prices'].attrs.get('pricing_basis', '')}\n")
-    lmp = s["prices"]["lmp"].unstack("t")
+    lmp = _natural(s["prices"]["lmp"].unstack("t"))
     _print_frame(f"LMP [{mk_currency}/MWh] by bus (rows) and period (columns)", lmp, out)
     if price_range:
         from pyomo_ecc.pricing.prices import price_range as one_sided
         _print_frame(f"LMP range [{mk_currency}/MWh]: one-sided marginal costs (lower: a little less load, "
                      f"upper: a little more); any price in between clears", one_sided(model, solver=solver), out)
-    disp = s["dispatch"]["p_inj"].unstack("t")
+    disp = _natural(s["dispatch"]["p_inj"].unstack("t"))
     unit = model.config.power_unit if hasattr(model, "config") else ""
     _print_frame(f"dispatch p_inj [{unit}] by participant and period (+ injects, - withdraws)", disp, out)
-    _print_frame(f"surplus at the clearing prices [{mk_currency}]", s["surplus"], out)
+    _print_frame(f"surplus at the clearing prices [{mk_currency}]", _natural(s["surplus"]), out)
     report = REPORTS.get(case.model_name)
     if report is not None:
         for title, frame in report(model).items():
@@ -71,8 +143,9 @@ def run(case_name=None, solver="highs", out_dir=None, out=None, plot=None, price
     if out_dir is not None:
         d = Path(out_dir)
         d.mkdir(parents=True, exist_ok=True)
-        s["prices"].reset_index()[["bus", "t", "lmp"]].to_csv(d / "prices.csv", index=False)
-        s["dispatch"].reset_index()[["participant", "t", "p_inj"]].to_csv(d / "dispatch.csv", index=False)
+        _clean(s["prices"].reset_index()[["bus", "t", "lmp"]]).to_csv(d / "prices.csv", index=False)
+        _clean(_natural(s["dispatch"]).reset_index()[["participant", "t", "p_inj"]]).to_csv(
+            d / "dispatch.csv", index=False)
         out.write(f"\nwrote {d / 'prices.csv'} and {d / 'dispatch.csv'}\n")
     return model
 
@@ -182,8 +255,11 @@ def main(argv=None):
             argv_dp += [x for c in (args.case or []) for x in ("--case", c)]
             argv_dp += ["--no-continuous"] if args.no_continuous else []
             dp_cli(argv_dp)
-    except EccError as e:
+    except (EccError, CliError) as e:
         print(f"pyomo-ecc: error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:   # e.g. the disk filled up while writing --out / --plot
+        print(f"pyomo-ecc: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
         return 1
     return 0
 

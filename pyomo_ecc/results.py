@@ -15,13 +15,14 @@ import pyomo.environ as pyo
 
 from pyomo_ecc.core.market import markets_in
 from pyomo_ecc.errors import ModelError
-from pyomo_ecc.pricing.prices import prices
+from pyomo_ecc.pricing.prices import prices, require_solved
 
 
 def _markets(model):
     mks = markets_in(model)
     if not mks:
         raise ModelError(f"'{model.name}' contains no Market block")
+    require_solved(model)   # "solve first", not the variables' starting values
     return mks
 
 

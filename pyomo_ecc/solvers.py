@@ -27,6 +27,7 @@ much (an elastic relaxation of the same model: every active constraint gets non-
 slacks, their sum is minimised, the constraints with positive slack are reported).
 """
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,14 +41,22 @@ from pyomo.contrib.solver.common.util import IncompatibleModelError
 from pyomo.core.expr.visitor import identify_variables, polynomial_degree
 from pyomo.opt import TerminationCondition as LegacyTC
 
+from pyomo_ecc.core.config import finite_float
 from pyomo_ecc.core.market import assemble_all, markets_in
 from pyomo_ecc.core.params import validate_parameters
 from pyomo_ecc.errors import InfeasibleMarketError, ModelError, SolverError
+from pyomo_ecc.verify import TOL as VERIFY_TOL
+from pyomo_ecc.verify import verify_solution
 
 log = logging.getLogger(__name__)
 
 #: sign that turns a solver's reported dual into d(objective)/d(rhs) for a minimisation
 DUAL_SIGN = {"highs": 1.0, "cyipopt": -1.0}
+#: option sets tried in turn when HiGHS's QP solver does not finish a convex QP as optimal: its
+#: own default Hessian regularisation (the first attempt switches it off for exact duals; the
+#: duals of the regularised problem differ by about 1e-7 times the dispatch, well inside the
+#: solution check's tolerance)
+HIGHS_QP_FALLBACKS = ({"qp_regularization_value": 1e-7},)
 _ALIASES = {"ipopt": "cyipopt"}
 _INFEASIBLE_NEW = {TC.provenInfeasible, TC.locallyInfeasible, TC.infeasibleOrUnbounded}
 _INFEASIBLE_OLD = {LegacyTC.infeasible, LegacyTC.infeasibleOrUnbounded, LegacyTC.invalidProblem}
@@ -108,12 +117,37 @@ class Solver:
     'highs'
     """
 
-    def __init__(self, name="highs", options=None, tee=False, persistent=False):
+    def __init__(self, name="highs", options=None, tee=False, persistent=False, verify=True,
+                 verify_tol=VERIFY_TOL):
+        if not isinstance(name, str) or not name:
+            raise SolverError(f"a solver is named by a string such as 'highs' or 'ipopt', got {name!r}")
+        if name not in _ALIASES and name not in _registered_solvers():
+            raise SolverError(_unknown_solver_message(name))
+        if options is not None and not isinstance(options, Mapping):
+            raise SolverError(f"solver options must be a mapping name -> value, got {options!r}")
+        bad = [k for k in (options or {}) if not isinstance(k, str)]
+        if bad:
+            raise SolverError(f"solver option names must be strings, got {bad[0]!r}")
+        for flag_name, val in (("tee", tee), ("persistent", persistent), ("verify", verify)):
+            if not isinstance(val, (bool, np.bool_)):
+                raise SolverError(f"{flag_name} must be True or False, got {val!r}")
+        try:
+            verify_tol = finite_float(verify_tol)
+        except ValueError:
+            verify_tol = -1.0
+        if verify_tol <= 0:
+            raise SolverError(f"verify_tol must be a finite number > 0, got {verify_tol!r}")
         self.name = _ALIASES.get(name, name)
+        if self.name == "highs" and options:
+            _check_highs_options(options)
         self.persistent = persistent
         self.options = dict(options or {})
         self.tee = tee
+        self.verify = verify
+        self.verify_tol = verify_tol
         self._iface = None
+        self._last_form = None
+        self._fallback = None
 
     # -- interfaces ----------------------------------------------------------------------------
     def _interface(self):
@@ -121,15 +155,19 @@ class Solver:
             if self.name == "highs":
                 self._iface = _NewSolverFactory("highs")
             else:
-                self._iface = pyo.SolverFactory(self.name)
+                with _pyomo_log_off():
+                    self._iface = pyo.SolverFactory(self.name)
             try:
-                ok = self._iface.available()
+                with _pyomo_log_off():
+                    ok = self._iface.available()
             except Exception:  # some interfaces raise instead of answering
                 ok = False
             if not ok:
+                self._iface = None
                 hint = (" (install the 'nlp' extra and build PyNumero's ASL library: bash ecc.sh test)"
                         if self.name == "cyipopt" else "")
-                raise SolverError(f"solver '{self.name}' is not available on this machine{hint}")
+                raise SolverError(f"solver '{self.name}' is not available on this machine{hint}; "
+                                  f"available: {', '.join(_available_solvers()) or 'none'}")
         return self._iface
 
     # -- solving ------------------------------------------------------------------------------
@@ -139,9 +177,11 @@ class Solver:
 
         Raises :class:`SolverError` (or :class:`InfeasibleMarketError`) unless optimal.
         """
+        markets = markets_in(model)
+        for mk in markets:
+            mk._pricing_basis = None   # until this solve is verified, nothing is published
         assemble_all(model)
         validate_parameters(model)   # values set on mutable parameters since build
-        markets = markets_in(model)
         for mk in markets:
             _check_withdrawn(mk)
         obj = _active_objective(model)
@@ -166,12 +206,24 @@ class Solver:
             basis = "LP with integers fixed"
             self._fixed_integer_duals(model, obj, ints)
         for mk in markets:
+            net = mk.get_network()
+            if net is not None and hasattr(net, "check_solution"):
+                net.check_solution()
+        if self.verify:
+            verify_solution(model, solver=self.name, termination=self._status(term, raw),
+                            tol=self.verify_tol, standard_form=self._last_form)
+        for mk in markets:
             mk._pricing_basis = basis
-        return SolveResult(self.name, term, float(pyo.value(obj)), basis, raw)
+        name = self.name if not self._fallback else f"{self.name} (then {self._fallback})"
+        return SolveResult(name, term, float(pyo.value(obj)), basis, raw)
 
     def _check_supported(self, model, obj, ints):
         """Refuse, with a clear message, the problem classes a solver cannot take (PyNumero's ASL
         interface would end the Python process on an integer variable; HiGHS has no MIQP)."""
+        if self.name == "appsi_highs" and polynomial_degree(obj.expr) not in (0, 1):
+            raise SolverError(f"appsi_highs cannot solve model '{model.name}': its objective is "
+                              f"quadratic and that interface takes LP and MILP only; use "
+                              f"solver='highs' (LP, convex QP, MILP) or solver='ipopt'")
         if not ints:
             return
         names = ", ".join(v.name for v in ints[:3]) + (", ..." if len(ints) > 3 else "")
@@ -185,30 +237,18 @@ class Solver:
 
     def _run(self, model, obj, want_duals=True):
         """Solve once; return ('optimal' | 'infeasible' | other, raw results); load values."""
+        self._last_form = None
+        self._fallback = None
+        if self.name == "cyipopt":
+            self._interface()   # availability, with the install hint
+            return self._run_cyipopt(model, obj, want_duals)
         if self.name == "highs" and not self.persistent:
             out = self._run_highs_matrix(model, obj, want_duals)
             if out is not None:
                 return out
         iface = self._interface()
         if self.name == "highs":
-            opts = dict(self.options)
-            if polynomial_degree(obj.expr) == 2 and not _integer_vars(model):
-                opts.setdefault("qp_regularization_value", 0.0)
-            try:
-                res = iface.solve(model, tee=self.tee, load_solutions=False,
-                                  raise_exception_on_nonoptimal_result=False, solver_options=opts)
-            except IncompatibleModelError as e:
-                raise SolverError(f"HiGHS cannot solve model '{model.name}': {e}; it takes LP, convex QP "
-                                  f"and MILP only: use solver='ipopt' for a nonlinear model") from None
-            tc = res.termination_condition
-            if tc in _INFEASIBLE_NEW:
-                return "infeasible", res
-            if tc != TC.convergenceCriteriaSatisfied:
-                return str(tc.name), res
-            res.solution_loader.load_vars()
-            if want_duals:
-                self._store_duals(model, res.solution_loader.get_duals(), DUAL_SIGN["highs"])
-            return "optimal", res
+            return self._run_highs_persistent(model, obj, want_duals)
         if want_duals:
             if not isinstance(model.component("dual"), pyo.Suffix):
                 model.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
@@ -243,6 +283,127 @@ class Solver:
                 model.dual[c] = sign * model.dual[c]
         return "optimal", res
 
+    def _run_highs_persistent(self, model, obj, want_duals):
+        """HiGHS through Pyomo's interface (QP, or ``persistent=True``). A QP that HiGHS does not
+        finish as optimal is tried again with the settings of :data:`HIGHS_QP_FALLBACKS` in turn,
+        and then with Ipopt (a convex QP has one optimum, so the prices are the same); if every
+        attempt fails, the error quotes each attempt's status."""
+        quadratic = polynomial_degree(obj.expr) == 2 and not _integer_vars(model)
+        attempts = [{}] + ([dict(f) for f in HIGHS_QP_FALLBACKS] if quadratic else [])
+        tried = []
+        for extra in attempts:
+            opts = dict(self.options)
+            if quadratic:
+                opts.setdefault("qp_regularization_value", 0.0)
+            opts.update({k: v for k, v in extra.items() if k not in self.options})
+            term, res = self._highs_once(model, want_duals, opts)
+            if term in ("optimal", "infeasible"):
+                if tried:
+                    log.info("HiGHS QP: %s; solved with %s", "; ".join(tried), extra)
+                return term, res
+            tried.append(f"{extra or 'default settings'}: {term}")
+        if quadratic and _ipopt_available():
+            term, res = Solver("ipopt", tee=self.tee, verify=False)._run(model, obj, want_duals)
+            if term == "optimal":
+                log.info("HiGHS QP: %s; solved with Ipopt", "; ".join(tried))
+                self._fallback = "ipopt"
+                return term, res
+            tried.append(f"Ipopt: {term}")
+        return "HiGHS " + "; ".join(tried), None
+
+    def _highs_once(self, model, want_duals, opts):
+        iface = self._interface()
+        try:
+            with _quiet(self.tee):
+                res = iface.solve(model, tee=self.tee, load_solutions=False,
+                                  raise_exception_on_nonoptimal_result=False, solver_options=opts)
+        except IncompatibleModelError as e:
+            raise SolverError(f"HiGHS cannot solve model '{model.name}': {e}; it takes LP, convex QP "
+                              f"and MILP only: use solver='ipopt' for a nonlinear model") from None
+        tc = res.termination_condition
+        if tc in _INFEASIBLE_NEW:
+            return "infeasible", res
+        if tc != TC.convergenceCriteriaSatisfied:
+            return _highs_status(iface, tc), res
+        res.solution_loader.load_vars()
+        if want_duals:
+            self._store_duals(model, res.solution_loader.get_duals(), DUAL_SIGN["highs"])
+        return "optimal", res
+
+    def _run_cyipopt(self, model, obj, want_duals):
+        """Ipopt through PyNumero's NLP interface, written without "defined variables".
+
+        Pyomo's NL writer exports named Expressions as AMPL defined variables; a linear named
+        Expression with a constant part (a fixed variable, a mutable Param or a number, e.g. a
+        B-theta flow :math:`\\beta(\\theta_i - \\theta_r)` to a reference bus whose angle is
+        fixed) that is used by several constraints is then written with the wrong coefficients
+        in all but the first, and Ipopt solves a different problem. Substituting the Expressions
+        (``export_defined_variables=False``) writes the model as Pyomo evaluates it. The solver's
+        banner and log go to the terminal only with ``tee=True``.
+        """
+        import sys
+
+        from pyomo.common.tee import capture_output
+        from pyomo.contrib.pynumero.algorithms.solvers import cyipopt_solver as cys
+        from pyomo.contrib.pynumero.interfaces.cyipopt_interface import CyIpoptNLP
+        from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
+
+        try:
+            nlp = PyomoNLP(model, nl_file_options={"export_defined_variables": False})
+        except Exception as e:   # the writer refuses the model (e.g. an unsupported expression)
+            return f"error: {e}", None
+        problem = CyIpoptNLP(nlp)
+        for k, v in self.options.items():
+            try:
+                with _quiet(False):   # Ipopt prints its complaint on stdout
+                    problem.add_option(k, v)
+            except Exception as e:   # cyipopt raises TypeError on an unknown name or bad value
+                problem.close()
+                raise SolverError(f"Ipopt rejected option {k}={v!r} ({e}); see Ipopt's options "
+                                  f"list (https://coin-or.github.io/Ipopt/OPTIONS.html)") from None
+        try:
+            with capture_output(sys.stdout if self.tee else None, capture_fd=True):
+                x, info = problem.solve(problem.x_init())
+        except Exception as e:
+            return f"error: {e}", None
+        finally:
+            problem.close()
+        msg = info["status_msg"]
+        status = cys._cyipopt_status_enum.get(msg)
+        tc = cys._ipopt_term_cond.get(status, LegacyTC.unknown)
+        raw = {"status": info["status"], "status_msg": msg.decode() if isinstance(msg, bytes) else msg,
+               "obj_val": info["obj_val"]}
+        if tc in _INFEASIBLE_OLD:
+            return "infeasible", raw
+        if tc not in _OPTIMAL_OLD:
+            return f"{tc} ({raw['status_msg']})", raw
+        nlp.set_primals(x)
+        for var, val in zip(nlp.get_pyomo_variables(), x):
+            var.set_value(val, skip_validation=True)
+        if want_duals:
+            sign = DUAL_SIGN["cyipopt"]
+            if obj.sense == pyo.maximize:
+                sign = -sign   # PyNumero minimises -f: its flipped multipliers are d(-f)/d(rhs)
+            self._store_duals(model, ComponentMap(zip(nlp.get_pyomo_constraints(), info["mult_g"])),
+                              sign)
+        return "optimal", raw
+
+    @staticmethod
+    def _status(term, raw):
+        """The solver's own status line for messages: HiGHS's model status, Ipopt's message."""
+        if isinstance(raw, dict) and "status_msg" in raw:
+            return f"{term}: {raw['status_msg']}"
+        try:
+            import highspy
+            if isinstance(raw, highspy.Highs):
+                return f"{term}: HiGHS model status '{raw.modelStatusToString(raw.getModelStatus())}'"
+        except ImportError:  # pragma: no cover
+            pass
+        tc = getattr(raw, "termination_condition", None)   # Pyomo's HiGHS interface
+        if tc is not None:
+            return f"{term}: termination condition '{getattr(tc, 'name', tc)}'"
+        return term
+
     def _run_highs_matrix(self, model, obj, want_duals):
         """LP / QP / MILP straight to highspy from the model's standard form
         (:mod:`pyomo_ecc.core.standard_form`, built by Pyomo's standard-form compiler: much
@@ -254,8 +415,10 @@ class Solver:
             sf = standard_form(model, track=False)
         except NotStandardForm:
             return None
-        live = HighsModel(sf, self.options, self.tee)
-        out = live.run()
+        self._last_form = sf   # the solution check reuses the matrices
+        with _quiet(self.tee):   # HiGHS prints its banner when the first instance is created
+            live = HighsModel(sf, self.options, self.tee)
+            out = live.run()
         if out.status != "optimal":
             return out.status, live
         sf.load(out.x)
@@ -276,10 +439,14 @@ class Solver:
 
     def _fixed_integer_duals(self, model, obj, ints):
         """Fix the integers at the MILP solution, re-solve the LP for duals, restore the fixings
-        (a what-if: :func:`pyomo_ecc.core.whatif.applied`; the LP's values and duals are kept)."""
+        (a what-if: :func:`pyomo_ecc.core.whatif.applied`; the LP's values and duals are kept).
+        The duals are verified while the integers are fixed (their KKT conditions are the LP's)."""
         from pyomo_ecc.core.whatif import Fix, applied
         with applied(model, [Fix(v, round(v.value)) for v in ints], keep_solution=True):
-            term, _ = self._run(model, obj, want_duals=True)
+            term, raw = self._run(model, obj, want_duals=True)
+            if term == "optimal" and self.verify:
+                verify_solution(model, solver=self.name, termination=self._status(term, raw),
+                                tol=self.verify_tol, standard_form=self._last_form)
         if term != "optimal":
             raise SolverError(f"the LP with integers fixed ended '{term}'; no prices", term)
 
@@ -295,6 +462,99 @@ class Solver:
             f"model '{model.name}' is infeasible; these constraints conflict (an elastic relaxation "
             f"restores feasibility by relaxing them by the amounts shown):\n" + "\n".join(lines),
             conflicts)
+
+
+#: solvers named in "available ones" messages, when installed
+_COMMON_SOLVERS = ("highs", "appsi_highs", "ipopt", "glpk", "cbc", "scip", "gurobi", "cplex",
+                   "xpress", "mosek")
+
+
+def _check_highs_options(options):
+    """Refuse an unknown HiGHS option or a bad value before solving (Pyomo's interface would
+    pass over it), naming it."""
+    import highspy
+    with _quiet(False):
+        h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    for key, val in options.items():
+        if isinstance(val, (bool, np.bool_)) or not isinstance(val, (int, float, str, np.integer,
+                                                                     np.floating)):
+            ok = isinstance(val, (bool, np.bool_)) and h.setOptionValue(key, bool(val)) == \
+                highspy.HighsStatus.kOk
+        else:
+            ok = h.setOptionValue(key, val) == highspy.HighsStatus.kOk
+        if not ok:
+            raise SolverError(f"HiGHS rejected option {key}={val!r} (unknown name or bad value; "
+                              f"see https://ergo-code.github.io/HiGHS/stable/options/definitions/)")
+
+
+def _pyomo_log_off():
+    """Silence Pyomo's own log while probing a solver (we raise one clear error instead)."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def quiet():
+        lg = logging.getLogger("pyomo")
+        old = lg.level
+        lg.setLevel(logging.CRITICAL)
+        try:
+            yield
+        finally:
+            lg.setLevel(old)
+    return quiet()
+
+
+def _registered_solvers():
+    return set(pyo.SolverFactory) | set(_NewSolverFactory) | set(_ALIASES)
+
+
+def _available_solvers():
+    out = []
+    for name in _COMMON_SOLVERS:
+        try:
+            with _pyomo_log_off():
+                iface = (_NewSolverFactory(name) if name == "highs"
+                         else pyo.SolverFactory(_ALIASES.get(name, name)))
+                if iface.available():
+                    out.append(name)
+        except Exception:  # not installed: interfaces raise in different ways
+            continue
+    return out
+
+
+def _unknown_solver_message(name):
+    import difflib
+    known = sorted(n for n in _registered_solvers() if not n.startswith("_"))
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return (f"unknown solver {name!r}: not available (Pyomo knows no solver of that name){hint} "
+            f"Available on this machine: {', '.join(_available_solvers()) or 'none'}")
+
+
+def _quiet(tee):
+    """Keep a solver's banner and log off stdout (file-descriptor level) unless ``tee``."""
+    import contextlib
+
+    from pyomo.common.tee import capture_output
+    if tee:
+        return contextlib.nullcontext()
+    return capture_output(None, capture_fd=True)   # C++ banners write to file descriptor 1
+
+
+def _highs_status(iface, tc):
+    """The termination condition and HiGHS's own model status (when the interface has it)."""
+    try:
+        h = iface._solver_model
+        return f"{tc.name} (HiGHS model status '{h.modelStatusToString(h.getModelStatus())}')"
+    except Exception:  # an interface without a live highspy model
+        return str(tc.name)
+
+
+def _ipopt_available():
+    try:
+        return bool(pyo.SolverFactory("cyipopt").available())
+    except Exception:
+        return False
 
 
 def _described(model, name):
@@ -429,7 +689,8 @@ class HighsModel:
 
     def _new(self):
         hs = self._hs
-        h = hs.Highs()
+        with _quiet(self.tee):   # the banner of the first instance (what-if engines create them)
+            h = hs.Highs()
         h.setOptionValue("output_flag", bool(self.tee))
         opts = dict(self.options)
         if self.sf.quadratic and not self._integers().any():

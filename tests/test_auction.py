@@ -84,7 +84,7 @@ def test_tie_breaks_fifo_pro_rata_random():
     ([10], [5], {"tie_break": "random"}, "numpy.random.Generator"),
     ([10], [5], {"price_rule": "k", "k": 1.5}, "k in [0, 1]"),
     ([(10, 1.5)], [5], {"divisible": False}, "integer quantity"),
-    ([("ten", 1)], [5], {}, "bid 0: expected a price"),
+    ([("ten", 1)], [5], {}, "bid 0: price: expected a number, got the string"),
     ([10], [{"quantity": 2}], {}, "the key 'price' is missing"),
     ([10], [{"price": 5, "qty": 2}], {}, "unknown key(s) ['qty']"),
 ])

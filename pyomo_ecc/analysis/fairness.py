@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 
+from pyomo_ecc.core.config import number, number_vector
 from pyomo_ecc.errors import InputError
 
 OBJECTIVES = ("welfare", "proportional", "maxmin")
@@ -39,13 +40,20 @@ def envy_matrix(utilities, allocations, payments=None, names=None):
     :math:`x_j` (anything the callables accept); ``payments``: :math:`\\pi_j` (default 0).
     ``df.attrs["envy_free"]`` is True when no entry exceeds 1e-9.
     """
+    if not hasattr(allocations, "__len__") or not hasattr(utilities, "__len__"):
+        raise InputError("utilities and allocations must be lists (one entry per agent)")
     n = len(allocations)
+    bad = [k for k, u in enumerate(utilities) if not callable(u)]
+    if bad:
+        raise InputError(f"utilities[{bad[0]}] is not a function u(x), got {utilities[bad[0]]!r}")
     if len(utilities) != n:
         raise InputError(f"{len(utilities)} utility functions for {n} allocations")
-    pay = np.zeros(n) if payments is None else np.asarray(payments, dtype=float)
+    names = [f"agent{i}" for i in range(n)] if names is None else list(names)
+    if len(names) != n:
+        raise InputError(f"{len(names)} names for {n} allocations")
+    pay = np.zeros(n) if payments is None else number_vector(payments, "payments", names)
     if pay.size != n:
         raise InputError(f"{pay.size} payments for {n} allocations")
-    names = [f"agent{i}" for i in range(n)] if names is None else list(names)
     E = np.empty((n, n))
     for i in range(n):
         own = utilities[i](allocations[i]) - pay[i]
@@ -66,19 +74,19 @@ def fair_allocation(total, weights, x_max=None, base=None, objective="proportion
 
     if objective not in OBJECTIVES:
         raise InputError(f"unknown objective {objective!r}; choose one of {OBJECTIVES}")
-    w = np.asarray(weights, dtype=float)
-    n = w.size
-    if n == 0 or np.any(~np.isfinite(w)) or np.any(w <= 0):
-        raise InputError(f"weights must be finite and > 0, got {list(w)}")
-    if not np.isfinite(total) or total < 0:
-        raise InputError(f"total must be >= 0, got {total}")
-    ub = np.full(n, float(total)) if x_max is None else np.asarray(x_max, dtype=float)
-    u0 = np.zeros(n) if base is None else np.asarray(base, dtype=float)
-    if ub.size != n or u0.size != n:
-        raise InputError("x_max and base need one value per agent")
-    if np.any(ub < 0) or np.any(u0 < 0):
-        raise InputError("x_max and base must be >= 0")
-    names = [f"agent{i}" for i in range(n)] if names is None else list(names)
+    if isinstance(weights, (str, bytes)) or not hasattr(weights, "__len__") or len(weights) == 0:
+        raise InputError(f"weights: expected one weight per agent, got {weights!r}")
+    n = len(weights)
+    if names is not None:
+        names = [names] if isinstance(names, str) else list(names)
+        if len(names) != n or len(set(names)) != n:
+            raise InputError(f"names: expected {n} distinct agent names (one per weight), got {names}")
+    labels = names if names is not None else [f"agent{i}" for i in range(n)]
+    w = number_vector(weights, "weights", labels, n, minimum=0.0, strict=True)
+    total = number(total, "total", minimum=0.0)
+    ub = np.full(n, total) if x_max is None else number_vector(x_max, "x_max", labels, n, minimum=0.0)
+    u0 = np.zeros(n) if base is None else number_vector(base, "base", labels, n, minimum=0.0)
+    names = labels
     m = pyo.ConcreteModel(name=f"{objective}_allocation")
     m.I = pyo.RangeSet(0, n - 1)
     m.x = pyo.Var(m.I, bounds=lambda m, i: (0.0, ub[i]), initialize=lambda m, i: min(ub[i], total / n))
@@ -95,5 +103,5 @@ def fair_allocation(total, weights, x_max=None, base=None, objective="proportion
             m.x[i].setlb(1e-9 if u0[i] == 0 else 0.0)
         m.obj = pyo.Objective(expr=sum(pyo.log(U[i]) for i in m.I), sense=pyo.maximize)
     solve(m, solver or ("ipopt" if objective == "proportional" else "highs"))
-    x = np.array([pyo.value(m.x[i]) for i in m.I])
+    x = np.array([pyo.value(m.x[i]) for i in m.I]) + 0.0   # no -0.0
     return pd.DataFrame({"x": x, "utility": u0 + w * x}, index=pd.Index(names, name="agent"))

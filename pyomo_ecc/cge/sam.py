@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pyomo_ecc.core.config import finite_float, number
 from pyomo_ecc.errors import InputError
 
 #: every role a SAM account may have
@@ -68,15 +69,25 @@ class SAM:
         if table.index.has_duplicates:
             raise InputError(f"SAM '{name}': duplicate accounts "
                              f"{sorted(set(table.index[table.index.duplicated()]))}")
-        try:
-            table = table.fillna(0.0).astype(float)
-        except (TypeError, ValueError) as e:
-            raise InputError(f"SAM '{name}': non-numeric cell ({e})") from None
-        bad = [(r, c) for r in table.index for c in table.columns
-               if not np.isfinite(table.at[r, c]) or table.at[r, c] < 0]
+        if table.shape[0] == 0:
+            raise InputError(f"SAM '{name}': the table has no accounts")
+        vals = table.to_numpy(dtype=object)
+        empty = pd.isna(table).to_numpy()
+        cells = np.zeros(vals.shape)
+        bad = []
+        for i, j in zip(*np.nonzero(~empty)):
+            try:   # the blocks' number check: no strings, booleans, NaN or infinity
+                cells[i, j] = finite_float(vals[i, j])
+            except ValueError as e:
+                bad.append(f"({table.index[i]!r}, {table.columns[j]!r}): {e}")
+                continue
+            if cells[i, j] < 0:
+                bad.append(f"({table.index[i]!r}, {table.columns[j]!r}): must be >= 0, got {cells[i, j]:g}")
         if bad:
-            raise InputError(f"SAM '{name}': cells must be finite and non-negative; offending cells "
-                             f"(row, column): {bad[:10]}")
+            raise InputError(f"SAM '{name}': cells must be finite non-negative numbers (empty cells "
+                             f"count as 0); offending cells (row, column):\n  " + "\n  ".join(bad[:10])
+                             + (f"\n  ... and {len(bad) - 10} more" if len(bad) > 10 else ""))
+        table = pd.DataFrame(cells, index=table.index, columns=table.columns)
         roles = pd.Series(roles, dtype=object)
         roles.index = roles.index.map(str)
         missing = [a for a in table.index if a not in roles.index]
@@ -121,6 +132,8 @@ class SAM:
         df["account"] = df["account"].astype(str).str.strip()
         df = df.set_index("account")
         roles = df.pop("role").astype(str).str.strip()
+        # CSV text: a cell that reads as a number is one; anything else is reported by name
+        df = df.apply(lambda col: col.map(_csv_number))
         return cls(df, roles, name=name or Path(str(path)).stem)
 
     # -- queries -----------------------------------------------------------------------------------
@@ -138,6 +151,10 @@ class SAM:
         return acc[0]
 
     def cell(self, row, col):
+        for a in (row, col):
+            if a not in self.table.index:
+                raise InputError(f"SAM '{self.name}': unknown account {a!r}; accounts are "
+                                 f"{list(self.table.index)}")
         return float(self.table.at[row, col])
 
     def totals(self):
@@ -162,9 +179,10 @@ class SAM:
 
     def scale(self, factor):
         """A new SAM with every cell multiplied by ``factor`` (> 0), e.g. a change of units."""
-        if not (np.isfinite(factor) and factor > 0):
-            raise InputError(f"SAM '{self.name}': scale factor must be positive, got {factor!r}")
-        return SAM(self.table * float(factor), self.roles, name=self.name)
+        factor = number(factor, f"SAM '{self.name}': scale factor")
+        if factor <= 0:
+            raise InputError(f"SAM '{self.name}': scale factor must be positive, got {factor:g}")
+        return SAM(self.table * factor, self.roles, name=self.name)
 
     def gdp(self):
         """GDP at market prices from the expenditure side:
@@ -176,3 +194,12 @@ class SAM:
 
     def __repr__(self):
         return f"SAM('{self.name}', {len(self.table)} accounts)"
+
+
+def _csv_number(v):
+    if isinstance(v, str):
+        try:
+            return float(v.strip())
+        except ValueError:
+            return v.strip()
+    return v

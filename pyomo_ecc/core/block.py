@@ -17,14 +17,33 @@ Keyword arguments that are not Pyomo's own block options are validated against `
 wrong value raises :class:`~pyomo_ecc.errors.InputError` naming the block and the option. The
 block keeps the default Block ctype, so every Pyomo writer and solver sees its contents.
 """
+import logging
 import sys
+import weakref
 
 from pyomo.common.config import ConfigDict
 from pyomo.core.base.block import BlockData, CustomBlock, declare_custom_block
 
-from pyomo_ecc.errors import InputError, ModelError
+from pyomo_ecc.errors import EccError, InputError, ModelError
 
 _PYOMO_BLOCK_OPTIONS = {"rule", "concrete", "dense", "name", "doc", "ctype", "options"}
+
+
+class _OwnErrorsOnce(logging.Filter):
+    """Drop Pyomo's "Constructing component ... failed" log record when the error is one of
+    ours: the exception itself reaches the caller with a message that names the item, so the
+    log would only repeat it (once per enclosing block)."""
+
+    def filter(self, record):
+        if str(record.msg).startswith("Constructing component"):
+            err = sys.exc_info()[1]
+            if isinstance(err, EccError):
+                return False
+        return True
+
+
+if not any(isinstance(f, _OwnErrorsOnce) for f in logging.getLogger("pyomo.core").filters):
+    logging.getLogger("pyomo.core").addFilter(_OwnErrorsOnce())
 
 
 class EccBlockData(BlockData):
@@ -57,6 +76,11 @@ class EccBlockData(BlockData):
                 raise InputError(f"{kind} '{self.name}': option '{key}': {_root_cause(e) or msg}") from None
         self.config = config
         self.build()
+        _freeze(config, self)
+
+    #: options read whenever they are used (not only by ``build``): these may still be changed
+    #: through ``config`` after the block is built
+    LIVE_OPTIONS = ()
 
     #: domains of mutable parameters whose name is not a ``CONFIG`` option (see
     #: :mod:`pyomo_ecc.core.params`)
@@ -73,6 +97,63 @@ class EccBlockData(BlockData):
     def fail(self, message):
         """Raise an :class:`InputError` that names this block."""
         raise InputError(f"{self.block_kind()} '{self.name}': {message}")
+
+
+#: built block of every frozen configuration (by id; entries go with their blocks)
+_OWNERS = weakref.WeakValueDictionary()
+
+
+class BuiltConfig(ConfigDict):
+    """The configuration of a built block: its options were used to build the model, so changing
+    them afterwards would be silently ignored. Setting one raises :class:`ModelError` saying what
+    to do instead (set the block's mutable Param of that name, or build a new block); the
+    options in the block's ``LIVE_OPTIONS`` stay settable."""
+
+    __slots__ = ()
+
+    def _refuse(self, key):
+        blk = _OWNERS.get(id(self))
+        if blk is None or key in getattr(blk, "LIVE_OPTIONS", ()):
+            return False
+        from pyomo.environ import Param
+        param = blk.component(key)
+        if isinstance(param, Param) and param.mutable:
+            idx = next(iter(param.keys()), None)
+            where = f"{param.name}[{idx!r}]" if param.is_indexed() else param.name
+            todo = (f"set the mutable Param instead, e.g. {where} = value (every solve reads it), "
+                    f"or build a new block")
+        else:
+            todo = ("build a new block with the option you want (and a new market, if this one has "
+                    "been solved)")
+        raise ModelError(f"{blk.block_kind()} '{blk.name}': option '{key}' was used when the block "
+                         f"was built; changing it through config afterwards would be ignored: {todo}")
+
+    def __setitem__(self, key, val):
+        if not self._refuse(str(key)):
+            ConfigDict.__setitem__(self, key, val)
+
+    def __setattr__(self, name, value):
+        if name in ConfigDict._reserved_words or not self._refuse(name):
+            ConfigDict.__setattr__(self, name, value)
+
+    def set_value(self, value, skip_implicit=False):
+        if value is not None and _OWNERS.get(id(self)) is not None:
+            for key in (value.keys() if hasattr(value, "keys") else ()):
+                self._refuse(str(key))
+        return ConfigDict.set_value(self, value, skip_implicit)
+
+    def reset(self):
+        blk = _OWNERS.get(id(self))
+        if blk is not None:
+            raise ModelError(f"{blk.block_kind()} '{blk.name}': its options were used when the block "
+                             f"was built and cannot be reset; build a new block")
+        ConfigDict.reset(self)
+
+
+def _freeze(config, blk):
+    if type(config) is ConfigDict:
+        config.__class__ = BuiltConfig
+    _OWNERS[id(config)] = blk
 
 
 def _root_cause(e):

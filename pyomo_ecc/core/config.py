@@ -15,13 +15,36 @@ SNAP = 1e-9
 
 
 def finite_float(x):
-    """A finite real number (no NaN, no infinity)."""
+    """A finite real number (no NaN, no infinity). Strings and booleans are refused: ``"48"`` is
+    text, not a price, and ``True`` is not 1 MW."""
+    if isinstance(x, (bool, np.bool_)):
+        raise ValueError(f"expected a number, got the boolean {x!r}")
+    if isinstance(x, (str, bytes)):
+        raise ValueError(f"expected a number, got the string {x!r} (write it without quotes)")
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        x = x.item()
     try:
         v = float(x)
     except (TypeError, ValueError):
         raise ValueError(f"expected a number, got {x!r}") from None
     if not math.isfinite(v):
         raise ValueError(f"expected a finite number, got {v}")
+    return v
+
+
+def number(x, what, error=None, minimum=None, strict=False):
+    """:func:`finite_float` for input outside a block ``CONFIG`` (mechanisms, importers, the
+    CGE data): raises ``error`` (default :class:`~pyomo_ecc.errors.InputError`) whose message
+    starts with ``what``, the item it names (an order, agent, cell or key). With ``minimum`` the
+    value must be ``>= minimum`` (``> minimum`` when ``strict``)."""
+    if error is None:
+        from pyomo_ecc.errors import InputError as error
+    try:
+        v = finite_float(x)
+    except ValueError as e:
+        raise error(f"{what}: {e}") from None
+    if minimum is not None and (v <= minimum if strict else v < minimum):
+        raise error(f"{what} must be {'>' if strict else '>='} {minimum:g}, got {v:g}")
     return v
 
 
@@ -137,3 +160,31 @@ def bus_label(x):
     if isinstance(x, bool) or not isinstance(x, (str, int, np.integer)):
         raise ValueError(f"a bus is named by a string or an integer, got {x!r}")
     return x.item() if isinstance(x, np.integer) else x
+
+
+def number_vector(x, what, labels=None, n=None, minimum=None, strict=False, error=None):
+    """A 1-D float array from a sequence (list, tuple, array, pandas Series) of numbers, each
+    through :func:`number`; the error names the entry by its label (``labels[k]``, the Series'
+    index, or its position). ``n``: the required length."""
+    if error is None:
+        from pyomo_ecc.errors import InputError as error
+    if isinstance(x, (str, bytes, Mapping)) or not hasattr(x, "__len__"):
+        raise error(f"{what}: expected a list of numbers (one per entry), got {x!r}")
+    if hasattr(x, "index") and labels is None and hasattr(x, "to_numpy"):
+        labels = list(x.index)
+        x = x.to_numpy()
+    arr = np.asarray(x, dtype=object)
+    if arr.ndim != 1:
+        raise error(f"{what}: expected a flat list of numbers, got an array of shape {arr.shape}")
+    if n is not None and len(arr) != n:
+        raise error(f"{what}: expected {n} values (one per entry), got {len(arr)}")
+    labels = list(range(len(arr))) if labels is None else list(labels)
+    return np.array([number(v, f"{what}[{labels[k]!r}]", error, minimum, strict)
+                     for k, v in enumerate(arr)], dtype=float)
+
+
+def flag(x):
+    """True or False (``bool("no")`` would be True: strings and numbers are refused)."""
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    raise ValueError(f"expected True or False, got {x!r}")

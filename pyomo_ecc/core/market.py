@@ -137,7 +137,75 @@ class MarketData(EccBlockData):
 
     def add_hook(self, fn):
         """Register ``fn(market)`` to run last when the market is assembled (phase 7)."""
+        if not callable(fn):
+            raise InputError(f"market '{self.name}': a hook must be a function fn(market), got {fn!r}")
+        if self._assembled:
+            raise ModelError(f"market '{self.name}' is already assembled (it has been solved): the hook "
+                             f"{getattr(fn, '__name__', fn)!r} would never run; add hooks before the "
+                             f"first solve, add the constraint to the model directly "
+                             f"(m.extra = pyomo.environ.Constraint(...)), or build a new market")
         self._reg.hooks.append(fn)
+
+    # -- the block tree is the truth -----------------------------------------------------------
+    def _registered(self):
+        reg = self._reg
+        return (reg.participants + ([reg.network] if reg.network is not None else [])
+                + reg.policies + reg.coupled)
+
+    def _in_tree(self, blk):
+        """Is ``blk`` still where it registered: every component on its way up to this market is
+        the one its parent holds under that name (a replaced or deleted block is not)."""
+        b = blk
+        while b is not self:
+            comp = b.parent_component()
+            parent = comp.parent_block()
+            if parent is None or parent.component(comp.local_name) is not comp:
+                return False
+            b = parent
+        return True
+
+    def _forget(self, blocks):
+        ids = {id(b) for b in blocks}
+        reg = self._reg
+        reg.participants = [p for p in reg.participants if id(p) not in ids]
+        reg.policies = [p for p in reg.policies if id(p) not in ids]
+        reg.coupled = [p for p in reg.coupled if id(p) not in ids]
+        if reg.network is not None and id(reg.network) in ids:
+            reg.network = None
+
+    def _orphans(self):
+        return [b for b in self._registered() if not self._in_tree(b)]
+
+    def check_registry(self):
+        """Drop every registered block that is no longer in the block tree (replaced by
+        ``m.g = ...`` again, or deleted with ``del_component``) before assembly; after assembly
+        (its terms are in the balance and the objective) raise :class:`ModelError` naming it."""
+        gone = self._orphans()
+        if not gone:
+            return
+        if self._assembled:
+            raise ModelError(self._removed_message(gone[0]))
+        self._forget(gone)
+
+    def _removed_message(self, blk):
+        return (f"market '{self.name}' is already assembled (it has been solved): '{blk.name}' is in "
+                f"its balance and objective and cannot be removed or replaced; deactivate it and fix "
+                f"its variables to withdraw it (as pyomo_ecc.mechanisms.properties.withdraw_resolve "
+                f"does), change its mutable Params, or build a new market")
+
+    def del_component(self, name_or_object):
+        """Pyomo's ``del_component`` (also used when ``m.g = ...`` replaces a component), keeping
+        the registries true: a registered block (or one holding registered blocks) leaves them
+        before assembly, and is refused after it."""
+        comp = (self.component(name_or_object) if isinstance(name_or_object, str)
+                else name_or_object)
+        if comp is not None and not isinstance(comp, str):
+            target = comp.parent_component() if hasattr(comp, "parent_component") else comp
+            inside = [b for b in self._registered() if _within(b, target)]
+            if inside and self._assembled:
+                raise ModelError(self._removed_message(inside[0]))
+            self._forget(inside)
+        return super().del_component(name_or_object)
 
     def participants(self, active=True):
         """The registered participant blocks (only active ones by default)."""
@@ -155,6 +223,7 @@ class MarketData(EccBlockData):
     # -- phased build ------------------------------------------------------------------------
     def assemble(self):
         """Phases 3-7: network balance, policies, coupled blocks, objective, hooks. Idempotent."""
+        self.check_registry()
         if self._assembled:
             return self
         if not self._reg.participants:
@@ -188,14 +257,32 @@ class MarketData(EccBlockData):
         return decls
 
 
+def _within(blk, comp):
+    """Is block ``blk`` the component ``comp`` or somewhere inside it."""
+    b = blk
+    while b is not None:
+        if b.parent_component() is comp:
+            return True
+        b = b.parent_block()
+    return False
+
+
 def find_market(blk):
     """The nearest enclosing :class:`MarketData` block of ``blk``."""
     return find_enclosing(blk, MarketData, f"a Market block (m = pyomo_ecc.Market(...); "
                                           f"m.{blk.local_name} = ...)")
 
 
+def _require_block(model):
+    from pyomo.core.base.block import BlockData
+    if not isinstance(model, BlockData):
+        raise ModelError(f"expected a Pyomo model or block (e.g. m = pyomo_ecc.Market()), got "
+                         f"{type(model).__name__}")
+
+
 def assemble_all(model):
     """Assemble every block of ``model`` that asks for it (markets, economies), outermost first."""
+    _require_block(model)
     for b in model.block_data_objects(descend_into=True, active=True):
         if getattr(b, "assemble_on_solve", False):
             b.assemble()
@@ -203,4 +290,5 @@ def assemble_all(model):
 
 def markets_in(model):
     """All market blocks in ``model`` (the model itself included), in declaration order."""
+    _require_block(model)
     return [b for b in model.block_data_objects(descend_into=True) if isinstance(b, MarketData)]

@@ -141,7 +141,10 @@ def load_case(name):
     else:
         cases = manifest()
         if name not in cases:
-            raise InputError(f"unknown case {name!r}; the case library has {sorted(cases)} "
+            import difflib
+            close = difflib.get_close_matches(str(name), list(cases), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise InputError(f"unknown case {name!r}{hint} The case library has {sorted(cases)} "
                              f"(or give a path to a .toml file)")
         entry = cases[name]
         path = entry["file"]

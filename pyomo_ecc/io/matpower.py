@@ -51,6 +51,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pyomo_ecc.core.config import number_vector
 from pyomo_ecc.errors import InputError
 
 BUS_COLS = ["bus_i", "type", "pd", "qd", "gs", "bs", "area", "vm", "va", "base_kv", "zone",
@@ -100,6 +101,10 @@ def _matrix(body, name, where):
         except ValueError:
             raise InputError(f"MATPOWER case '{where}': mpc.{name}: row {len(rows) + 1} is not "
                              f"numeric: {raw[:60]!r}") from None
+        nan = [j for j, v in enumerate(rows[-1]) if math.isnan(v)]
+        if nan:
+            raise InputError(f"MATPOWER case '{where}': mpc.{name}: row {len(rows)}, column "
+                             f"{nan[0] + 1} is NaN")
     widths = {len(r) for r in rows}
     if name != "gencost" and len(widths) > 1:
         raise InputError(f"MATPOWER case '{where}': mpc.{name}: rows have different lengths {sorted(widths)}")
@@ -159,6 +164,9 @@ def read_matpower(source, name=None):
     gencost = None
     if "gencost" in mats:
         rows = mats["gencost"]
+        if not rows:
+            raise InputError(f"MATPOWER case '{where}': mpc.gencost is empty ({len(gen)} generators "
+                             f"need a cost row each)")
         width = max(len(r) for r in rows)
         rows = [r + [math.nan] * (width - len(r)) for r in rows]
         gencost = pd.DataFrame(np.array(rows), columns=GENCOST_COLS + [f"p{k}" for k in range(width - 4)])
@@ -281,8 +289,11 @@ def build_matpower_market(mpc, periods=1, load_profile=None, formulation="btheta
 
     if loads not in ("participants", "network"):
         raise InputError(f"loads must be 'participants' or 'network', got {loads!r}")
+    if isinstance(periods, bool) or not isinstance(periods, (int, list, tuple, range)):
+        raise InputError(f"periods: expected a number of periods or a list of labels, got {periods!r}")
     nper = periods if isinstance(periods, int) else len(periods)
-    prof = [1.0] * nper if load_profile is None else [float(v) for v in load_profile]
+    prof = ([1.0] * nper if load_profile is None
+            else list(number_vector(load_profile, "load_profile", minimum=0.0)))
     if len(prof) != nper:
         raise InputError(f"load_profile has {len(prof)} values for {nper} periods")
     G = matpower_graph(mpc)

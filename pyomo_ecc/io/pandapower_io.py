@@ -33,6 +33,20 @@ def pandapower_case(net, name=None):
         from pandapower.converter.pypower.to_ppc import to_ppc
     except ImportError as e:  # pragma: no cover
         raise InputError("pandapower is not installed: pip install pyomo_ecc[interop]") from e
+    try:
+        from pandapower.auxiliary import pandapowerNet
+    except ImportError:  # pragma: no cover
+        pandapowerNet = None
+    if pandapowerNet is not None and not isinstance(net, pandapowerNet):
+        raise InputError(f"from_pandapower expects a pandapower net (pandapower.auxiliary."
+                         f"pandapowerNet, e.g. pandapower.networks.case14()), got "
+                         f"{type(net).__name__}")
+    missing = [t for t in ("bus", "line", "gen", "ext_grid", "poly_cost", "pwl_cost")
+               if not isinstance(net.get(t) if hasattr(net, "get") else None, pd.DataFrame)]
+    if missing:
+        raise InputError(f"the pandapower net lacks the table(s) {missing}")
+    if name is not None and not isinstance(name, str):
+        raise InputError(f"name must be a string, got {name!r}")
     if net.poly_cost.empty and net.pwl_cost.empty:
         raise InputError("the pandapower net has no poly_cost or pwl_cost: no offers to clear")
     ppc = to_ppc(net, init="flat", mode="opf", calculate_voltage_angles=True)

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from pyomo_ecc.core.config import number
 from pyomo_ecc.errors import InputError
 
 PRICE_RULES = ("midpoint", "last_accepted_supply", "last_accepted_demand", "k")
@@ -89,40 +90,50 @@ class AuctionResult:
 
 
 def _as_order(it, side, k):
-    """One order from a number, a (price, quantity) pair, a dict or an :class:`Order`."""
+    """One order from a number, a (price, quantity) pair, a dict or an :class:`Order`; every
+    number goes through the blocks' finite-number check (no strings, booleans, NaN)."""
     if isinstance(it, Order):
-        return it
+        return Order(str(it.name), it.side,
+                     number(it.price, f"{side} '{it.name}': price"),
+                     number(it.quantity, f"{side} '{it.name}': quantity"),
+                     number(it.time, f"{side} '{it.name}': time"))
+    where = f"{side} {k}"
+    if isinstance(it, (str, bytes, bool, np.bool_)):
+        number(it, f"{where}: price")   # raises, naming what it got
     if isinstance(it, (int, float, np.integer, np.floating)):
-        return Order(f"{side}{k}", side, float(it), 1.0, float(k))
+        return Order(f"{side}{k}", side, number(it, f"{where}: price"), 1.0, float(k))
     if isinstance(it, dict):
         d = dict(it)
         if "price" not in d:
-            raise ValueError("the key 'price' is missing")
-        o = Order(str(d.pop("name", f"{side}{k}")), side, float(d.pop("price")),
-                  float(d.pop("quantity", 1.0)), float(d.pop("time", k)))
+            raise InputError(f"{where}: the key 'price' is missing (keys: name, price, quantity, time)")
+        name = d.pop("name", f"{side}{k}")
+        where = f"{side} '{name}'"
+        o = Order(str(name), side, number(d.pop("price"), f"{where}: price"),
+                  number(d.pop("quantity", 1.0), f"{where}: quantity"),
+                  number(d.pop("time", k), f"{where}: time"))
         if d:
-            raise InputError(f"{side} {k}: unknown key(s) {sorted(d)}; use name, price, "
-                             f"quantity, time")
+            raise InputError(f"{where}: unknown key(s) {sorted(d)}; use name, price, quantity, time")
         return o
-    price, qty = it
-    return Order(f"{side}{k}", side, float(price), float(qty), float(k))
+    try:
+        price, qty = it
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: expected a price, (price, quantity), a dict with a numeric "
+                         f"'price' or an Order, got {it!r}") from None
+    return Order(f"{side}{k}", side, number(price, f"{where}: price"),
+                 number(qty, f"{where}: quantity"), float(k))
 
 
 def _as_orders(items, side):
+    if items is None:
+        return []
+    if isinstance(items, (str, bytes, dict)) or not hasattr(items, "__iter__"):
+        raise InputError(f"{side}s: expected a list of orders, got {items!r}")
     out = []
-    for k, it in enumerate(items or []):
-        try:
-            o = _as_order(it, side, k)
-        except InputError:
-            raise
-        except (TypeError, ValueError) as e:
-            raise InputError(f"{side} {k}: expected a price, (price, quantity), a dict with a "
-                             f"numeric 'price' or an Order, got {it!r} ({e})") from None
+    for k, it in enumerate(items):
+        o = _as_order(it, side, k)
         if o.side != side:
             raise InputError(f"order '{o.name}' has side {o.side!r} but was given as a {side}")
-        if not np.isfinite(o.price):
-            raise InputError(f"{side} '{o.name}': price must be finite, got {o.price}")
-        if not (np.isfinite(o.quantity) and o.quantity > 0):
+        if o.quantity <= 0:
             raise InputError(f"{side} '{o.name}': quantity must be > 0, got {o.quantity}")
         out.append((k, o))
     return out
@@ -208,8 +219,11 @@ def double_auction(bids, asks, price_rule="midpoint", k=0.5, tie_break="fifo", r
         raise InputError(f"unknown price_rule {price_rule!r}; choose one of {PRICE_RULES}")
     if tie_break not in TIE_BREAKS:
         raise InputError(f"unknown tie_break {tie_break!r}; choose one of {TIE_BREAKS}")
+    k = number(k, "k")
     if price_rule == "k" and not 0.0 <= k <= 1.0:
         raise InputError(f"k-pricing needs k in [0, 1], got {k}")
+    if not isinstance(divisible, (bool, np.bool_)):
+        raise InputError(f"divisible must be True or False, got {divisible!r}")
     if tie_break == "random" and not isinstance(rng, np.random.Generator):
         raise InputError("tie_break='random' needs rng=numpy.random.Generator (e.g. "
                          "numpy.random.default_rng(seed))")

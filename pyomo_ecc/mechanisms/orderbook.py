@@ -128,6 +128,14 @@ def _number(x, what):
         raise InputError(f"{what}: {e}") from None
 
 
+def _real(x, what):
+    """A float from a real number (NaN and infinity pass: the order is then rejected with its
+    reason); anything else raises :class:`InputError` through the blocks' number check."""
+    if isinstance(x, (int, float)) and not isinstance(x, bool) and not math.isfinite(x):
+        return float(x)
+    return _number(x, what)
+
+
 def _median3(a, b, c):
     return sorted((a, b, c))[1]
 
@@ -233,13 +241,13 @@ class OrderBook:
 
     def submit(self, trader, side, price, quantity):
         """Submit a limit order; returns an :class:`OrderResult` (status ``open``, ``partial``,
-        ``filled`` or ``rejected`` with its reason). Invalid orders never raise."""
-        self._events.append(("submit", (trader, side, price, quantity)))
+        ``filled`` or ``rejected`` with its reason). Invalid orders never raise; a price or
+        quantity that is not a number at all (a string such as ``"48"``, a boolean, None) is a
+        programming error and raises :class:`InputError` naming the order, before it is logged."""
         oid = len(self._orders)
-        try:
-            p, q = float(price), float(quantity)
-        except (TypeError, ValueError):
-            p, q = math.nan, math.nan
+        p, q = (_real(v, f"order {oid} of {trader!r} ({side}): {what}")
+                for v, what in ((price, "price"), (quantity, "quantity")))
+        self._events.append(("submit", (trader, side, price, quantity)))
         order = Order(oid, trader, side, p, q, remaining=q)
         self._orders.append(order)
         reason = self._check(trader, side, p, q)

@@ -62,13 +62,15 @@ symbol                               attribute                    meaning
 trade charges and grid cost          ``trade_cost``               added to the market objective
 ===================================  ===========================  ===================================
 """
+from collections.abc import Mapping
+
 import pandas as pd
 import pyomo.environ as pyo
 from pyomo.common.config import ConfigValue
 from pyomo.environ import Constraint, Expression, NonNegativeReals, Param, Var
 
 from pyomo_ecc.core.block import declare_block
-from pyomo_ecc.core.config import finite_float, nonnegative_float, series
+from pyomo_ecc.core.config import finite_float, flag, nonnegative_float, number, series
 from pyomo_ecc.network.base import NetworkData
 from pyomo_ecc.pricing.declarations import PriceDecl
 
@@ -79,6 +81,8 @@ def _triples(x):
     """A list of (peer, partner, value) entries."""
     if x is None:
         return ()
+    if isinstance(x, (str, bytes, Mapping)) or not hasattr(x, "__iter__"):
+        raise ValueError(f"expected a list of (peer, partner, value) entries, got {x!r}")
     out = []
     for k, e in enumerate(x):
         try:
@@ -95,6 +99,8 @@ def _triples(x):
 def _pairs(x):
     if x is None:
         return None
+    if isinstance(x, (str, bytes, Mapping)) or not hasattr(x, "__iter__"):
+        raise ValueError(f"expected a list of (peer, partner) pairs, got {x!r}")
     out = []
     for k, e in enumerate(x):
         try:
@@ -128,7 +134,7 @@ class P2PNetworkData(NetworkData):
                                                  doc="charge per unit traded and unit distance"))
     CONFIG.declare("trade_max", ConfigValue(default=None, domain=_optional_nonnegative,
                                             doc="largest trade of any pair per period"))
-    CONFIG.declare("community", ConfigValue(default=False, domain=bool,
+    CONFIG.declare("community", ConfigValue(default=False, domain=flag,
                                             doc="trade through a community pool instead of bilaterally"))
     CONFIG.declare("import_price", ConfigValue(default=None, domain=series,
                                                doc="community: price of imports from the grid"))
@@ -334,9 +340,11 @@ def loss_neutral_settlement(trades, mlf):
     for col in ("seller", "buyer", "q"):
         if col not in df:
             raise InputError(f"trades need a column {col!r}; they have {list(df.columns)}")
-    bad = df.index[~(df["q"] > 0)]
-    if len(bad):
-        raise InputError(f"trade {bad[0]!r}: quantity q must be > 0, got {df.loc[bad[0], 'q']}")
+    df["q"] = [number(q, f"trade {k!r}: quantity q", minimum=0.0, strict=True)
+               for k, q in zip(df.index, df["q"])]
+    if not isinstance(mlf, pd.Series):
+        raise InputError(f"mlf: expected a pandas Series of marginal loss factors by bus (or by "
+                         f"(bus, t)), got {type(mlf).__name__}")
     nested = isinstance(mlf.index, pd.MultiIndex)
     if nested and "t" not in df:
         df["t"] = mlf.index.get_level_values(-1)[0]
@@ -345,7 +353,7 @@ def loss_neutral_settlement(trades, mlf):
         key = (bus, t) if nested else bus
         if key not in mlf.index:
             raise InputError(f"no marginal loss factor for bus {bus!r}" + (f" in period {t!r}" if nested else ""))
-        return float(mlf[key])
+        return number(mlf[key], f"marginal loss factor of bus {bus!r}", minimum=0.0, strict=True)
 
     ts = df["t"] if nested else [None] * len(df)
     df["mlf_seller"] = [factor(b, t) for b, t in zip(df["seller"], ts)]

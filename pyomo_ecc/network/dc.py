@@ -55,7 +55,7 @@ symbol                        attribute                  meaning
 :math:`L_{n,t}`               ``load[n, t]``             bus load from the graph (mutable)
 :math:`G_n`                   ``gs[n]``                  shunt conductance load (mutable)
 :math:`\overline{F}_l`        ``rating[l]``              flow limit of limited branches (mutable)
-:math:`\theta_{n,t}`          ``theta[n, t]``            voltage angle, rad (B-θ)
+:math:`\theta_{n,t}`          ``theta[n, t]``            voltage angle, rad (B-θ), in ±``ANGLE_BOUND``
 :math:`P_{n,t}`               ``p_net[n, t]``            net injection (PTDF)
 :math:`f_{l,t}`               ``f[l, t]``                flow from ``from_bus`` to ``to_bus``
 :math:`\lambda_{n,t}`         ``eq_p_balance[n, t]``     bus balance; dual -> ``lmp``
@@ -91,10 +91,17 @@ import scipy.sparse.linalg as spla
 from pyomo.common.config import ConfigValue, In
 
 from pyomo_ecc.core.block import declare_block
-from pyomo_ecc.errors import InputError
+from pyomo_ecc.core.config import flag
+from pyomo_ecc.errors import InputError, ModelError
 from pyomo_ecc.network.base import NetworkData, raise_unknown_bus
 from pyomo_ecc.network.graph import graph_to_tables, incidence, islands, reference_buses
 from pyomo_ecc.pricing.declarations import PriceDecl
+
+#: finite bound on every B-theta angle (rad). It never binds in a meaningful DC solution (checked
+#: after every solve, :meth:`DCNetworkData.check_solution`), but HiGHS's active-set QP solver
+#: needs it: with free, zero-curvature angle columns it stops on case118 with quadratic costs at
+#: most load levels ("QP solver claims optimality, but with ... primal infeasibilities").
+ANGLE_BOUND = 1e4
 
 FORMULATIONS = ("btheta", "ptdf")
 CONVENTIONS = ("matpower", "dcp")
@@ -234,10 +241,13 @@ class DCNetworkData(NetworkData):
     CONFIG.declare("slack_weights", ConfigValue(default=None, domain=_weights,
                                                 doc="distributed slack weights by bus (default: "
                                                     "share of fixed load)"))
-    CONFIG.declare("line_limits", ConfigValue(default=True, domain=bool,
+    CONFIG.declare("line_limits", ConfigValue(default=True, domain=flag,
                                               doc="enforce branch ratings"))
-    CONFIG.declare("allow_negative_x", ConfigValue(default=False, domain=bool,
+    CONFIG.declare("allow_negative_x", ConfigValue(default=False, domain=flag,
                                                    doc="accept negative reactances"))
+
+    #: read when prices are decomposed (:meth:`slack_weights`), so it may change after build
+    LIVE_OPTIONS = ("slack_weights",)
 
     def build(self):
         cfg = self.config
@@ -361,7 +371,8 @@ class DCNetworkData(NetworkData):
                 self.fail(f"bus {n!r} has no branch and no dispatchable participant: drop it or "
                           f"mark it out of service")
         if self.config.formulation == "btheta":
-            self.theta = pyo.Var(self.bus, T, initialize=0.0, doc="voltage angle (rad)")
+            self.theta = pyo.Var(self.bus, T, initialize=0.0, bounds=(-ANGLE_BOUND, ANGLE_BOUND),
+                                 doc="voltage angle (rad)")
             for r in self._refs:
                 for t in T:
                     self.theta[r, t].fix(0.0)
@@ -388,6 +399,18 @@ class DCNetworkData(NetworkData):
         self.ineq_f_lb = pyo.Constraint(self.branch_limited, T,
                                         rule=lambda b, l, t: b.f[l, t] >= -b.rating[l],
                                         doc="flow limit, to -> from")
+
+    def check_solution(self):
+        """Called by the solver layer after a solve: no angle may sit at :data:`ANGLE_BOUND`
+        (the solution would then be that of another problem)."""
+        if self.config.formulation != "btheta" or not hasattr(self, "theta"):
+            return
+        for v in self.theta.values():
+            if v.value is not None and abs(v.value) >= 0.999 * ANGLE_BOUND:
+                raise ModelError(f"DCNetwork '{self.name}': angle {v.name} = {v.value:.6g} rad reaches "
+                                 f"the bound {ANGLE_BOUND:g} rad; the network's susceptances are "
+                                 f"implausibly small for its flows (check x and base_mva), or use "
+                                 f"formulation='ptdf'")
 
     def _build_ptdf(self, T, inj):
         sens = self.sensitivities()

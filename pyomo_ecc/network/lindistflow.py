@@ -85,7 +85,7 @@ from pyomo.common.config import ConfigValue, In
 from pyomo.environ import Constraint, Param, Set, Var, value
 
 from pyomo_ecc.core.block import declare_block
-from pyomo_ecc.core.config import bus_label, per_period, positive_float, series
+from pyomo_ecc.core.config import bus_label, flag, per_period, positive_float, series
 from pyomo_ecc.errors import InputError
 from pyomo_ecc.network.base import NetworkData, raise_unknown_bus
 from pyomo_ecc.network.radial import RadialFeeder
@@ -132,7 +132,7 @@ class RadialNetworkData(NetworkData):
                                         doc="lower voltage limit of every non-root bus (pu)"))
     CONFIG.declare("v_max", ConfigValue(default=None, domain=_optional_positive,
                                         doc="upper voltage limit of every non-root bus (pu)"))
-    CONFIG.declare("q_root_free", ConfigValue(default=True, domain=bool,
+    CONFIG.declare("q_root_free", ConfigValue(default=True, domain=flag,
                                               doc="the upstream grid supplies reactive power "
                                                   "at the root at no cost"))
 

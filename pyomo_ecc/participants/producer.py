@@ -47,7 +47,8 @@ from pyomo.common.config import ConfigValue
 from pyomo.environ import Binary, Constraint, Expression, Param, Var
 
 from pyomo_ecc.core.block import declare_block
-from pyomo_ecc.core.config import finite_float, nonnegative_float, nonnegative_series, positive_float, steps
+from pyomo_ecc.core.config import (finite_float, flag, nonnegative_float, nonnegative_series,
+                                   positive_float, steps)
 from pyomo_ecc.participants.base import ParticipantData
 from pyomo_ecc.participants.curves import build_curve, check_curve
 
@@ -120,7 +121,7 @@ class ProducerData(_CurveParticipantData):
                                         doc="capacity: one number or one per period"))
     CONFIG.declare("p_min", ConfigValue(default=0.0, domain=nonnegative_series,
                                         doc="minimum output when on"))
-    CONFIG.declare("commitment", ConfigValue(default=False, domain=bool,
+    CONFIG.declare("commitment", ConfigValue(default=False, domain=flag,
                                              doc="binary on/off decision (makes a MILP)"))
     CONFIG.declare("emission_intensity", ConfigValue(
         default=None, domain=nonnegative_float,

@@ -41,36 +41,42 @@ def price_weight(market, kind, t=None):
 def _price_rows(model, name, dual_of):
     """(rows, levels, bases) of every price ``name`` in ``model``, from ``dual_of(constraint)``
     (None: the model's dual suffix, which must hold every declared constraint)."""
+    if not isinstance(name, str):
+        raise PriceError(f"a price is named by a string such as 'lmp', got {name!r}")
     rows, levels = [], None
     basis = set()
+    declared = set()
     found_market = False
     for mk in markets_in(model):
         found_market = True
-        if not mk.assembled:
+        if dual_of is None:
+            require_solved(mk)
+        elif not mk.assembled:
             raise PriceError(f"market '{mk.name}' has not been solved: call pyomo_ecc.solve(model) first")
         suffix = _dual_suffix(mk) if dual_of is None else None
         for d in mk.price_declarations():
+            declared.add(d.price)
             if d.price != name:
                 continue
             if dual_of is None:
                 if suffix is None or d.constraint not in suffix:
                     raise PriceError(f"no dual for constraint '{d.constraint.name}': solve the model with "
                                      f"pyomo_ecc.solve(...) before asking for '{name}'")
-                if mk._pricing_basis is None:   # solved some other way: the duals' sign is unknown
-                    raise PriceError(f"market '{mk.name}' was not solved by pyomo_ecc.solve: duals loaded "
-                                     f"by another route have no known sign convention (Ipopt's are "
-                                     f"reversed); solve with pyomo_ecc.solve(model, solver=...) for prices")
                 dual = suffix[d.constraint]
             else:
                 dual = dual_of(d.constraint)
             weight = price_weight(mk, d.kind, d.t)
-            rows.append(d.index + (d.sign * dual / weight,))
+            rows.append(d.index + (d.sign * dual / weight + 0.0,))   # + 0.0: no negative zero
             levels = d.levels
         basis.add(mk._pricing_basis)
     if not found_market:
         raise PriceError(f"'{model.name}' contains no Market block")
     if levels is None:
-        raise PriceError(f"no block in '{model.name}' declares a price called '{name}'")
+        import difflib
+        close = difflib.get_close_matches(name, sorted(declared), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise PriceError(f"no block in '{model.name}' declares a price called '{name}'{hint} "
+                         f"Declared prices: {', '.join(sorted(declared)) or 'none'}")
     return rows, levels, basis
 
 
@@ -79,12 +85,30 @@ def price_frame(model, name):
 
     Raises :class:`~pyomo_ecc.errors.PriceError` when the model was not solved by
     :func:`pyomo_ecc.solve` (no duals, or duals of unknown sign) or when no block declares such a
-    price.
+    price (the message lists the declared ones).
     """
     rows, levels, basis = _price_rows(model, name, None)
     df = pd.DataFrame(rows, columns=list(levels) + [name]).set_index(list(levels))
     df.attrs["pricing_basis"] = "; ".join(sorted(b for b in basis if b))
     return df
+
+
+def require_solved(model):
+    """Raise :class:`PriceError` ("solve first") unless every market in ``model`` has been
+    solved by :func:`pyomo_ecc.solve` (results and prices of an unsolved market would be the
+    variables' starting values)."""
+    mks = markets_in(model)
+    if not mks:
+        raise PriceError(f"'{model.name}' contains no Market block")
+    for mk in mks:
+        if not mk.assembled:
+            raise PriceError(f"market '{mk.name}' has not been solved: call pyomo_ecc.solve(model) "
+                             f"first, then ask for results and prices")
+        if mk._pricing_basis is None:
+            raise PriceError(f"market '{mk.name}' was not solved by pyomo_ecc.solve (no duals from it): "
+                             f"its last solve failed, or it was solved by another route (duals loaded "
+                             f"that way have no known sign convention: Ipopt's are reversed); solve it "
+                             f"with pyomo_ecc.solve(model, solver=...) first")
 
 
 def price_series(model, name, dual_of=None):
