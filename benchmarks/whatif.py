@@ -160,7 +160,7 @@ def route_floor(kind, names):
         h.passModel(lp)
     h.run()
     basis = h.getBasis()
-    out = {}
+    out, cold = {}, [0]
     t = time.perf_counter()
     for n in names:
         j, jl, ju, i, il, iu = changes[n]
@@ -168,6 +168,10 @@ def route_floor(kind, names):
         h.changeRowsBounds(len(i), i, il, iu)
         h.setBasis(basis)
         h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:   # warm QP re-runs can fail
+            cold[0] += 1
+            h.clearSolver()
+            h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             raise RuntimeError(f"HiGHS alone: {h.modelStatusToString(h.getModelStatus())} without {n}")
         x = np.asarray(h.getSolution().col_value)
@@ -177,6 +181,8 @@ def route_floor(kind, names):
         h.changeColsBounds(len(j), j, sf.col_lower[j], sf.col_upper[j])
         h.changeRowsBounds(len(i), i, sf.row_lower[i], sf.row_upper[i])
     dt = time.perf_counter() - t
+    if cold[0]:
+        print(f"  (HiGHS alone: {cold[0]} warm re-runs failed and were re-run cold)")
     return out, dt
 
 
