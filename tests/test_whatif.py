@@ -347,3 +347,22 @@ def test_a_load_sweep_runs_on_every_case(case):
     if case == "matpower_case118":   # HiGHS's QP solver once failed cold at 80 % (free angle
         assert all(o.ok for o in outs)   # columns); with bounded angles it solves unaided
         assert outs[0].route == "highs-incremental", outs[0].route
+
+
+@pytest.mark.component
+def test_ipopt_on_the_same_matrices_matches_highs_and_backs_up_a_failing_qp():
+    """ipopt_qp solves the standard form's QP straight from its matrices: same objective and row
+    duals as HiGHS; and when HiGHS's QP solver stops short (here an iteration limit of 1), the
+    live model falls back to it and says so."""
+    from pyomo_ecc.solvers import HighsModel, ipopt_qp
+    m = _market_case("seed000_community")
+    sf = standard_form(m, track=False)
+    ref, alt = HighsModel(sf).run(), ipopt_qp(sf)
+    assert ref.status == alt.status == "optimal"
+    assert alt.objective == pytest.approx(ref.objective, rel=1e-8)
+    assert np.allclose(alt.row_dual, ref.row_dual, atol=1e-6 * max(1.0, np.abs(ref.row_dual).max()))
+    short = HighsModel(sf, {"qp_iteration_limit": 1})
+    short.QP_REGULARISATION = ()
+    out = short.run()
+    assert out.status == "optimal" and "Ipopt" in out.highs_status
+    assert out.objective == pytest.approx(ref.objective, rel=1e-8)
