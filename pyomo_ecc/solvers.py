@@ -101,11 +101,8 @@ def _check_withdrawn(market):
 
 
 def _active_objective(model):
-    objs = list(model.component_data_objects(pyo.Objective, active=True, descend_into=True))
-    if len(objs) != 1:
-        raise SolverError(f"model '{model.name}' has {len(objs)} active objectives; need exactly one "
-                          f"(did you assemble the market? pyomo_ecc.solve assembles it)")
-    return objs[0]
+    from pyomo_ecc.core.standard_form import active_objective
+    return active_objective(model, SolverError)
 
 
 class Solver:

@@ -12,11 +12,10 @@ one of them after build goes through the same check as the option it came from:
 every solve, and the what-if layer (:mod:`pyomo_ecc.core.whatif`) on every change it applies.
 Errors are :class:`~pyomo_ecc.errors.InputError` naming the block, the parameter and its index.
 """
-import math
-
 import pyomo.environ as pyo
 
 from pyomo_ecc.core.block import EccBlockData
+from pyomo_ecc.core.config import finite_float
 from pyomo_ecc.errors import InputError
 
 
@@ -28,22 +27,10 @@ def owner(component):
     return b
 
 
-def _default_domain(x):
-    if isinstance(x, bool) or x is None:
-        raise ValueError(f"expected a number, got {x!r}")
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        raise ValueError(f"expected a number, got {x!r}") from None
-    if not math.isfinite(v):
-        raise ValueError(f"expected a finite number, got {v}")
-    return v
-
-
 def domain_of(blk, name):
     """The domain that checks values of the parameter ``name`` of block ``blk``."""
     if blk is None:
-        return _default_domain
+        return finite_float
     doms = getattr(blk, "PARAM_DOMAINS", {})
     if name in doms:
         return doms[name]
@@ -53,7 +40,7 @@ def domain_of(blk, name):
         dom = blk.CONFIG.get(name)._domain
         if callable(dom):
             return dom
-    return _default_domain
+    return finite_float
 
 
 def checked_value(param_data, value):
@@ -68,7 +55,7 @@ def checked_value(param_data, value):
         raise InputError(f"{where}parameter '{param_data.name}': expected a number, got {value!r}")
     try:
         v = dom(value)
-        v = _default_domain(v)   # a domain that lets None or a string through still gets a number
+        v = finite_float(v)   # a domain that lets None or a string through still gets a number
     except (TypeError, ValueError) as e:
         raise InputError(f"{where}parameter '{param_data.name}' = {value!r}: {e}") from None
     if isinstance(v, tuple):   # a per-period domain given one value
@@ -94,7 +81,7 @@ def validate_parameters(model, blocks=None):
                 try:
                     if val is None or isinstance(val, (bool, str, bytes)):
                         raise ValueError(f"expected a number, got {val!r}")
-                    _default_domain(dom(val))
+                    finite_float(dom(val))
                 except (TypeError, ValueError) as e:
                     raise InputError(f"{blk.block_kind()} '{blk.name}': parameter '{comp[k].name}' = "
                                      f"{val!r}: {e}") from None

@@ -82,11 +82,12 @@ class Delta:
                     or self.hessian or self.offset)
 
 
-def _active_objective(model):
+def active_objective(model, error=ModelError):
+    """The single active objective of ``model``; ``error`` (naming the count) otherwise."""
     objs = list(model.component_data_objects(pyo.Objective, active=True, descend_into=True))
     if len(objs) != 1:
-        raise ModelError(f"model '{model.name}' has {len(objs)} active objectives; need exactly one "
-                         f"(did you assemble the market? pyomo_ecc.solve assembles it)")
+        raise error(f"model '{model.name}' has {len(objs)} active objectives; need exactly one "
+                    f"(did you assemble the market? pyomo_ecc.solve assembles it)")
     return objs[0]
 
 
@@ -177,7 +178,7 @@ class StandardForm(StandardFormData):
 
         assemble_all(model)
         self.model = model
-        self.objective = _active_objective(model)
+        self.objective = active_objective(model)
         self.sense = 1.0 if self.objective.sense == pyo.minimize else -1.0
         fixed = [v for v in model.component_data_objects(pyo.Var, descend_into=True) if v.fixed]
         # compile with every variable free (fixing is a bound) and without the objective (it may
@@ -319,43 +320,26 @@ class StandardForm(StandardFormData):
         s = self.sense
         c = np.zeros(n)
         c0 = 0.0
-        qi, qj, qv = [], [], []
-        for const, lin, quad in self._term_parts:
+        quad = {}
+        for const, lin, q in self._term_parts:
             c0 += const
             for j, a in lin.items():
                 c[j] += a
-            for (i, j), a in quad.items():
-                if i == j:
-                    qi.append(i), qj.append(i), qv.append(2.0 * a)
-                else:
-                    qi += [i, j]
-                    qj += [j, i]
-                    qv += [a, a]
+            for ij, a in q.items():
+                quad[ij] = quad.get(ij, 0.0) + a
         self.c = s * c
         self.c0 = s * c0
-        Q = sp.coo_array((np.array(qv, dtype=float) * s, (qi, qj)), shape=(n, n)).tocsr()
-        Q.sum_duplicates()
-        self.Q = Q
+        self.Q = _hessian(quad, n, s)
 
     # -- reading ------------------------------------------------------------------------------
     def expression(self, expr):
         """``(c0, c, Q)`` of a linear or quadratic expression in the form's column space:
         :math:`c_0 + c^\\top x + \\tfrac12 x^\\top Q x` (not sense-adjusted)."""
         const, lin, quad = self._parts(expr)
-        n = self.n
-        c = np.zeros(n)
+        c = np.zeros(self.n)
         for j, a in lin.items():
             c[j] = a
-        qi, qj, qv = [], [], []
-        for (i, j), a in quad.items():
-            if i == j:
-                qi.append(i), qj.append(i), qv.append(2.0 * a)
-            else:
-                qi += [i, j]
-                qj += [j, i]
-                qv += [a, a]
-        Q = sp.coo_array((np.array(qv, dtype=float), (qi, qj)), shape=(n, n)).tocsr()
-        return const, c, Q
+        return const, c, _hessian(quad, self.n)
 
     def evaluate(self, parts, x):
         """Value of ``parts = expression(expr)`` at the column values ``x``."""
@@ -452,7 +436,7 @@ class StandardForm(StandardFormData):
         if n > self._ncons:
             raise StructureChanged(f"model '{self.model.name}' has {n - self._ncons} active constraint(s) "
                                    f"more than when its form was compiled")
-        if _active_objective(self.model) is not self.objective:
+        if active_objective(self.model) is not self.objective:
             raise StructureChanged(f"the active objective of model '{self.model.name}' changed")
 
     def _update_cols(self, js):
@@ -639,6 +623,22 @@ class StandardForm(StandardFormData):
         last = np.array([const] + [old_lin.get(j, 0.0) for j in lk] + [old_quad.get(q, 0.0) for q in qk])
         return [np.array(lk, dtype=int), qk,
                 _Coefs([[repn.constant]] + [lin[j] for j in lk] + [quad[q] for q in qk]), last]
+
+
+def _hessian(quad, n, scale=1.0):
+    """The symmetric matrix :math:`Q` of :math:`\tfrac12 x^\top Q x` from the coefficients
+    ``{(i, j): a}`` (i <= j) of :math:`\sum a\,x_i x_j`."""
+    qi, qj, qv = [], [], []
+    for (i, j), a in quad.items():
+        if i == j:
+            qi.append(i), qj.append(i), qv.append(2.0 * a)
+        else:
+            qi += [i, j]
+            qj += [j, i]
+            qv += [a, a]
+    Q = sp.coo_array((np.array(qv, dtype=float) * scale, (qi, qj)), shape=(n, n)).tocsr()
+    Q.sum_duplicates()
+    return Q
 
 
 def _num(e):
