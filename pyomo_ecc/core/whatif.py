@@ -41,7 +41,7 @@ Pyomo solver) are solved afresh per what-if inside :func:`applied`, which restor
 import math
 import pickle
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
@@ -68,15 +68,23 @@ def _find(model, name, kind):
 
 
 @dataclass(frozen=True)
-class SetParam:
+class _Change:
+    """A change names its component (its first field): objects are stored by name, so that a
+    change pickles and applies to the same model rebuilt elsewhere."""
+
+    def __post_init__(self):
+        first = fields(self)[0].name
+        object.__setattr__(self, first, _name(getattr(self, first)))
+
+
+@dataclass(frozen=True)
+class SetParam(_Change):
     """Set a mutable parameter: one entry (``m.g.p_max[0]``) or every entry of an indexed one
     (``m.g.p_max`` with a number, or a dict ``{index: value}``)."""
 
     param: object
     value: object
 
-    def __post_init__(self):
-        object.__setattr__(self, "param", _name(self.param))
 
     def ops(self, model):
         comp = _find(model, self.param, "parameter")
@@ -92,14 +100,12 @@ class SetParam:
 
 
 @dataclass(frozen=True)
-class Fix:
+class Fix(_Change):
     """Fix a variable at ``value`` (default: its current value); an indexed one entry by entry."""
 
     var: object
     value: object = None
 
-    def __post_init__(self):
-        object.__setattr__(self, "var", _name(self.var))
 
     def ops(self, model):
         comp = _find(model, self.var, "variable")
@@ -114,13 +120,11 @@ class Fix:
 
 
 @dataclass(frozen=True)
-class Unfix:
+class Unfix(_Change):
     """Free a fixed variable."""
 
     var: object
 
-    def __post_init__(self):
-        object.__setattr__(self, "var", _name(self.var))
 
     def ops(self, model):
         comp = _find(model, self.var, "variable")
@@ -128,14 +132,14 @@ class Unfix:
 
 
 @dataclass(frozen=True)
-class MoveRHS:
+class MoveRHS(_Change):
     """Move the bounds of a constraint by ``delta`` (its right-hand side, in its own units)."""
 
     constraint: object
     delta: float
 
     def __post_init__(self):
-        object.__setattr__(self, "constraint", _name(self.constraint))
+        super().__post_init__()
         if not math.isfinite(float(self.delta)):
             raise InputError(f"what-if: right-hand side shift of '{self.constraint}' must be finite")
 
@@ -145,39 +149,33 @@ class MoveRHS:
 
 
 @dataclass(frozen=True)
-class Deactivate:
+class Deactivate(_Change):
     """Take a constraint or a block out of the model."""
 
     component: object
 
-    def __post_init__(self):
-        object.__setattr__(self, "component", _name(self.component))
 
     def ops(self, model):
         return [("active", _find(model, self.component, "component"), False)]
 
 
 @dataclass(frozen=True)
-class Activate:
+class Activate(_Change):
     """Bring a deactivated constraint or block back."""
 
     component: object
 
-    def __post_init__(self):
-        object.__setattr__(self, "component", _name(self.component))
 
     def ops(self, model):
         return [("active", _find(model, self.component, "component"), True)]
 
 
 @dataclass(frozen=True)
-class Withdraw:
+class Withdraw(_Change):
     """Take a participant out of the market by its own withdrawal rule (``withdrawal()``)."""
 
     participant: object
 
-    def __post_init__(self):
-        object.__setattr__(self, "participant", _name(self.participant))
 
     def ops(self, model):
         blk = _find(model, self.participant, "participant")
