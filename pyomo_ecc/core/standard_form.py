@@ -626,7 +626,7 @@ class StandardForm(StandardFormData):
 
 
 def _hessian(quad, n, scale=1.0):
-    """The symmetric matrix :math:`Q` of :math:`\tfrac12 x^\top Q x` from the coefficients
+    r"""The symmetric matrix :math:`Q` of :math:`\tfrac12 x^\top Q x` from the coefficients
     ``{(i, j): a}`` (i <= j) of :math:`\sum a\,x_i x_j`."""
     qi, qj, qv = [], [], []
     for (i, j), a in quad.items():
