@@ -94,3 +94,57 @@ def test_sync_follows_bounds_and_rewritten_constraints_set_outside():
     assert base.objective == pytest.approx(_fresh(m)[0])
     _assert_matches_fresh(w, m, [SetParam(m.cap, 30.0)])
     _assert_matches_fresh(w, m, [SetParam(m.k, 0.5), SetParam(m.cap, 50.0)])
+
+
+@pytest.mark.component
+def test_price_range_of_a_load_that_cannot_fall_is_open_below():
+    """C(b) = 10 b for b >= 50 (a must-run of 50 MW) and +inf below: the subdifferential at 50 is
+    (-inf, 10]. Regression: the infeasible side was taken as -inf cost, reported [10, inf)."""
+    m = ecc.Market()
+    m.g1 = ecc.Producer(bus="A", b=10.0, p_min=50, p_max=100)
+    m.g2 = ecc.Producer(bus="A", b=30.0, p_max=100)
+    m.d = ecc.FixedLoad(bus="A", p=50)
+    ecc.solve(m)
+    r = ecc.price_range(m).iloc[0]
+    assert r["lmp"] == pytest.approx(10.0)
+    assert r["lower"] == -np.inf and r["upper"] == pytest.approx(10.0)
+    # maximising the negated cost: every price and both ends change sign
+    m.obj.deactivate()
+    m.welfare = pyo.Objective(expr=-m.obj.expr, sense=pyo.maximize)
+    ecc.solve(m)
+    r = ecc.price_range(m).iloc[0]
+    assert r["lmp"] == pytest.approx(-10.0)
+    assert r["lower"] == pytest.approx(-10.0) and r["upper"] == np.inf
+
+
+@pytest.mark.component
+def test_whatif_prices_of_a_maximised_objective_are_the_negated_ones():
+    """The same market with min C and with max -C: objectives and LMPs change sign, what-if and
+    fresh solve alike."""
+    mins, maxs = _market(), _market()
+    maxs.assemble()
+    maxs.obj.deactivate()
+    maxs.welfare = pyo.Objective(expr=-maxs.obj.expr, sense=pyo.maximize)
+    for changes in ([], [("g1.b", 20.0)], [("d.load", {0: 120.0})]):
+        outs = []
+        for m in (mins, maxs):
+            w = WhatIf(m)
+            outs.append(_assert_matches_fresh(w, m, [SetParam(p, v) for p, v in changes]))
+        lo, hi = outs
+        assert hi.objective == pytest.approx(-lo.objective)
+        np.testing.assert_allclose(hi.prices["lmp"].to_numpy(), -lo.prices["lmp"].to_numpy(), rtol=1e-9)
+    assert (lo.prices["lmp"] > 0).all()   # a cost-minimising market with every load served
+
+
+@pytest.mark.component
+def test_move_rhs_of_an_inequality_moves_its_bound():
+    """ucap: 2 p1[0] + p1[1] <= 70 binds (g1 would run 2 x 80); moved to 60 the cost rises by
+    the shadow price of the cap times 10 (checked against a fresh solve and by hand)."""
+    from pyomo_ecc.core.whatif import MoveRHS
+    m = _market()
+    w = WhatIf(m)
+    out = _assert_matches_fresh(w, m, [MoveRHS(m.ucap, -10.0)])
+    base = w.run([], prices=["lmp"])
+    assert out.objective > base.objective + 1.0
+    ref = _fresh(m, [SetParam(m.cap, 60.0)])[0]
+    assert out.objective == pytest.approx(ref, rel=1e-12)
