@@ -148,3 +148,14 @@ def test_move_rhs_of_an_inequality_moves_its_bound():
     assert out.objective > base.objective + 1.0
     ref = _fresh(m, [SetParam(m.cap, 60.0)])[0]
     assert out.objective == pytest.approx(ref, rel=1e-12)
+
+
+@pytest.mark.component
+def test_a_parameter_coefficient_of_a_binding_row_reaches_the_live_model():
+    """k multiplies p1[0] in the binding cap: k = 1 lets g1 run 70 - p1[1] in period 0; the
+    live model's coefficient must change (a fresh solve builds its matrix anew)."""
+    m = _market()
+    w = WhatIf(m)
+    for k in (1.0, 0.5, 4.0):
+        _assert_matches_fresh(w, m, [SetParam(m.k, k)])
+    _assert_matches_fresh(w, m, [SetParam(m.k, 1.0), SetParam(m.cap, 170.0), withdraw(m.g2)])
