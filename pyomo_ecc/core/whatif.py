@@ -437,6 +437,10 @@ class WhatIf:
     default) or any name :func:`pyomo_ecc.solve` takes (solved afresh per what-if).
     ``fallback``: solver names tried, in order, when HiGHS fails on a what-if (e.g. its QP
     solver on a badly scaled model); the outcome's ``route`` says which one answered.
+
+    A parameter set on the model between what-ifs (outside the engine) is followed: a what-if
+    solves the model as it stands. Bounds, fixings, activity or constraints changed outside the
+    engine are not seen until :meth:`sync`.
     """
 
     def __init__(self, model, solver="highs", options=None, fallback=("highs-cold", "ipopt")):
