@@ -375,6 +375,22 @@ class StandardForm(StandardFormData):
         self._deps = (rows, terms, cols)
         params = ComponentSet(rows) | ComponentSet(terms) | ComponentSet(cols)
         self._param_values = ComponentMap((p, p.value) for p in params)
+        self._param_list = list(self._param_values)
+        self._param_pos = ComponentMap((p, k) for k, p in enumerate(self._param_list))
+        self._param_arr = self._param_vector()
+
+    def _param_vector(self):
+        return np.fromiter((np.nan if p.value is None else float(p.value) for p in self._param_list),
+                           dtype=float, count=len(self._param_list))
+
+    def moved_params(self):
+        """The parameters of the form whose value differs from the one it last followed (set
+        outside :meth:`update`, e.g. by a user between what-ifs): one vectorised comparison."""
+        if self._deps is None or not self._param_list:
+            return []
+        now = self._param_vector()
+        moved = np.flatnonzero((now != self._param_arr) & ~(np.isnan(now) & np.isnan(self._param_arr)))
+        return [self._param_list[k] for k in moved]
 
     def update(self, params=None, variables=None, constraints=None, blocks=None):
         """Bring the form up to date with the model; return the :class:`Delta`.
@@ -405,8 +421,10 @@ class StandardForm(StandardFormData):
                 by_params = True
             dirty_terms |= terms_dep.get(p, set())
             dirty_cols |= cols_dep.get(p, set())
-            if p in self._param_values:
+            k = self._param_pos.get(p)
+            if k is not None:
                 self._param_values[p] = p.value
+                self._param_arr[k] = np.nan if p.value is None else float(p.value)
         for v in variables or ():
             j = self.col_index.get(v)
             if j is not None:   # a variable outside the active model changes nothing
@@ -455,11 +473,15 @@ class StandardForm(StandardFormData):
         changed, coefs = [], []
         A = self.A
         numbers = set(numbers)
+        # every row touched directly (e.g. deactivated) has its activity re-read below, even when
+        # the vectorised pass re-evaluates its numbers (which reads the activity compiled before)
+        touched = numbers | set(activity)
         if by_params:
-            done, ch, cf = self._update_param_rows(set(activity))
+            done, ch, cf, stale = self._update_param_rows(set(activity))
             changed.extend(ch)
             coefs.extend(cf)
-            numbers -= done
+            numbers = (numbers - done) | stale   # rows rewritten since: evaluated one by one
+            touched |= stale
         for i in numbers:
             sym = self._row_sym.get(i)
             if sym is None or sym[0] != id(self.rows[i].expr):
@@ -474,7 +496,7 @@ class StandardForm(StandardFormData):
             c = vals[0]
             self._row_lo_on[i] = vals[1] - c if has_lo else -INF
             self._row_up_on[i] = vals[2] - c if has_up else INF
-        for i in numbers | set(activity):
+        for i in touched:
             con = self.rows[i]
             on = bool(con.active and _effective_active(con.parent_block(), cache))
             self._row_on[i] = on
@@ -509,11 +531,11 @@ class StandardForm(StandardFormData):
 
     def _update_param_rows(self, skip):
         """Evaluate every parameter row at once; return (rows handled, rows whose bounds changed,
-        coefficient changes). Rows rewritten since (another expression) are left to the caller."""
+        coefficient changes, rows rewritten since: another expression, left to the caller)."""
         ev = self._param_rows()
         rows = ev["rows"]
         if not len(rows):
-            return set(), [], []
+            return set(), [], [], set()
         vals = ev["coefs"].values()
         current = np.fromiter((id(self.rows[i].expr) for i in rows), dtype=np.int64, count=len(rows))
         ok = current == ev["expr"]
@@ -538,7 +560,7 @@ class StandardForm(StandardFormData):
         new_up = np.where(on, self._row_up_on[rk], INF)
         moved = (new_lo != self.row_lower[rk]) | (new_up != self.row_upper[rk])
         self.row_lower[rk], self.row_upper[rk] = new_lo, new_up
-        return set(r[keep].tolist()), rk[moved].tolist(), coefs
+        return set(r[keep].tolist()), rk[moved].tolist(), coefs, set(rows[~ok].tolist())
 
     def _row_symbolic(self, i):
         """Row i with its parameters kept symbolic: ``(id of the expression, [(position in A.data,

@@ -435,6 +435,10 @@ class WhatIf:
     default) or any name :func:`pyomo_ecc.solve` takes (solved afresh per what-if).
     ``fallback``: solver names tried, in order, when HiGHS fails on a what-if (e.g. its QP
     solver on a badly scaled model); the outcome's ``route`` says which one answered.
+
+    A parameter set on the model between what-ifs (outside the engine) is followed: a what-if
+    solves the model as it stands. Bounds, fixings, activity or constraints changed outside the
+    engine are not seen until :meth:`sync`.
     """
 
     def __init__(self, model, solver="highs", options=None, fallback=("highs-cold", "ipopt")):
@@ -484,6 +488,8 @@ class WhatIf:
         """
         values = dict(values or {})
         ops = resolve(self.model, changes)
+        if self.incremental:
+            self._follow_outside_changes()
         touched = Touched()
         undo = _apply(ops, touched)
         try:
@@ -500,6 +506,32 @@ class WhatIf:
             self._basis = self.live.basis()
         out.name = name
         return out
+
+    def _follow_outside_changes(self):
+        """Push parameters set on the model since the last what-if (outside the engine), so a
+        what-if always solves the model as it stands. Other changes made outside the engine
+        (bounds, fixings, activity, rewritten constraints) need :meth:`sync`."""
+        moved = self.sf.moved_params()
+        if moved:
+            t = Touched()
+            t.params = moved
+            self._push(t)
+            self._basis = None   # the base changed: its basis is re-read after this what-if
+
+    def sync(self):
+        """Follow every change made to the model outside the engine (a full comparison of the
+        compiled form with the model; recompiles when the structure changed) and solve the new
+        base; returns it (also :attr:`base`)."""
+        from pyomo_ecc.core.standard_form import StructureChanged
+        if self.incremental:
+            try:
+                self.live.apply(self.sf.update())
+            except StructureChanged:
+                self.recompiles += 1
+                self._compile()
+            self._basis = None
+        self.base = self.run([], name="base")
+        return self.base
 
     def _push(self, touched):
         from pyomo_ecc.core.standard_form import StructureChanged
@@ -545,6 +577,12 @@ class WhatIf:
         bad = self._violated(run.x, run.highs_status)
         if bad:
             return Outcome(status="error", reason=bad, route=route)
+        if prices and run.row_dual is None:
+            # a MILP has no row duals: its prices are those of the LP with the integers fixed,
+            # which the solver layer computes (and verifies) on the changed model
+            out = self._solve_fresh(self.solver, prices, values, diagnose, keep)
+            out.route = f"{self.solver} (MILP: LP with integers fixed)"
+            return out
         if run.highs_status.startswith("Optimal with"):
             route += f" ({run.highs_status})"
         x = run.x

@@ -154,7 +154,8 @@ def price_range(model, name="lmp", delta=1e-4, solver="highs"):
 
     as columns ``lower`` and ``upper`` (the smaller and the larger), next to the published
     price. Where they differ, any price between them clears the market; a side that makes the
-    model infeasible is infinite. The model's values and duals are untouched (the shifted
+    model infeasible is infinite, on its own side (:math:`C = +\infty` there: a load that cannot
+    fall, below a must-run output, has ``lower = -inf``). The model's values and duals are untouched (the shifted
     problems are what-ifs, :mod:`pyomo_ecc.core.whatif`). Costs ``(1 + 2 n)`` solves for ``n``
     distinct constraints.
 
@@ -174,6 +175,10 @@ def price_range(model, name="lmp", delta=1e-4, solver="highs"):
     decls = [(mk, d) for mk in mks for d in mk.price_declarations() if d.price == name]
     engine = WhatIf(model, solver=solver)   # what-ifs on one compiled model; the model is untouched
     base = engine.base.objective
+    # an infeasible side costs +inf (minimised objective) or is worth -inf (maximised one): the
+    # one-sided price there is -inf below, +inf above (in the objective's own sense)
+    objs = list(model.component_data_objects(pyo.Objective, active=True, descend_into=True))
+    worst = math.inf if objs[0].sense == pyo.minimize else -math.inf
     one_sided = {}
     for mk, d in decls:
         key = id(d.constraint)
@@ -181,8 +186,8 @@ def price_range(model, name="lmp", delta=1e-4, solver="highs"):
             continue
         up = engine.run([MoveRHS(d.constraint, delta)])
         down = engine.run([MoveRHS(d.constraint, -delta)])
-        c_up = up.objective if up.ok else math.inf
-        c_down = down.objective if down.ok else -math.inf
+        c_up = up.objective if up.ok else worst
+        c_down = down.objective if down.ok else worst
         one_sided[key] = ((base - c_down) / delta, (c_up - base) / delta)
     rows = []
     for mk, d in decls:
