@@ -366,3 +366,27 @@ def test_ipopt_on_the_same_matrices_matches_highs_and_backs_up_a_failing_qp():
     out = short.run()
     assert out.status == "optimal" and "Ipopt" in out.highs_status
     assert out.objective == pytest.approx(ref.objective, rel=1e-8)
+
+
+@pytest.mark.component
+def test_a_whatif_highs_fails_on_is_answered_by_the_fallback_and_checked(monkeypatch):
+    """HiGHS stopped short on every route inside the solver layer (iteration limit 1, no
+    regularisation, no Ipopt on the matrices): the engine's own chain answers with Ipopt
+    through Pyomo, says so in the route, and the answer equals HiGHS's unhindered one; with no
+    fallback left the outcome is an error that quotes HiGHS, not an exception."""
+    import pyomo_ecc.solvers as solvers
+    m = _market_case("seed000_community")
+    ref = WhatIf(m).run(scale_loads(m, 1.05))
+    monkeypatch.setattr(solvers.HighsModel, "QP_REGULARISATION", ())
+    monkeypatch.setattr(solvers, "ipopt_qp", lambda sf: solvers.HighsRun("unavailable"))
+    from conftest import ipopt_available
+    w = WhatIf(m)                # the engine, with HiGHS crippled after its base solve
+    w.options = {"qp_iteration_limit": 1}
+    w.live = solvers.HighsModel(w.sf, w.options)
+    out = w.run(scale_loads(m, 1.05))
+    if ipopt_available():
+        assert out.ok and out.route.startswith("ipopt (HiGHS:"), out.route
+        assert out.objective == pytest.approx(ref.objective, rel=1e-6)
+    w.fallback = ()
+    out = w.run(scale_loads(m, 1.05))
+    assert out.status == "error" and "no solver answered: highs:" in out.reason
