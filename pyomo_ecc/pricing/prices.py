@@ -15,7 +15,7 @@ from pyomo_ecc.core.market import markets_in
 from pyomo_ecc.errors import PriceError
 
 #: unit of each price kind, with the currency prepended
-PRICE_UNITS = {"power": "/MWh", "quantity": "/unit"}
+PRICE_UNITS = {"power": "/MWh", "quantity": "/unit", "hourly": "/(unit h)"}
 
 
 def _dual_suffix(model):
@@ -30,12 +30,15 @@ def _dual_suffix(model):
 
 def price_weight(market, kind, t=None):
     """The weight :math:`w` that turns a normalised dual into a price (see the module doc):
-    :math:`\\Delta t_t\\,u` for ``kind="power"``, 1 for ``kind="quantity"``."""
+    :math:`\\Delta t_t\\,u` for ``kind="power"``, 1 for ``kind="quantity"``,
+    :math:`\\Delta t_t` for ``kind="hourly"``."""
     if kind == "power":
         return float(market.dt[t]) * market.power_unit_mw
     if kind == "quantity":
         return 1.0
-    raise ValueError(f"unknown price kind {kind!r}; use 'power' or 'quantity'")
+    if kind == "hourly":
+        return float(market.dt[t])
+    raise ValueError(f"unknown price kind {kind!r}; use 'power', 'quantity' or 'hourly'")
 
 
 def price_frame(model, name):
