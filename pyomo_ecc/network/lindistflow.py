@@ -83,7 +83,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 from pyomo.common.config import ConfigValue, In
-from pyomo.environ import Constraint, Param, Set, Var, value
+from pyomo.environ import Constraint, Expression, Param, Set, Var, value
 
 from pyomo_ecc.core.block import declare_block
 from pyomo_ecc.core.config import bus_label, per_period, positive_float, series
@@ -450,20 +450,22 @@ class LinDistFlowLossesData(RadialNetworkData):
     KKT conditions: the nodal prices are the AC prices, and the DLMP
     (:func:`~pyomo_ecc.pricing.dlmp.dlmp`, operating-point route) has a loss component.
 
-    Before the first re-linearisation the point is the lossless flow of the bus loads at flat
-    voltage.
+    The squared current is an expression (the linearised current equation solved for
+    :math:`\ell`), so the model has LinDistFlow's rows plus the loss terms. The first operating
+    point is zero flow at flat voltage (:math:`\hat\ell = 0`): the first iterate is lossless
+    LinDistFlow (with the rating's tangent in the direction of the bus loads' flow).
 
-    ===============================  ===============================  ==============================
-    symbol                           attribute                        meaning
-    ===============================  ===============================  ==============================
-    :math:`\ell_{j,t}`               ``l_sq[j, t]``                   squared branch current (pu²)
-    :math:`\hat P, \hat Q`           ``p_hat[j, t]``, ``q_hat[j, t]`` operating point flows
-    :math:`\hat v`                   ``v_hat[j, t]``                  operating point v² (by bus)
-    :math:`\hat\ell`                 ``l_hat[j, t]``                  operating point current
-    :math:`\cos\hat\phi, \sin\hat\phi`  ``c_p[j, t]``, ``c_q[j, t]``  tangent direction
-    linearised current               ``eq_current[j, t]``
-    tangent rating                   ``ineq_s_max[j, t]``             price ``branch_price``
-    ===============================  ===============================  ==============================
+    ===============================  =================================  ============================
+    symbol                           attribute                          meaning
+    ===============================  =================================  ============================
+    :math:`\ell_{j,t}`               ``l_sq[j, t]`` (Expression)        squared current (pu²)
+    :math:`\hat P, \hat Q`           ``p_hat[j, t]``, ``q_hat[j, t]``   operating point flows
+    :math:`\hat v`                   ``v_hat[j, t]``                    operating point v² (by bus)
+    :math:`\hat\ell`                 ``l_hat[j, t]``                    operating point current
+    :math:`\cos\hat\phi`             ``c_p[j, t]``                      tangent direction (cos)
+    :math:`\sin\hat\phi`             ``c_q[j, t]``                      tangent direction (sin)
+    tangent rating                   ``ineq_s_max[j, t]``               price ``branch_price``
+    ===============================  =================================  ============================
     """
 
     formulation = "LinDistFlow with losses"
@@ -474,23 +476,17 @@ class LinDistFlowLossesData(RadialNetworkData):
         s = self.pu_per_unit
         v0 = self.config.v_root ** 2
         init = {t: self._lossless_flows(t) for t in market.T}
-
-        def l_init(b, j, t):
-            p, q = init[t]
-            return s ** 2 * (p[j] ** 2 + q[j] ** 2) / v0
-
-        self.l_sq = Var(self.E, market.T, initialize=l_init, bounds=(0, None),
-                        doc="squared branch current (pu^2)")
-        self.p_hat = Param(self.E, market.T, initialize=lambda b, j, t: init[t][0][j], mutable=True,
+        # the first operating point is zero flow at flat voltage: the first iterate is LinDistFlow
+        self.p_hat = Param(self.E, market.T, initialize=0.0, mutable=True,
                            doc="operating point: active flow")
-        self.q_hat = Param(self.E, market.T, initialize=lambda b, j, t: init[t][1][j], mutable=True,
+        self.q_hat = Param(self.E, market.T, initialize=0.0, mutable=True,
                            doc="operating point: reactive flow")
         self.v_hat = Param(self.B, market.T, initialize=v0, mutable=True,
                            doc="operating point: squared voltage")
-        self.l_hat = Param(self.E, market.T, initialize=l_init, mutable=True,
+        self.l_hat = Param(self.E, market.T, initialize=0.0, mutable=True,
                            doc="operating point: squared current")
 
-        def direction(j, t, trig):
+        def direction(j, t, trig):   # the bus loads' flow until a solution is known
             p, q = init[t][0][j], init[t][1][j]
             phi = math.atan2(q, p) if (p or q) else 0.0
             return trig(phi)
@@ -506,34 +502,34 @@ class LinDistFlowLossesData(RadialNetworkData):
             self.E, market.T,
             rule=lambda b, j, t: self.v_sq[j, t] == self.v_sq[fd.parent[j], t]
             - 2 * s * (self.r[j] * self.p[j, t] + self.x[j] * self.q[j, t])
-            + (self.r[j] ** 2 + self.x[j] ** 2) * self.l_sq[j, t],
+            + (self.r[j] ** 2 + self.x[j] ** 2) * self._current(j, t),
             doc="voltage drop along each branch")
-
-        def current(b, j, t):
-            i = fd.parent[j]
-            lhs = (self.v_hat[i, t] * self.l_sq[j, t] + self.l_hat[j, t] * self.v_sq[i, t]
-                   - 2 * s ** 2 * (self.p_hat[j, t] * self.p[j, t] + self.q_hat[j, t] * self.q[j, t]))
-            rhs = (self.l_hat[j, t] * self.v_hat[i, t]
-                   - s ** 2 * (self.p_hat[j, t] ** 2 + self.q_hat[j, t] ** 2))
-            return lhs == rhs
-
-        self.eq_current = Constraint(self.E, market.T, rule=current,
-                                     doc="squared current, linearised at the operating point")
+        self.l_sq = Expression(self.E, market.T, rule=lambda b, j, t: self._current(j, t),
+                               doc="squared current, linearised at the operating point (pu^2)")
         self.ineq_s_max = Constraint(
             self.E_rated, market.T,
             rule=lambda b, j, t: self.c_p[j, t] * self.p[j, t] + self.c_q[j, t] * self.q[j, t]
             <= self.s_max[j],
             doc="apparent-power limit: tangent of the circle at the operating point's direction")
 
+    def _current(self, j, t):
+        """The linearised squared current of branch ``j`` (an expression in P, Q, v)."""
+        s = self.pu_per_unit
+        i = self.feeder.parent[j]
+        return (self.l_hat[j, t] * self.v_hat[i, t] - s ** 2 * (self.p_hat[j, t] ** 2 + self.q_hat[j, t] ** 2)
+                - self.l_hat[j, t] * self.v_sq[i, t]
+                + 2 * s ** 2 * (self.p_hat[j, t] * self.p[j, t] + self.q_hat[j, t] * self.q[j, t])
+                ) / self.v_hat[i, t]
+
     def inflow_p(self, j, t):
         if j == self.feeder.root:
             return 0.0
-        return self.p[j, t] - self.r[j] * self.l_sq[j, t] / self.pu_per_unit
+        return self.p[j, t] - self.r[j] * self._current(j, t) / self.pu_per_unit
 
     def inflow_q(self, j, t):
         if j == self.feeder.root:
             return 0.0
-        return self.q[j, t] - self.x[j] * self.l_sq[j, t] / self.pu_per_unit
+        return self.q[j, t] - self.x[j] * self._current(j, t) / self.pu_per_unit
 
     def branch_loss(self, j, t):
         return value(self.r[j]) * value(self.l_sq[j, t]) / self.pu_per_unit
