@@ -14,11 +14,14 @@ A case with ``model = "feeder"`` has a ``[network]`` table, one ``[[bus]]`` entr
     [[line]]                # from, to, r, x (ohm), optional rating (power units), in_service
 
 plus the usual ``[[producer]]`` / ``[[consumer]]`` / ``[[load]]`` participants (the substation is
-a producer at the root bus whose offer prices the upstream energy). Line impedances are
+a producer at the root bus whose offer prices the upstream energy) and the distributed
+resources ``[[prosumer]]``, ``[[storage]]``, ``[[flexible_load]]``. A multi-period case gives
+per-period lists (one value per period) for bus loads and participant options. Line impedances are
 converted to per unit: :math:`r_{pu} = r_\Omega\,S_{base} / V_{base}^2` (MVA, kV).
 
 ``build_feeder(case)`` returns the market (not yet assembled; its network block is
-``m.network``); ``feeder_graph(case)`` the networkx graph; ``feeder_report(m)`` the voltage
+``m.network``; ``formulation="losses"`` builds the loss-aware
+:class:`~pyomo_ecc.network.lindistflow.LinDistFlowLosses`, ``periods=N`` the first N periods); ``feeder_graph(case)`` the networkx graph; ``feeder_report(m)`` the voltage
 profile table printed by ``pyomo-ecc run``.
 """
 import networkx as nx
@@ -28,9 +31,13 @@ from pyomo_ecc.core.market import Market
 from pyomo_ecc.errors import InputError
 from pyomo_ecc.models.market import MARKET_KEYS, PARTICIPANT_BLOCKS
 from pyomo_ecc.network.ac_distflow import ACDistFlow
-from pyomo_ecc.network.lindistflow import LinDistFlow
+from pyomo_ecc.network.lindistflow import LinDistFlow, LinDistFlowLosses
+from pyomo_ecc.participants.flexible_load import FlexibleLoad
+from pyomo_ecc.participants.prosumer import Prosumer
+from pyomo_ecc.participants.storage import Storage
 
-FORMULATIONS = {"lindistflow": LinDistFlow, "ac_distflow": ACDistFlow}
+FORMULATIONS = {"lindistflow": LinDistFlow, "ac_distflow": ACDistFlow, "losses": LinDistFlowLosses}
+FEEDER_BLOCKS = dict(PARTICIPANT_BLOCKS, prosumer=Prosumer, storage=Storage, flexible_load=FlexibleLoad)
 GRAPH_KEYS = ("base_kv", "base_mva")
 BUS_KEYS = {"id", "load", "q_load", "v_min", "v_max"}
 LINE_KEYS = {"from", "to", "r", "x", "rating", "in_service", "name"}
@@ -99,10 +106,18 @@ def feeder_graph(case):
     return g
 
 
-def build_feeder(case, formulation=None):
+def _first_periods(val, n, full):
+    """A per-period list cut to its first ``n`` values (other values unchanged)."""
+    if isinstance(val, list) and len(val) == full:
+        return val[:n]
+    return val
+
+
+def build_feeder(case, formulation=None, periods=None):
     """Build the case's feeder market (not yet assembled); ``formulation`` overrides
-    ``[network] type``."""
-    meta = case.meta
+    ``[network] type`` (``"lindistflow"``, ``"losses"``, ``"ac_distflow"``); ``periods``: solve
+    only the first ``periods`` periods of the case (per-period lists are cut to match)."""
+    meta = dict(case.meta)
     net = dict(case.data.get("network", {}))
     kind = formulation or net.pop("type", "lindistflow")
     net.pop("type", None)
@@ -110,11 +125,27 @@ def build_feeder(case, formulation=None):
         raise InputError(f"case '{case.name}': network type {kind!r} is not a feeder formulation; "
                          f"use one of {sorted(FORMULATIONS)}")
     graph = feeder_graph(case)
+    full = int(meta.get("periods", 1))
+    cut = None
+    if periods is not None:
+        if isinstance(periods, bool) or int(periods) != periods or not 1 <= periods <= full:
+            raise InputError(f"case '{case.name}': periods must be an integer from 1 to the case's "
+                             f"{full} period(s), got {periods!r}")
+        cut = int(periods)
+        meta["periods"] = cut
+        if isinstance(meta.get("dt"), list):
+            meta["dt"] = meta["dt"][:cut]
+        for b in graph.nodes:
+            for attr in ("load", "q_load"):
+                if attr in graph.nodes[b]:
+                    graph.nodes[b][attr] = _first_periods(graph.nodes[b][attr], cut, full)
     for key in GRAPH_KEYS:
         net.pop(key)
     m = Market(name=case.name, **{k: meta[k] for k in MARKET_KEYS if k in meta})
-    for section, block in PARTICIPANT_BLOCKS.items():
+    for section, block in FEEDER_BLOCKS.items():
         for name, opts in case.participants(section):
+            if cut is not None:
+                opts = {k: _first_periods(v, cut, full) for k, v in opts.items()}
             m.add_component(name, block(**opts))
     m.network = FORMULATIONS[kind](graph=graph, base_mva=graph.graph["base_mva"], **net)
     return m

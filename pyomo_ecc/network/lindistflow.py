@@ -430,14 +430,15 @@ class LinDistFlowLossesData(RadialNetworkData):
     Same variables, balances and voltage drop as :mod:`~pyomo_ecc.network.ac_distflow` (the
     losses :math:`r_j\ell_j/s` and :math:`x_j\ell_j/s` in the balances, :math:`(r_j^2+x_j^2)
     \ell_j` in the voltage drop: all linear), with the two nonlinear constraints replaced by their
-    first-order expansion at the operating point :math:`(\hat P, \hat Q, \hat v, \hat\ell)`
-    (mutable Params):
+    first-order expansion at the operating point :math:`(\hat P, \hat Q, \hat v)`
+    (mutable Params; :math:`\hat\ell` is the point's AC current, so the expansion of the
+    current, homogeneous of degree one in :math:`(P, Q, v)`, has no constant term):
 
     .. math::
 
         \hat v_{\pi(j),t}\,\ell_{j,t} + \hat\ell_{j,t}\,v_{\pi(j),t}
-          - 2 s^2 (\hat P_{j,t} P_{j,t} + \hat Q_{j,t} Q_{j,t})
-          = \hat\ell_{j,t}\hat v_{\pi(j),t} - s^2 (\hat P_{j,t}^2 + \hat Q_{j,t}^2)
+          - 2 s^2 (\hat P_{j,t} P_{j,t} + \hat Q_{j,t} Q_{j,t}) = 0, \qquad
+        \hat\ell_{j,t} = \frac{s^2 (\hat P_{j,t}^2 + \hat Q_{j,t}^2)}{\hat v_{\pi(j),t}}
 
         \cos\hat\phi_{j,t}\,P_{j,t} + \sin\hat\phi_{j,t}\,Q_{j,t} \le \overline{S}_j,
         \qquad \hat\phi_{j,t} = \operatorname{atan2}(\hat Q_{j,t}, \hat P_{j,t})
@@ -511,15 +512,21 @@ class LinDistFlowLossesData(RadialNetworkData):
             rule=lambda b, j, t: self.c_p[j, t] * self.p[j, t] + self.c_q[j, t] * self.q[j, t]
             <= self.s_max[j],
             doc="apparent-power limit: tangent of the circle at the operating point's direction")
+        self.rho = Param(self.E, market.T, initialize=0.0, mutable=True,
+                         doc="curvature of the losses at the operating point (cost per unit^2)")
+        self.prox_cost = Expression(
+            expr=sum(0.5 * self.rho[j, t] * ((self.p[j, t] - self.p_hat[j, t]) ** 2
+                                             + (self.q[j, t] - self.q_hat[j, t]) ** 2)
+                     for j in fd.branches for t in market.T),
+            doc="second-order term of the losses (zero at a fixed point)")
+        market.add_hook(_add_prox_cost(self))
 
     def _current(self, j, t):
         """The linearised squared current of branch ``j`` (an expression in P, Q, v)."""
         s = self.pu_per_unit
         i = self.feeder.parent[j]
-        return (self.l_hat[j, t] * self.v_hat[i, t] - s ** 2 * (self.p_hat[j, t] ** 2 + self.q_hat[j, t] ** 2)
-                - self.l_hat[j, t] * self.v_sq[i, t]
-                + 2 * s ** 2 * (self.p_hat[j, t] * self.p[j, t] + self.q_hat[j, t] * self.q[j, t])
-                ) / self.v_hat[i, t]
+        return (2 * s ** 2 * (self.p_hat[j, t] * self.p[j, t] + self.q_hat[j, t] * self.q[j, t])
+                - self.l_hat[j, t] * self.v_sq[i, t]) / self.v_hat[i, t]
 
     def inflow_p(self, j, t):
         if j == self.feeder.root:
@@ -539,18 +546,33 @@ class LinDistFlowLossesData(RadialNetworkData):
         """Move the operating point to the current solution (every period); returns nothing."""
         fd = self.feeder
         for t in self.market().T:
-            for j in fd.branches:
-                self.p_hat[j, t] = value(self.p[j, t])
-                self.q_hat[j, t] = value(self.q[j, t])
-                self.l_hat[j, t] = max(value(self.l_sq[j, t]), 0.0)
+            s = self.pu_per_unit
             for j in fd.buses:
                 self.v_hat[j, t] = value(self.v_sq[j, t])
+            for j in fd.branches:
+                p, q = value(self.p[j, t]), value(self.q[j, t])
+                self.p_hat[j, t], self.q_hat[j, t] = p, q
+                # the current of the operating point, on the AC manifold
+                self.l_hat[j, t] = s ** 2 * (p ** 2 + q ** 2) / value(self.v_hat[fd.parent[j], t])
             for j in self.E_rated:
                 p, q = value(self.p[j, t]), value(self.q[j, t])
                 if p or q:
                     phi = math.atan2(q, p)
                     self.c_p[j, t] = math.cos(phi)
                     self.c_q[j, t] = math.sin(phi)
+
+    def set_curvature(self, duals):
+        r"""Second-order term: :math:`\rho_{j,t} = 2 s\,(\omega^p_{j,t} r_j + \omega^q_{j,t}
+        x_j)^+ / \hat v_{\pi(j),t}`, the curvature in :math:`P_j` and :math:`Q_j` of the
+        Lagrangian's loss terms, from the balance multipliers ``duals`` (a Suffix of the last
+        solve)."""
+        fd = self.feeder
+        s = self.pu_per_unit
+        for t in self.market().T:
+            for j in fd.branches:
+                w = (duals.get(self.eq_p_balance[j, t], 0.0) * value(self.r[j])
+                     + duals.get(self.eq_q_balance[j, t], 0.0) * value(self.x[j]))
+                self.rho[j, t] = 2 * s * max(w, 0.0) / value(self.v_hat[fd.parent[j], t])
 
     def ac_residuals(self):
         """How far the solution is from AC DistFlow: ``(current, rating)``, the largest error of
@@ -582,3 +604,9 @@ class LinDistFlowLossesData(RadialNetworkData):
 
     def rating_gradient(self, j, t, k):
         return value(self.c_p[j, t]), value(self.c_q[j, t])
+
+
+def _add_prox_cost(net):
+    def hook(market):
+        market.obj.expr = market.obj.expr + net.prox_cost
+    return hook

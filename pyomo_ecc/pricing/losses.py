@@ -47,6 +47,7 @@ import pandas as pd
 
 from pyomo_ecc.core.market import markets_in
 from pyomo_ecc.errors import ModelError, SolverError
+from pyomo_ecc.pricing.prices import _dual_suffix
 
 
 def _lossy_networks(model):
@@ -70,7 +71,8 @@ def _lmps(model):
     return price_frame(model, "lmp")["lmp"].to_numpy()
 
 
-def solve_losses(model, tol=1e-7, price_tol=1e-6, max_iter=50, solver="highs", progress=False):
+def solve_losses(model, tol=1e-7, price_tol=1e-6, max_iter=50, solver="highs", curvature=True,
+                 progress=False):
     """Solve a market with a :class:`~pyomo_ecc.network.lindistflow.LinDistFlowLosses`
     network to the AC DistFlow operating point (see the module doc).
 
@@ -115,6 +117,8 @@ def solve_losses(model, tol=1e-7, price_tol=1e-6, max_iter=50, solver="highs", p
             if not done:
                 for net in nets:
                     net.relinearise()
+                    if curvature:
+                        net.set_curvature(_dual_suffix(net))
             t2 = time.perf_counter()
             rows.append((k, res.objective, loss, cur, max(rat, 0.0), change, t1 - t0, t2 - t1, done))
             prev = lmp
@@ -129,6 +133,7 @@ def solve_losses(model, tol=1e-7, price_tol=1e-6, max_iter=50, solver="highs", p
     out = pd.DataFrame(rows, columns=["iteration", "objective", "losses_mw", "loss_residual_mw",
                                       "rating_excess_mw", "price_change", "solve_s", "update_s",
                                       "converged"]).set_index("iteration")
+    model._loss_iterations = out
     if not out.converged.iloc[-1]:
         last = out.iloc[-1]
         raise SolverError(f"loss iteration on '{model.name}' did not converge in {max_iter} "
