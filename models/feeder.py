@@ -25,6 +25,7 @@ converted to per unit: :math:`r_{pu} = r_\Omega\,S_{base} / V_{base}^2` (MVA, kV
 profile table printed by ``pyomo-ecc run``.
 """
 import networkx as nx
+import numpy as np
 import pandas as pd
 
 from pyomo_ecc.core.market import Market
@@ -168,3 +169,68 @@ def feeder_report(m):
     return {title: prof, "Branch flows (sending end)": net.branch_flows(),
             f"Bus loads held by the network: total, losses and payment at the LMPs "
             f"({m.config.currency})": settle}
+
+
+#: an illustrative daily load shape (fraction of peak by hour), the one of feeder33_day
+DAILY_SHAPE = (0.62, 0.58, 0.56, 0.55, 0.56, 0.60, 0.70, 0.80, 0.86, 0.88, 0.88, 0.87,
+               0.85, 0.84, 0.84, 0.86, 0.90, 0.97, 1.00, 1.00, 0.96, 0.88, 0.78, 0.68)
+
+
+def synthetic_market(n, rng, periods=1, formulation="lindistflow", der_share=0.04,
+                     congestion=0.85, voltage_support=0.25):
+    """A seeded feeder market on :func:`~pyomo_ecc.network.radial.synthetic_feeder`: ``n`` buses,
+    loads scaled by :data:`DAILY_SHAPE` over ``periods`` hours (period 0 at the 18 h peak, so
+    one period is the peak hour), the substation at 50 $/MWh, quadratic-cost DERs on a share
+    ``der_share`` of the buses (half of them among the deepest buses, one below the rated
+    branch), one branch rated at ``congestion`` times its lossless peak flow (a branch whose
+    subtree carries 8-15 % of the load and none of the deepest buses), and a lower voltage limit that needs DER output: ``v_min`` is set so that a share
+    ``voltage_support`` of the lossless peak voltage drop must be removed. Returns the market
+    (not yet assembled; the network is ``m.network``)."""
+    from pyomo_ecc.network.radial import RadialFeeder, synthetic_feeder
+    if formulation not in FORMULATIONS:
+        raise InputError(f"formulation {formulation!r} is not a feeder formulation; use one of "
+                         f"{sorted(FORMULATIONS)}")
+    g = synthetic_feeder(n, rng)
+    fd = RadialFeeder(g, root=0)
+    base = g.graph["base_mva"]
+    # lossless peak flows and voltages (tree walks)
+    p_sub, q_sub = {}, {}
+    for j in reversed(fd.order):
+        p_sub[j] = g.nodes[j]["load"] + sum(p_sub[k] for k in fd.children[j])
+        q_sub[j] = g.nodes[j]["q_load"] + sum(q_sub[k] for k in fd.children[j])
+    v = {fd.root: 1.0}
+    for j in fd.order[1:]:
+        e = g.edges[fd.parent[j], j]
+        v[j] = v[fd.parent[j]] - 2 * (e["r"] * p_sub[j] + e["x"] * q_sub[j]) / base
+    total = p_sub[fd.root]
+    n_der = max(2, int(der_share * n))
+    deep = sorted(fd.branches, key=v.get)[: max(n_der, n // 20)]
+    # the rated branch: 8-15 % of the load below it, none of the deepest buses (whose voltage
+    # support would relieve it); one DER below it keeps the rating feasible
+    deep_set = set(deep)
+    cands = [j for j in fd.branches if 0.08 * total <= p_sub[j] <= 0.15 * total
+             and not deep_set.intersection(fd.downstream(j))]
+    if not cands:
+        cands = [j for j in fd.branches if not deep_set.intersection(fd.downstream(j))] or fd.branches
+        cands = [max(cands, key=p_sub.get)]
+    rated = cands[int(rng.integers(len(cands)))]
+    g.edges[fd.parent[rated], rated]["rating"] = congestion * float(np.hypot(p_sub[rated], q_sub[rated]))
+    v_lo = min(v.values())
+    v_min = float(np.sqrt(1.0 - (1.0 - voltage_support) * (1.0 - v_lo)))
+    shape = [DAILY_SHAPE[(18 + t) % 24] for t in range(periods)]
+    for b in g.nodes:
+        g.nodes[b]["load"] = [g.nodes[b]["load"] * f for f in shape]
+        g.nodes[b]["q_load"] = [g.nodes[b]["q_load"] * f for f in shape]
+    m = Market(name=f"synthetic{n}", periods=periods)
+    m.substation = PARTICIPANT_BLOCKS["producer"](bus=fd.root, b=50.0, p_max=10 * total)
+    below = fd.downstream(rated)
+    buses = [below[int(rng.integers(len(below)))]]
+    buses += [b for b in rng.choice(deep, size=n_der // 2, replace=False) if b not in buses]
+    rest = [b for b in fd.branches if b not in set(buses) and b not in set(below)]
+    buses += list(rng.choice(rest, size=n_der - len(buses), replace=False))
+    for k, b in enumerate(buses):
+        m.add_component(f"der{k}", PARTICIPANT_BLOCKS["producer"](
+            bus=int(b), a=float(rng.uniform(5, 30)), b=float(rng.uniform(52, 70)),
+            p_max=float(4 * total / n_der)))
+    m.network = FORMULATIONS[formulation](graph=g, root=fd.root, base_mva=base, v_min=v_min)
+    return m
