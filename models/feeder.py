@@ -177,14 +177,15 @@ DAILY_SHAPE = (0.62, 0.58, 0.56, 0.55, 0.56, 0.60, 0.70, 0.80, 0.86, 0.88, 0.88,
 
 
 def synthetic_market(n, rng, periods=1, formulation="lindistflow", der_share=0.04,
-                     congestion=0.85, voltage_support=0.25):
+                     congestion=0.85, voltage_support=0.25, quadratic=True):
     """A seeded feeder market on :func:`~pyomo_ecc.network.radial.synthetic_feeder`: ``n`` buses,
     loads scaled by :data:`DAILY_SHAPE` over ``periods`` hours (period 0 at the 18 h peak, so
     one period is the peak hour), the substation at 50 $/MWh, quadratic-cost DERs on a share
     ``der_share`` of the buses (half of them among the deepest buses, one below the rated
     branch), one branch rated at ``congestion`` times its lossless peak flow (a branch whose
     subtree carries 8-15 % of the load and none of the deepest buses), and a lower voltage limit that needs DER output: ``v_min`` is set so that a share
-    ``voltage_support`` of the lossless peak voltage drop must be removed. Returns the market
+    ``voltage_support`` of the lossless peak voltage drop must be removed (``quadratic=False``:
+    linear DER offers, so LinDistFlow is an LP). Returns the market
     (not yet assembled; the network is ``m.network``)."""
     from pyomo_ecc.network.radial import RadialFeeder, synthetic_feeder
     if formulation not in FORMULATIONS:
@@ -229,8 +230,8 @@ def synthetic_market(n, rng, periods=1, formulation="lindistflow", der_share=0.0
     rest = [b for b in fd.branches if b not in set(buses) and b not in set(below)]
     buses += list(rng.choice(rest, size=n_der - len(buses), replace=False))
     for k, b in enumerate(buses):
+        a, c = float(rng.uniform(5, 30)), float(rng.uniform(52, 70))
         m.add_component(f"der{k}", PARTICIPANT_BLOCKS["producer"](
-            bus=int(b), a=float(rng.uniform(5, 30)), b=float(rng.uniform(52, 70)),
-            p_max=float(4 * total / n_der)))
+            bus=int(b), a=a if quadratic else 0.0, b=c, p_max=float(4 * total / n_der)))
     m.network = FORMULATIONS[formulation](graph=g, root=fd.root, base_mva=base, v_min=v_min)
     return m

@@ -300,16 +300,18 @@ class RadialNetworkData(NetworkData):
         rating, :math:`\ge 0`) from ``ineq_s_max`` side by side (index ``branch``, ``t``,
         ``side``; side 0 for a formulation with one rating constraint per branch)."""
         out = []
-        for t in self.market().T:
+        periods = list(self.market().T)
+        pbal, qbal = self.eq_p_balance, self.eq_q_balance
+        for t in periods:
             for j in self.feeder.buses:
-                out.append(PriceDecl("lmp", (j, t), ("bus", "t"), self.eq_p_balance[j, t], +1, "power", t))
-                out.append(PriceDecl("qlmp", (j, t), ("bus", "t"), self.eq_q_balance[j, t], +1, "power", t))
+                out.append(PriceDecl("lmp", (j, t), ("bus", "t"), pbal[j, t], +1, "power", t))
+                out.append(PriceDecl("qlmp", (j, t), ("bus", "t"), qbal[j, t], +1, "power", t))
         for j in self.B_vmin:
-            for t in self.market().T:
+            for t in periods:
                 out.append(PriceDecl("v_min_price", (j, t), ("bus", "t"), self.ineq_v_min[j, t], +1,
                                      "hourly", t))
         for j in self.B_vmax:
-            for t in self.market().T:
+            for t in periods:
                 out.append(PriceDecl("v_max_price", (j, t), ("bus", "t"), self.ineq_v_max[j, t], -1,
                                      "hourly", t))
         for idx in self.ineq_s_max:
