@@ -277,3 +277,16 @@ def test_iteration_limit_is_an_error(limits):
     m = build_feeder(limits, "losses")
     with pytest.raises(ecc.SolverError, match="did not converge in 2 iterations"):
         solve_losses(m, max_iter=2)
+
+
+def test_price_frames_publish_what_price_frame_publishes(limits):
+    from pyomo_ecc.pricing.prices import price_frames
+    m = build_feeder(limits, "losses")
+    solve_losses(m)
+    names = ["lmp", "qlmp", "branch_price", "v_min_price", "v_max_price", "no_such_price"]
+    frames = price_frames(m, names)
+    assert frames["no_such_price"] is None
+    for name in names[:-1]:
+        pd_frame = ecc.price_frame(m, name)
+        assert frames[name].index.equals(pd_frame.index)
+        np.testing.assert_array_equal(frames[name][name].to_numpy(), pd_frame[name].to_numpy())

@@ -94,7 +94,7 @@ import scipy.sparse.linalg as spla
 
 from pyomo_ecc.core.market import markets_in
 from pyomo_ecc.errors import ModelError, PriceError
-from pyomo_ecc.pricing.prices import price_frame, price_weight
+from pyomo_ecc.pricing.prices import price_frames, price_weight
 
 COMPONENTS = ("energy", "loss", "congestion", "voltage")
 #: the limit prices a radial network declares, and the component each one forms
@@ -115,7 +115,8 @@ def _network(model):
 
 
 class DeclaredPrices:
-    """The prices a solved market declares, read once through :func:`price_frame`.
+    """The prices a solved market declares, read once through
+    :func:`~pyomo_ecc.pricing.prices.price_frames` (the published prices).
 
     ``value[name]``: ``{index: price}``; ``decls[name]``: the declarations (with their
     constraints) by period. Names the market does not declare are empty.
@@ -127,13 +128,11 @@ class DeclaredPrices:
         for d in mk.price_declarations():
             if d.price in names:
                 declared[d.price][d.t].append(d)
+        frames = price_frames(mk, names)
         for name in names:
             self.decls[name] = declared.get(name, {})
-            if self.decls[name]:
-                frame = price_frame(mk, name)
-                self.value[name] = dict(zip(frame.index, frame[name].to_numpy()))
-            else:
-                self.value[name] = {}
+            frame = frames[name]
+            self.value[name] = {} if frame is None else dict(zip(frame.index, frame[name].to_numpy()))
 
     def price(self, d):
         key = d.index if len(d.index) > 1 else d.index[0]

@@ -79,6 +79,44 @@ def price_frame(model, name):
     return df
 
 
+def price_frames(market, names):
+    """Several declared prices of one solved ``market`` at once: ``{name: DataFrame}``, each
+    frame exactly as :func:`price_frame` publishes it, from one pass over the declarations
+    (what a decomposition reading many prices of a large network needs). A name that no block
+    declares maps to None."""
+    if not market.assembled:
+        raise PriceError(f"market '{market.name}' has not been solved: call pyomo_ecc.solve(model) first")
+    suffix = _dual_suffix(market)
+    wanted = set(names)
+    rows = {n: [] for n in names}
+    levels = {}
+    weights = {}
+    for d in market.price_declarations():
+        if d.price not in wanted:
+            continue
+        if suffix is None or d.constraint not in suffix:
+            raise PriceError(f"no dual for constraint '{d.constraint.name}': solve the model with "
+                             f"pyomo_ecc.solve(...) before asking for '{d.price}'")
+        if market._pricing_basis is None:
+            raise PriceError(f"market '{market.name}' was not solved by pyomo_ecc.solve: duals "
+                             f"loaded by another route have no known sign convention; solve with "
+                             f"pyomo_ecc.solve(model, solver=...) for prices")
+        key = (d.kind, d.t)
+        if key not in weights:
+            weights[key] = price_weight(market, d.kind, d.t)
+        rows[d.price].append(d.index + (d.sign * suffix[d.constraint] / weights[key],))
+        levels[d.price] = d.levels
+    out = {}
+    for n in names:
+        if n not in levels:
+            out[n] = None
+            continue
+        df = pd.DataFrame(rows[n], columns=list(levels[n]) + [n]).set_index(list(levels[n]))
+        df.attrs["pricing_basis"] = market._pricing_basis
+        out[n] = df
+    return out
+
+
 def prices(model):
     """Locational marginal prices: DataFrame indexed (``bus``, ``t``), column ``lmp``
     (currency per MWh).
