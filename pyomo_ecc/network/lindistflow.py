@@ -61,7 +61,8 @@ symbol                               attribute                                  
 voltage drop                         ``eq_v_drop[j, t]``
 root voltage                         ``eq_v_root[t]``
 voltage limits                       ``ineq_v_min[j, t]``, ``ineq_v_max[j, t]``
-polygon                              ``ineq_s_max[j, t, k]``                     sides ``K``
+polygon                              ``ineq_s_max[j, t, k]``                     sides ``K`` (``branch_price``)
+voltage limit prices                 ``ineq_v_min``, ``ineq_v_max``              ``v_min_price``, ``v_max_price``
 ===================================  ==========================================  =================================
 
 Example (two buses, 1 MW at the end of a 0.05 pu line)::
@@ -299,6 +300,9 @@ class RadialNetworkData(NetworkData):
         hour) from ``ineq_v_min``/``ineq_v_max``, and ``branch_price`` (currency per MWh of branch
         rating, :math:`\ge 0`) from ``ineq_s_max`` side by side (index ``branch``, ``t``,
         ``side``; side 0 for a formulation with one rating constraint per branch)."""
+        cached = getattr(self, "_price_decls", None)
+        if cached is not None:      # the constraints never change once the market is assembled
+            return list(cached)
         out = []
         periods = list(self.market().T)
         pbal, qbal = self.eq_p_balance, self.eq_q_balance
@@ -318,6 +322,7 @@ class RadialNetworkData(NetworkData):
             j, t, k = (idx + (0,))[:3] if len(idx) == 2 else idx
             out.append(PriceDecl("branch_price", (j, t, k), ("branch", "t", "side"),
                                  self.ineq_s_max[idx], -1, "power", t))
+        self._price_decls = tuple(out)
         return out
 
     # -- sensitivities (see pyomo_ecc.pricing.dlmp) ----------------------------------------------
@@ -468,6 +473,8 @@ class LinDistFlowLossesData(RadialNetworkData):
     :math:`\cos\hat\phi`             ``c_p[j, t]``                      tangent direction (cos)
     :math:`\sin\hat\phi`             ``c_q[j, t]``                      tangent direction (sin)
     tangent rating                   ``ineq_s_max[j, t]``               price ``branch_price``
+    :math:`\rho_{j,t}`               ``rho[j, t]``                      losses' curvature
+    second-order term                ``prox_cost``                      added to the objective
     ===============================  =================================  ============================
     """
 

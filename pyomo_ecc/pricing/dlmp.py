@@ -183,12 +183,17 @@ def dlmp(model, price="lmp", method="auto", check=True, tol=1e-6):
 
 def _frame(fd, periods, price, table):
     """DataFrame indexed (bus, t) from ``table[t] = (nodal, energy, loss, cong, volt)`` arrays."""
-    parts = []
-    for t in periods:
-        cols = dict(zip((price,) + COMPONENTS, table[t]))
-        idx = pd.MultiIndex.from_arrays([fd.buses, [t] * len(fd.buses)], names=["bus", "t"])
-        parts.append(pd.DataFrame(cols, index=idx))
-    return pd.concat(parts).astype(float)
+    periods = list(periods)
+    nb = len(fd.buses)
+    buses = np.empty(nb * len(periods), dtype=object)
+    ts = np.empty(nb * len(periods), dtype=object)
+    for k, t in enumerate(periods):
+        buses[k * nb:(k + 1) * nb] = fd.buses
+        ts[k * nb:(k + 1) * nb] = [t] * nb
+    cols = {name: np.concatenate([np.asarray(table[t][c], dtype=float) for t in periods])
+            for c, name in enumerate((price,) + COMPONENTS)}
+    idx = pd.MultiIndex.from_arrays([list(buses), list(ts)], names=["bus", "t"])
+    return pd.DataFrame(cols, index=idx)
 
 
 def _voltage_prices(net, prices, t):

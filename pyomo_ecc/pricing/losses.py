@@ -19,12 +19,22 @@ by a linear solver, and :func:`~pyomo_ecc.pricing.dlmp.dlmp` splits them into en
 congestion and voltage. Each re-solve changes mutable Params only and goes through one
 :class:`~pyomo_ecc.solvers.Solver` (:func:`resolve`).
 
-The iteration is a successive linearisation: it neglects the curvature of the current
-equation, so it converges linearly, at a rate of the order of the losses' share (a few
-iterations per digit on distribution feeders). It stops with a
+Plain successive linearisation neglects the curvature of the losses; on feeders with storage
+and near-linear offers it can cycle between vertices. With ``curvature=True`` (default) each
+iterate also carries the second-order term of the losses in the Lagrangian,
+
+.. math::
+
+    \tfrac12 \sum_{j,t} \rho_{j,t}\big((P_{j,t} - \hat P_{j,t})^2 + (Q_{j,t} - \hat Q_{j,t})^2\big),
+    \qquad \rho_{j,t} = \frac{2 s\,(\omega^p_{j,t} r_j + \omega^q_{j,t} x_j)^+}{\hat v_{\pi(j),t}}
+
+(:math:`\omega` the balance multipliers of the last solve): a convex QP whose term and
+gradient vanish at the fixed point, so the prices there are unchanged, and the iteration is a
+sequential QP that converges in a handful of iterations (5 on the 33-bus day with a battery
+and an EV load, where the plain iteration cycles). It stops with a
 :class:`~pyomo_ecc.errors.SolverError` after ``max_iter`` iterations.
 
-Example (two buses; the DER at the end of the line sets the price once losses count)::
+Example (two buses, 2 MW at the end of the line: the loss component is positive)::
 
     >>> import networkx as nx, pyomo_ecc as ecc
     >>> from pyomo_ecc.network.lindistflow import LinDistFlowLosses
@@ -78,7 +88,9 @@ def solve_losses(model, tol=1e-7, price_tol=1e-6, max_iter=50, solver="highs", c
 
     ``tol``: largest error of a branch loss and largest rating excess (MW); ``price_tol``:
     largest change of any nodal price between the last two iterations (currency per MWh);
-    ``solver``: a solver name or a :class:`~pyomo_ecc.solvers.Solver` (kept for every re-solve).
+    ``solver``: a solver name or a :class:`~pyomo_ecc.solvers.Solver` (kept for every re-solve);
+    ``curvature``: add the losses' second-order term (see the module doc); ``progress``: a tqdm
+    bar.
 
     Returns a DataFrame indexed ``iteration`` (1 = the first solve) with ``objective``,
     ``losses_mw`` (total active losses, MW, summed over periods), ``loss_residual_mw``,
