@@ -95,7 +95,7 @@ def run(n, periods, seed, ac=True):
     # -- loss-aware ------------------------------------------------------------------------
     ml, t_build_l = _timed(lambda: synthetic_market(n, np.random.default_rng(seed), periods=periods,
                                                     formulation="losses", quadratic=False).assemble())
-    it, t_loop = _timed(lambda: ecc.solve_losses(ml, solver=ecc.Solver("highs")))
+    it, t_loop = _timed(lambda: ecc.solve_losses(ml))
     dl, t_dlmp_l = _timed(lambda: ecc.dlmp(ml))
     per = (it.solve_s + it.update_s)
     print(f"loss-aware: build {t_build_l:.2f} s, {len(it)} iterations in {t_loop:.2f} s "

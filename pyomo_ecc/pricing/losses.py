@@ -103,7 +103,10 @@ def solve_losses(model, tol=1e-7, price_tol=1e-6, max_iter=50, solver="highs", c
         raise ValueError(f"tol and price_tol must be > 0, got {tol!r}, {price_tol!r}")
     if int(max_iter) != max_iter or max_iter < 1:
         raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
-    slv = solver if isinstance(solver, Solver) else Solver(solver)
+    if isinstance(solver, Solver):
+        slv = solver
+    else:   # quiet HiGHS: its coefficient updates below 1e-9 would each print a warning
+        slv = Solver(solver, options={"output_flag": False} if solver == "highs" else None)
     bar = None
     if progress:
         from tqdm.auto import tqdm
