@@ -125,6 +125,10 @@ def build_feeder(case, formulation=None, periods=None):
     if kind not in FORMULATIONS:
         raise InputError(f"case '{case.name}': network type {kind!r} is not a feeder formulation; "
                          f"use one of {sorted(FORMULATIONS)}")
+    if kind == "losses" and formulation is None:
+        raise InputError(f"case '{case.name}': network type 'losses' is solved by iteration "
+                         f"(pyomo_ecc.solve_losses), not by one solve: run `pyomo-ecc dlmp "
+                         f"{case.name} --losses`, or build_feeder(case, 'losses') and solve_losses")
     graph = feeder_graph(case)
     full = int(meta.get("periods", 1))
     cut = None

@@ -290,3 +290,17 @@ def test_price_frames_publish_what_price_frame_publishes(limits):
         pd_frame = ecc.price_frame(m, name)
         assert frames[name].index.equals(pd_frame.index)
         np.testing.assert_array_equal(frames[name][name].to_numpy(), pd_frame[name].to_numpy())
+
+
+def test_losses_type_in_a_case_file_points_to_the_iteration(tmp_path):
+    """A case whose network type is 'losses' is not solved by one `run`: the error says how."""
+    from pyomo_ecc.case_library import __file__ as lib
+    from pathlib import Path
+    text = (Path(lib).parent / "case33bw.toml").read_text()
+    path = tmp_path / "lossy.toml"
+    path.write_text(text.replace('type = "lindistflow"', 'type = "losses"'))
+    case = ecc.load_case(str(path))
+    with pytest.raises(ecc.InputError, match="solve_losses"):
+        build_feeder(case)
+    from pyomo_ecc.network.lindistflow import LinDistFlowLossesData
+    assert isinstance(build_feeder(case, "losses").network, LinDistFlowLossesData)
