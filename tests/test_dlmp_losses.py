@@ -304,3 +304,34 @@ def test_losses_type_in_a_case_file_points_to_the_iteration(tmp_path):
         build_feeder(case)
     from pyomo_ecc.network.lindistflow import LinDistFlowLossesData
     assert isinstance(build_feeder(case, "losses").network, LinDistFlowLossesData)
+
+
+@requires_ipopt
+def test_reverse_flow_upper_voltage_limit_matches_ac():
+    """30 % load and a cheap 3 MW DER at bus 18 pushing its voltage to v_max = 1.03 pu: the
+    loss-aware lmp and qlmp equal AC DistFlow's; the loss component is negative near the DER
+    (its output relieves the losses) and the voltage component is negative (v_max binds)."""
+    from pyomo_ecc.models.feeder import feeder_graph
+    graph = feeder_graph(ecc.load_case("case33bw"))
+
+    def market(net):
+        g = graph.copy()
+        for b in g:
+            g.nodes[b]["load"] *= 0.3
+            g.nodes[b]["q_load"] *= 0.3
+        m = ecc.Market()
+        m.sub = ecc.Producer(bus=1, b=50.0, p_max=10)
+        m.pv = ecc.Producer(bus=18, a=5.0, b=20.0, p_max=3.0)
+        m.net = net(graph=g, root=1, base_mva=10.0, v_min=0.95, v_max=1.03)
+        return m
+
+    a = market(ecc.LinDistFlowLosses)
+    solve_losses(a)
+    b = market(ecc.ACDistFlow)
+    ecc.solve(b, "ipopt")
+    for price in ("lmp", "qlmp"):
+        assert (dlmp(a, price=price) - dlmp(b, price=price)).abs().max().max() < 1e-4
+    d = dlmp(a)
+    assert d.loc[(18, 0), "loss"] < -1.0 and d.loc[(18, 0), "voltage"] < -10.0
+    assert ecc.price_frame(a, "v_max_price").loc[(18, 0), "v_max_price"] > 1.0
+    assert d.loc[(18, 0), "lmp"] == pytest.approx(20.0 + 2 * 5.0 * a.pv.p[0].value, rel=1e-7)
