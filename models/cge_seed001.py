@@ -279,7 +279,10 @@ def electricity_price_from_market(model, weights=None):
     """Average LMP (currency/MWh) of a solved electricity market, weighted by ``weights``
     (a Series indexed (bus, t), e.g. loads) or unweighted."""
     from pyomo_ecc.pricing.prices import prices
-    lmp = prices(model)["lmp"]
+    return _average_price(prices(model)["lmp"], weights)
+
+
+def _average_price(lmp, weights):
     if weights is None:
         return float(lmp.mean())
     w = weights.reindex(lmp.index)
@@ -289,33 +292,43 @@ def electricity_price_from_market(model, weights=None):
     return float((lmp * w).sum() / w.sum())
 
 
-def market_average_lmp(market_case, carbon_price=0.0, intensity=None, allocation=None, solver="highs"):
-    """Solve the electricity-market case ``market_case`` (a Case) with every producer's offer
-    raised by its net carbon cost per MWh, ``carbon_price * (intensity - allocation)`` (seed
-    eq. 21), and return its load-weighted average LMP (weights: the ``[[bus]]`` loads)."""
-    import copy
-
-    import pyomo_ecc as ecc
-    from pyomo_ecc.io.cases import Case
-    data = copy.deepcopy(market_case.data)
+def market_average_lmps(market_case, carbon_prices, intensity=None, allocation=None, solver="highs"):
+    """Load-weighted average LMP of the electricity-market case ``market_case`` (a Case) at each
+    carbon price, with every producer's offer raised by its net carbon cost per MWh,
+    ``carbon_price * (intensity - allocation)`` (seed eq. 21); weights: the ``[[bus]]`` loads.
+    The market is built once; each carbon price is a what-if on its offers
+    (:mod:`pyomo_ecc.core.whatif`). Returns ``{carbon_price: average LMP}``."""
+    from pyomo_ecc.core.whatif import SetParam, WhatIf
     intensity, allocation = intensity or {}, allocation or {}
-    for prod in data.get("producer", []):
+    model = market_case.build()
+    offers = {}
+    for prod in market_case.data.get("producer", []):
         name = prod.get("name")
-        extra = carbon_price * (float(intensity.get(name, 0.0)) - float(allocation.get(name, 0.0)))
         if "b" not in prod:
             raise InputError(f"case '{market_case.name}': producer {name!r} has no linear cost 'b' to "
                              f"add the carbon cost to")
-        prod["b"] = float(prod["b"]) + extra
-    case = Case(name=market_case.name, path=market_case.path, meta=market_case.meta, data=data)
-    model = case.build()
-    ecc.solve(model, solver=solver)
+        net = float(intensity.get(name, 0.0)) - float(allocation.get(name, 0.0))
+        offers[name] = (model.find_component(name).b, float(prod["b"]), net)
+    engine = WhatIf(model, solver=solver)
     periods = market_case.meta.get("periods")
     weights = None
-    if data.get("bus") and isinstance(periods, list):
-        rows = {(b["id"], t): float(v) for b in data["bus"] for t, v in zip(periods, b.get("load", []))}
+    if market_case.data.get("bus") and isinstance(periods, list):
+        rows = {(b["id"], t): float(v) for b in market_case.data["bus"]
+                for t, v in zip(periods, b.get("load", []))}
         weights = pd.Series(rows)
         weights.index.names = ["bus", "t"]
-    return electricity_price_from_market(model, weights=weights)
+    out = {}
+    for p in carbon_prices:
+        res = engine.run([SetParam(prm, b + p * net) for prm, b, net in offers.values()], prices=["lmp"])
+        if not res.ok:
+            raise InputError(f"case '{market_case.name}' at carbon price {p}: {res.status} ({res.reason})")
+        out[p] = _average_price(res.prices["lmp"], weights)
+    return out
+
+
+def market_average_lmp(market_case, carbon_price=0.0, intensity=None, allocation=None, solver="highs"):
+    """:func:`market_average_lmps` at one carbon price."""
+    return market_average_lmps(market_case, [carbon_price], intensity, allocation, solver)[carbon_price]
 
 
 def market_electricity_prices(case_name=DEFAULT_CASE, solver="highs"):
@@ -329,10 +342,10 @@ def market_electricity_prices(case_name=DEFAULT_CASE, solver="highs"):
     if not mk or "case" not in mk:
         raise InputError(f"case '{case.name}': no [experiment.market] table with a market 'case'")
     market_case = load_case(mk["case"])
-    kw = dict(intensity=mk.get("intensity"), allocation=mk.get("allocation"), solver=solver)
-    base = market_average_lmp(market_case, 0.0, **kw)
-    return {f"carbon price {p:g}": float(e["electricity_base_price"]) + market_average_lmp(market_case, p, **kw)
-            - base for p in e["carbon_prices"]}
+    avg = market_average_lmps(market_case, [0.0] + list(e["carbon_prices"]), mk.get("intensity"),
+                              mk.get("allocation"), solver)
+    return {f"carbon price {p:g}": float(e["electricity_base_price"]) + avg[p] - avg[0.0]
+            for p in e["carbon_prices"]}
 
 
 def report_cge_seed001(m):

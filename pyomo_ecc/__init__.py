@@ -11,12 +11,17 @@ duals::
     ecc.prices(m)          # DataFrame indexed (bus, t), column lmp in currency/MWh
 """
 from pyomo_ecc.core.market import Market, MarketData  # noqa: F401
+from pyomo_ecc.core.standard_form import standard_form  # noqa: F401
+from pyomo_ecc.core.whatif import (Activate, CaseRecipe, Deactivate, Fix, MoveRHS, SetParam,  # noqa: F401
+                                   Unfix, WhatIf, Withdraw, applied, outcomes_frame, scale_loads,
+                                   withdraw)
 from pyomo_ecc.errors import (EccError, InfeasibleMarketError, InputError, ModelError,  # noqa: F401
                               PriceError, SolverError)
 from pyomo_ecc.io.cases import Case, list_cases, load_case  # noqa: F401
 from pyomo_ecc.mechanisms.auction import double_auction  # noqa: F401
 from pyomo_ecc.mechanisms.orderbook import OrderBook  # noqa: F401
 from pyomo_ecc.mechanisms.p2p import P2PNetwork  # noqa: F401
+from pyomo_ecc.mechanisms.vcg import vcg_payments  # noqa: F401
 from pyomo_ecc.network.ac_distflow import ACDistFlow  # noqa: F401
 from pyomo_ecc.network.copperplate import CopperPlate  # noqa: F401
 from pyomo_ecc.network.dc import DCNetwork  # noqa: F401

@@ -1,6 +1,8 @@
 """The ``pyomo-ecc`` command.
 
 ``pyomo-ecc cases``                               list the case library
+``pyomo-ecc vcg [CASE] [--backend serial|processes|dask] [--workers N] [--out DIR]``  VCG payments
+of every participant, with the reason of each undefined one
 ``pyomo-ecc cge [CASE] [--electricity-price P|market]``  the seed 001 CGE experiment (Table 5)
 ``pyomo-ecc run [CASE] [--solver NAME] [--out DIR] [--plot FILE]``  solve a case's default
 model, print a summary (welfare, prices, dispatch, surplus, and the model's own report tables);
@@ -167,6 +169,40 @@ def dlmp_command(case_name, periods=None, losses=False, ac=False, out_dir=None, 
     return d
 
 
+def vcg(case_name=None, solver="highs", backend="serial", workers=None, address=None, out_dir=None,
+        out=None, progress=True):
+    """VCG payments of every participant of ``case_name`` (what-ifs on one compiled model; a
+    withdrawal that leaves the market infeasible is an undefined row with its reason)."""
+    out = sys.stdout if out is None else out
+    from pyomo_ecc.core.whatif import CaseRecipe, WhatIf
+    from pyomo_ecc.io.cases import load_case
+    from pyomo_ecc.mechanisms.vcg import vcg_payments
+
+    case_name = str(case_name or DEFAULT_CASE)
+    case = load_case(case_name)
+    engine = WhatIf(CaseRecipe(case_name), solver=solver)
+    df = vcg_payments(None, engine=engine, backend=backend, workers=workers, address=address,
+                      progress=progress)
+    cur = engine.model.config.currency if hasattr(engine.model, "config") else ""
+    out.write(f"case     : {case.name} - {case.meta.get('title', '')}\n")
+    out.write(f"VCG (Clarke pivot) payments [{cur}]: positive = the participant pays; {len(df)} "
+              f"withdrawals solved on one compiled model ({backend})\n")
+    _print_frame("payments", df[["bid_cost", "others_cost", "others_cost_without", "payment", "status"]]
+                 .round(6), out)
+    undefined = df[df["status"] != "defined"]
+    if len(undefined):
+        out.write("\nundefined payments:\n")
+        for name, row in undefined.iterrows():
+            out.write(f"  {name}: {row['reason']}\n")
+    out.write(f"\nbudget surplus (sum of defined payments): {df.attrs['budget_surplus'] + 0.0:.6f} {cur}\n")
+    if out_dir is not None:
+        d = Path(out_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        df.to_csv(d / "vcg.csv")
+        out.write(f"wrote {d / 'vcg.csv'}\n")
+    return df
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="pyomo-ecc", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -196,6 +232,14 @@ def main(argv=None):
                         help="also solve AC DistFlow (Ipopt) and print the price differences")
     p_dlmp.add_argument("--out", default=None, metavar="DIR", help="directory for the CSV frames")
     p_dlmp.add_argument("--plot", default=None, metavar="DIR", help="directory for the pictures")
+    p_vcg = sub.add_parser("vcg", help="VCG payments of every participant of a case")
+    p_vcg.add_argument("case", nargs="?", default=None, help=f"case name or .toml file (default: {DEFAULT_CASE})")
+    p_vcg.add_argument("--solver", default="highs", help="highs (incremental, default) or any Pyomo solver")
+    p_vcg.add_argument("--backend", default="serial", choices=["serial", "processes", "dask"],
+                       help="where the withdrawals run (default: serial)")
+    p_vcg.add_argument("--workers", type=int, default=None, help="worker processes (default 2)")
+    p_vcg.add_argument("--address", default=None, help="a Dask scheduler address (default: a local cluster)")
+    p_vcg.add_argument("--out", default=None, help="directory for vcg.csv")
     args = parser.parse_args(argv)
 
     from pyomo_ecc.errors import EccError
@@ -215,6 +259,9 @@ def main(argv=None):
             if args.electricity_price is not None:
                 argv_cge += ["--electricity-price", args.electricity_price]
             cge_cli(argv_cge)
+        elif args.command == "vcg":
+            vcg(args.case, solver=args.solver, backend=args.backend, workers=args.workers,
+                address=args.address, out_dir=args.out)
     except EccError as e:
         print(f"pyomo-ecc: error: {e}", file=sys.stderr)
         return 1

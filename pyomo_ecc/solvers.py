@@ -32,16 +32,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
+import scipy.sparse as sp
 from pyomo.common.collections import ComponentMap
-from pyomo.common.errors import InfeasibleConstraintException
 from pyomo.contrib.solver.common.factory import SolverFactory as _NewSolverFactory
 from pyomo.contrib.solver.common.results import TerminationCondition as TC
 from pyomo.contrib.solver.common.util import IncompatibleModelError
 from pyomo.core.expr.visitor import identify_variables, polynomial_degree
 from pyomo.opt import TerminationCondition as LegacyTC
-from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from pyomo_ecc.core.market import assemble_all, markets_in
+from pyomo_ecc.core.params import validate_parameters
 from pyomo_ecc.errors import InfeasibleMarketError, ModelError, SolverError
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def _check_withdrawn(market):
                     f"participant '{p.name}' is deactivated but still injects in period {t} "
                     f"({'free variables ' + ', '.join(free[:3]) if free else 'a non-zero constant'}): "
                     f"the market's balance was built with it. To withdraw it, also fix its variables "
-                    f"(and set its loads) to zero, as pyomo_ecc.mechanisms.properties.withdraw_resolve does")
+                    f"(and set its loads) to zero: pyomo_ecc.core.whatif.withdraw(participant) does")
 
 
 def _active_objective(model):
@@ -140,6 +140,7 @@ class Solver:
         Raises :class:`SolverError` (or :class:`InfeasibleMarketError`) unless optimal.
         """
         assemble_all(model)
+        validate_parameters(model)   # values set on mutable parameters since build
         markets = markets_in(model)
         for mk in markets:
             _check_withdrawn(mk)
@@ -184,7 +185,7 @@ class Solver:
 
     def _run(self, model, obj, want_duals=True):
         """Solve once; return ('optimal' | 'infeasible' | other, raw results); load values."""
-        if self.name == "highs" and not self.persistent and polynomial_degree(obj.expr) in (0, 1):
+        if self.name == "highs" and not self.persistent:
             out = self._run_highs_matrix(model, obj, want_duals)
             if out is not None:
                 return out
@@ -243,77 +244,26 @@ class Solver:
         return "optimal", res
 
     def _run_highs_matrix(self, model, obj, want_duals):
-        """LP / MILP straight to highspy: Pyomo's standard-form compiler builds the sparse
-        matrix (much faster than the persistent interface's term-by-term translation), HiGHS
-        solves, values and row duals are mapped back. Returns None for a model the compiler
-        does not take (nonlinear constraints): the persistent interface then reports on it."""
+        """LP / QP / MILP straight to highspy from the model's standard form
+        (:mod:`pyomo_ecc.core.standard_form`, built by Pyomo's standard-form compiler: much
+        faster than a term-by-term translation); values and row duals are mapped back. Returns
+        None for a model that has no standard form (nonlinear): the persistent interface then
+        reports on it."""
+        from pyomo_ecc.core.standard_form import NotStandardForm, standard_form
         try:
-            info = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
-        except InfeasibleConstraintException:   # a constraint without variables that fails
-            return "infeasible", None
-        except Exception:  # nonlinear or otherwise not a linear standard form
+            sf = standard_form(model, track=False)
+        except NotStandardForm:
             return None
-        import highspy
-        inf = highspy.kHighsInf
-        cols, A = info.columns, info.A
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = len(cols), A.shape[0]
-        lp.col_cost_ = (info.c.toarray()[0] if info.c.shape[0] else np.zeros(len(cols))).astype(float)
-        lp.offset_ = float(info.c_offset[0]) if len(info.c_offset) else 0.0
-        if obj.sense == pyo.maximize:
-            lp.sense_ = highspy.ObjSense.kMaximize
-        lp.col_lower_ = np.array([-inf if v.lb is None else v.lb for v in cols], dtype=float)
-        lp.col_upper_ = np.array([inf if v.ub is None else v.ub for v in cols], dtype=float)
-        kind = np.array([r.bound_type for r in info.rows], dtype=int)
-        rhs = np.asarray(info.rhs, dtype=float)
-        lp.row_lower_ = np.where(kind <= 0, rhs, -inf)   # bound_type: 0 '==', -1 '>=', +1 '<='
-        lp.row_upper_ = np.where(kind >= 0, rhs, inf)
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = A.indptr
-        lp.a_matrix_.index_ = A.indices
-        lp.a_matrix_.value_ = A.data.astype(float)
-        integer = [k for k, v in enumerate(cols) if not v.is_continuous()]
-        if integer:
-            flags = [highspy.HighsVarType.kContinuous] * len(cols)
-            for k in integer:
-                flags[k] = highspy.HighsVarType.kInteger
-            lp.integrality_ = flags
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", bool(self.tee))
-        for key, val in self.options.items():
-            if h.setOptionValue(key, val) != highspy.HighsStatus.kOk:
-                raise SolverError(f"HiGHS rejected option {key}={val!r} (unknown name or bad value)")
-        h.passModel(lp)
-        h.run()
-        status = h.getModelStatus()
-        S = highspy.HighsModelStatus
-        if status == S.kModelEmpty:
-            # no column left (e.g. every variable fixed): the compiler has already dropped the
-            # constant rows that hold and raised InfeasibleConstraintException for any that fails
-            if want_duals:
-                self._store_duals(model, ComponentMap(
-                    (c, 0.0) for c in model.component_data_objects(
-                        pyo.Constraint, active=True, descend_into=True)), DUAL_SIGN["highs"])
-            return "optimal", h
-        if status in (S.kInfeasible, S.kUnboundedOrInfeasible):
-            return "infeasible", h
-        if status != S.kOptimal:
-            return h.modelStatusToString(status), h
-        sol = h.getSolution()
-        for v, x in zip(cols, sol.col_value):
-            v.set_value(round(x) if not v.is_continuous() else x, skip_validation=True)
-        for v, expr in info.eliminated_vars:
-            v.set_value(pyo.value(expr), skip_validation=True)
+        live = HighsModel(sf, self.options, self.tee)
+        out = live.run()
+        if out.status != "optimal":
+            return out.status, live
+        sf.load(out.x)
         if want_duals:
-            if not sol.dual_valid:
-                return "no duals", h
-            duals = ComponentMap()
-            for row, y in zip(info.rows, sol.row_dual):
-                duals[row.constraint] = duals.get(row.constraint, 0.0) + y
-            for c in model.component_data_objects(pyo.Constraint, active=True, descend_into=True):
-                duals.setdefault(c, 0.0)   # a constraint with no variable left has dual 0
-            self._store_duals(model, duals, DUAL_SIGN["highs"])
-        return "optimal", h
+            if out.row_dual is None:
+                return "no duals", live
+            self._store_duals(model, out.duals_by_constraint(sf), DUAL_SIGN["highs"])
+        return "optimal", live
 
     @staticmethod
     def _store_duals(model, duals, sign):
@@ -325,20 +275,13 @@ class Solver:
             suffix[c] = sign * val
 
     def _fixed_integer_duals(self, model, obj, ints):
-        """Fix the integers at the MILP solution, re-solve the LP for duals, restore."""
-        saved = [(v, v.domain) for v in ints]   # bounds (maybe mutable Params) stay untouched
-        try:
-            for v in ints:
-                val = round(v.value)
-                v.domain = pyo.Reals
-                v.fix(val)
+        """Fix the integers at the MILP solution, re-solve the LP for duals, restore the fixings
+        (a what-if: :func:`pyomo_ecc.core.whatif.applied`; the LP's values and duals are kept)."""
+        from pyomo_ecc.core.whatif import Fix, applied
+        with applied(model, [Fix(v, round(v.value)) for v in ints], keep_solution=True):
             term, _ = self._run(model, obj, want_duals=True)
-            if term != "optimal":
-                raise SolverError(f"the LP with integers fixed ended '{term}'; no prices", term)
-        finally:
-            for v, dom in saved:
-                v.unfix()
-                v.domain = dom
+        if term != "optimal":
+            raise SolverError(f"the LP with integers fixed ended '{term}'; no prices", term)
 
     def _infeasible(self, model, conflicts=None):
         if conflicts is None:
@@ -372,6 +315,43 @@ def diagnose_infeasibility(model, solver=None, tol=1e-7):
                if not v.fixed and v.lb is not None and v.ub is not None and v.lb > v.ub + tol]
     if crossed:
         return pd.DataFrame(crossed, columns=["constraint", "violation"]).set_index("constraint")
+    from pyomo_ecc.core.standard_form import NotStandardForm, StandardFormData, standard_form
+    try:
+        sf = standard_form(model, track=False)
+    except NotStandardForm:
+        return _diagnose_nonlinear(model, solver, tol)
+    # min w's + w'r  s.t.  lo <= A x + s - r <= up, s, r >= 0 (only rows with a finite bound);
+    # w = 1, a little more on equations (balances), so that of equally short relaxations the
+    # limit (a capacity, a cap) is named rather than the balance it starves
+    rows = np.flatnonzero(np.isfinite(sf.row_lower) | np.isfinite(sf.row_upper))
+    k = len(rows)
+    w = np.where(sf.row_lower[rows] == sf.row_upper[rows], 1.0 + 1e-4, 1.0)
+    E = sp.csr_array((np.ones(k), (rows, np.arange(k))), shape=(sf.m, k))
+    elastic = StandardFormData(
+        A=sp.hstack([sf.A, E, -E], format="csr"), row_lower=sf.row_lower, row_upper=sf.row_upper,
+        col_lower=np.concatenate([sf.col_lower, np.zeros(2 * k)]),
+        col_upper=np.concatenate([sf.col_upper, np.full(2 * k, np.inf)]),
+        integer=np.concatenate([sf.integer, np.zeros(2 * k, dtype=bool)]),
+        c=np.concatenate([np.zeros(sf.n), w, w]))
+    for c in sf.constant_rows:
+        val = pyo.value(c.body)
+        lo = -np.inf if c.lower is None else pyo.value(c.lower)
+        up = np.inf if c.upper is None else pyo.value(c.upper)
+        if not lo - tol <= val <= up + tol:
+            return pd.DataFrame([(c.name, max(lo - val, val - up))], columns=["constraint", "violation"]
+                                ).set_index("constraint")
+    out = HighsModel(elastic).run()
+    if out.status != "optimal":
+        log.warning("elastic relaxation ended '%s'; no diagnosis", out.status)
+        return None
+    slack = out.x[sf.n:sf.n + k] + out.x[sf.n + k:]
+    found = [(sf.rows[i].name, float(v)) for i, v in zip(rows, slack) if v > tol]
+    df = pd.DataFrame(found, columns=["constraint", "violation"]).set_index("constraint")
+    return df.sort_values("violation", ascending=False)
+
+
+def _diagnose_nonlinear(model, solver, tol):
+    """The elastic relaxation of a model without a standard form, on a clone (with its solver)."""
     m = model.clone()
     for o in m.component_data_objects(pyo.Objective, active=True, descend_into=True):
         o.deactivate()
@@ -389,11 +369,7 @@ def diagnose_infeasibility(model, solver=None, tol=1e-7):
         if c.has_lb():
             b.rows.add(c.body + b.s_lo[k] >= c.lower)
     b.obj = pyo.Objective(expr=sum(b.s_up[k] + b.s_lo[k] for k in b.idx))
-    linear = all(polynomial_degree(c.body) in (0, 1) for c in cons)
-    if linear or solver is None:   # a vertex solution names fewest constraints: use HiGHS
-        s = Solver("highs")
-    else:
-        s = Solver(solver.name, solver.options)
+    s = Solver("highs") if solver is None else Solver(solver.name, solver.options)
     term, _ = s._run(m, b.obj, want_duals=False)
     if term != "optimal":
         log.warning("elastic relaxation ended '%s'; no diagnosis", term)
@@ -410,3 +386,224 @@ def diagnose_infeasibility(model, solver=None, tol=1e-7):
 def solve(model, solver="highs", options=None, tee=False, diagnose=True):
     """Assemble and solve ``model`` with ``solver``; see :class:`Solver`."""
     return Solver(solver, options=options, tee=tee).solve(model, diagnose=diagnose)
+
+
+@dataclass
+class HighsRun:
+    """One HiGHS run of a :class:`HighsModel`: ``status`` ('optimal', 'infeasible' or HiGHS's
+    own status text), column values ``x``, row duals (d objective / d row bound, in the model's
+    own sense), objective in the model's own sense, and HiGHS's status text."""
+
+    status: str
+    x: object = None
+    row_dual: object = None
+    objective: float = float("nan")
+    highs_status: str = ""
+
+    def duals_by_constraint(self, sf):
+        duals = ComponentMap(zip(sf.rows, (float(y) for y in self.row_dual)))
+        for c in sf.constant_rows:
+            duals[c] = 0.0
+        return duals
+
+
+class HighsModel:
+    """A live HiGHS model of a :class:`~pyomo_ecc.core.standard_form.StandardForm`: compiled
+    once, changed in place (:meth:`apply` pushes a :class:`~pyomo_ecc.core.standard_form.Delta`:
+    bounds, right-hand sides, costs, coefficients, the Hessian) and re-solved warm from a basis
+    (:meth:`run`). LP, convex QP and MILP."""
+
+    #: regularisations tried, smallest first, when HiGHS's QP solver fails unregularised (then
+    #: Ipopt on the same matrices, :func:`ipopt_qp`); their duals are exact to about that size
+    QP_REGULARISATION = (1e-9, 1e-8)
+
+    def __init__(self, sf, options=None, tee=False):
+        import highspy
+
+        self.sf = sf
+        self._hs = highspy
+        self.options = dict(options or {})
+        self.tee = tee
+        self.h = self._new()
+        self._pass()
+
+    def _new(self):
+        hs = self._hs
+        h = hs.Highs()
+        h.setOptionValue("output_flag", bool(self.tee))
+        opts = dict(self.options)
+        if self.sf.quadratic and not self._integers().any():
+            opts.setdefault("qp_regularization_value", 0.0)   # exact QP duals
+        for key, val in opts.items():
+            if h.setOptionValue(key, val) != hs.HighsStatus.kOk:
+                raise SolverError(f"HiGHS rejected option {key}={val!r} (unknown name or bad value)")
+        return h
+
+    def _pass(self):
+        hs, sf, h = self._hs, self.sf, self.h
+        lp = hs.HighsLp()
+        lp.num_col_, lp.num_row_ = sf.n, sf.m
+        lp.col_cost_ = np.asarray(sf.c, dtype=float)
+        lp.offset_ = float(sf.c0)
+        lp.col_lower_ = sf.col_lower
+        lp.col_upper_ = sf.col_upper
+        lp.row_lower_ = sf.row_lower
+        lp.row_upper_ = sf.row_upper
+        A = sf.A.tocsc()
+        lp.a_matrix_.format_ = hs.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = A.indptr
+        lp.a_matrix_.index_ = A.indices
+        lp.a_matrix_.value_ = A.data.astype(float)
+        ints = self._integers()
+        if ints.any():
+            lp.integrality_ = [hs.HighsVarType.kInteger if k else hs.HighsVarType.kContinuous
+                               for k in ints]
+        if sf.quadratic:
+            model = hs.HighsModel()
+            model.lp_ = lp
+            model.hessian_ = self._hessian()
+            h.passModel(model)
+        else:
+            h.passModel(lp)
+
+    def _integers(self):
+        """Integer columns that are not fixed (a fixed integer is a constant: the LP with
+        integers fixed has duals)."""
+        sf = self.sf
+        return sf.integer & (sf.col_lower < sf.col_upper)
+
+    def _hessian(self):
+        hs = self._hs
+        L = sp.tril(self.sf.Q, format="csc")
+        H = hs.HighsHessian()
+        H.dim_ = self.sf.n
+        H.format_ = hs.HessianFormat.kTriangular
+        H.start_ = L.indptr
+        H.index_ = L.indices
+        H.value_ = L.data.astype(float)
+        return H
+
+    def apply(self, delta):
+        """Push what changed in the standard form to HiGHS (nothing is recompiled)."""
+        sf, h = self.sf, self.h
+        if len(delta.col_bounds):
+            j = delta.col_bounds
+            h.changeColsBounds(len(j), j, sf.col_lower[j], sf.col_upper[j])
+            ji = j[sf.integer[j]]
+            if len(ji):
+                hs = self._hs
+                kinds = [hs.HighsVarType.kInteger if k else hs.HighsVarType.kContinuous
+                         for k in self._integers()[ji]]
+                h.changeColsIntegrality(len(ji), ji, kinds)
+        if len(delta.row_bounds):
+            i = delta.row_bounds
+            h.changeRowsBounds(len(i), i, sf.row_lower[i], sf.row_upper[i])
+        if len(delta.cost):
+            j = delta.cost
+            h.changeColsCost(len(j), j, sf.c[j])
+        for i, j, val in delta.coefs:
+            h.changeCoeff(int(i), int(j), float(val))
+        if delta.hessian:
+            h.passHessian(self._hessian())
+        if delta.offset:
+            h.changeObjectiveOffset(float(sf.c0))
+
+    def basis(self):
+        return self.h.getBasis()
+
+    def run(self, basis=None, regularise=True):
+        """Solve (from ``basis`` when given); return a :class:`HighsRun`."""
+        hs, sf, h = self._hs, self.sf, self.h
+        for c in sf.constant_rows:   # rows without variables: they hold or the model is infeasible
+            lo, body, up = c.lower, c.body, c.upper
+            val = pyo.value(body)
+            if (lo is not None and val < pyo.value(lo) - 1e-9) or (up is not None and val > pyo.value(up) + 1e-9):
+                return HighsRun("infeasible", highs_status=f"constraint '{c.name}' without variables fails")
+        if sf.n == 0:
+            return HighsRun("optimal", np.zeros(0), np.zeros(sf.m), sf.objective_value(np.zeros(0)), "empty")
+        if basis is not None:
+            h.setBasis(basis)
+        h.run()
+        status = h.getModelStatus()
+        S = hs.HighsModelStatus
+        text = h.modelStatusToString(status)
+        if status in (S.kInfeasible, S.kUnboundedOrInfeasible):
+            return HighsRun("infeasible", highs_status=text)
+        if status != S.kOptimal and regularise and sf.quadratic and not self._integers().any():
+            # HiGHS's QP solver can fail ("Solve error") on a QP whose Hessian is singular on many
+            # free columns (e.g. B-theta angles); the smallest regularisation that it solves is
+            # used, and said: its duals are exact to about that relative size
+            for reg in self.QP_REGULARISATION:
+                alt = HighsModel(sf, {**self.options, "qp_regularization_value": reg}, self.tee)
+                out = alt.run(regularise=False)
+                if out.status == "optimal":
+                    out.highs_status = f"Optimal with QP regularisation {reg:g} (unregularised: {text})"
+                    return out
+            out = ipopt_qp(sf)   # an interior point on the same matrices, when Ipopt is installed
+            if out.status == "optimal":
+                out.highs_status = f"Optimal by Ipopt on the same QP (HiGHS: {text})"
+                return out
+        if status != S.kOptimal:
+            return HighsRun(text, highs_status=text)
+        sol = h.getSolution()
+        x = np.asarray(sol.col_value, dtype=float)
+        duals = np.asarray(sol.row_dual, dtype=float) * sf.sense if sol.dual_valid else None
+        return HighsRun("optimal", x, duals, sf.objective_value(x), text)
+
+
+def ipopt_qp(sf, tol=1e-10):
+    r"""Solve the convex QP of a standard form with Ipopt (``cyipopt``) straight from its matrices:
+    :math:`\min c_0 + c^\top x + \tfrac12 x^\top Q x` s.t. :math:`r^{lo} \le Ax \le r^{up}`,
+    :math:`l \le x \le u`. The fallback for a QP that HiGHS's active-set solver fails on (it
+    needs no Pyomo model, so no ASL). Row duals come back in the solver layer's convention
+    (d objective / d row bound). Returns a :class:`HighsRun` (status ``"unavailable"`` without
+    cyipopt)."""
+    try:
+        import cyipopt
+    except ImportError:
+        return HighsRun("unavailable", highs_status="cyipopt is not installed")
+    A = sf.A.tocoo()
+    L = sp.tril(sf.Q, format="coo")
+    arow, acol, aval = A.row, A.col, A.data.astype(float)
+    hrow, hcol, hval = L.row, L.col, L.data.astype(float)
+    c, Q = np.asarray(sf.c, float), sf.Q.tocsr()
+
+    class _QP:
+        def objective(self, x):
+            return float(c @ x + 0.5 * x @ (Q @ x))
+
+        def gradient(self, x):
+            return c + Q @ x
+
+        def constraints(self, x):
+            return sf.A @ x
+
+        def jacobian(self, x):
+            return aval
+
+        def jacobianstructure(self):
+            return arow, acol
+
+        def hessian(self, x, lagrange, obj_factor):
+            return obj_factor * hval
+
+        def hessianstructure(self):
+            return hrow, hcol
+
+    big = 1e20
+    lo = np.where(np.isfinite(sf.col_lower), sf.col_lower, -big)
+    up = np.where(np.isfinite(sf.col_upper), sf.col_upper, big)
+    cl = np.where(np.isfinite(sf.row_lower), sf.row_lower, -big)
+    cu = np.where(np.isfinite(sf.row_upper), sf.row_upper, big)
+    nlp = cyipopt.Problem(n=sf.n, m=sf.m, problem_obj=_QP(), lb=lo, ub=up, cl=cl, cu=cu)
+    for key, val in (("print_level", 0), ("sb", "yes"), ("tol", tol), ("hessian_constant", "yes"),
+                     ("jac_c_constant", "yes"), ("jac_d_constant", "yes"), ("mu_strategy", "adaptive")):
+        nlp.add_option(key, val)
+    x0 = np.clip(np.zeros(sf.n), lo, up)
+    x, info = nlp.solve(x0)
+    if info["status"] not in (0, 1):
+        return HighsRun(f"Ipopt: {info['status_msg']!s}", highs_status=str(info["status_msg"]))
+    # Ipopt's Lagrangian is f + g'lambda: d f*/d(bound) = -lambda
+    duals = -np.asarray(info["mult_g"], dtype=float) * sf.sense
+    return HighsRun("optimal", np.asarray(x, float), duals, sf.objective_value(np.asarray(x, float)),
+                    "Optimal (Ipopt)")

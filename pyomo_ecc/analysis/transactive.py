@@ -17,27 +17,21 @@ problem the central dispatch is one of the optimal responses, so the check repor
 * ``max_profit_gap``: :math:`\max_i (\text{best-response profit} - \text{central profit})`,
   which is zero (to solver tolerance) even when responses are not unique.
 
-The responses are computed on the same model: every other block, the network and the market
-objective are deactivated, a temporary objective is added, the same persistent
-:class:`~pyomo_ecc.solvers.Solver` re-solves, and everything (values, duals, active flags) is
-restored afterwards.
+The responses are computed from the same model's standard form
+(:mod:`pyomo_ecc.core.standard_form`): each participant's problem is its own rows and columns
+with the objective above, solved by HiGHS; the model itself is not touched.
 """
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 
 from pyomo_ecc.core.market import markets_in
-from pyomo_ecc.errors import ModelError
-from pyomo_ecc.mechanisms.properties import restore, snapshot
+from pyomo_ecc.core.progress import tqdm
+from pyomo_ecc.core.standard_form import NotStandardForm, StandardFormData, standard_form
+from pyomo_ecc.errors import ModelError, SolverError
 from pyomo_ecc.pricing.prices import prices as lmp_frame
-from pyomo_ecc.solvers import Solver
-
-try:  # progress bars are optional
-    from tqdm.auto import tqdm
-except ImportError:  # pragma: no cover
-    def tqdm(it, **kw):
-        return it
 
 
 @dataclass
@@ -58,12 +52,12 @@ class TransactiveCheck:
 def transactive_check(model, solver=None, price_name="lmp", prices=None, progress=False):
     """Check that price-taking responses reproduce the solved central dispatch (module doc).
 
-    ``model`` must have been solved (with :func:`pyomo_ecc.solve`); ``solver`` is a
-    :class:`~pyomo_ecc.solvers.Solver` or a solver name (default HiGHS). ``prices`` (a Series
+    ``model`` must have been solved (with :func:`pyomo_ecc.solve`, by any solver); each response
+    is a small LP / QP that HiGHS solves (``solver`` is accepted for compatibility). ``prices`` (a Series
     indexed (``bus``, ``t``) in currency/MWh) broadcasts other prices than the model's own
     ``price_name`` duals, e.g. to see how far the responses move from the dispatch.
     """
-    solver = solver if isinstance(solver, Solver) else Solver(solver or "highs")
+    from pyomo_ecc.solvers import HighsModel
     markets = markets_in(model)
     if not markets:
         raise ModelError(f"'{model.name}' contains no Market block")
@@ -74,68 +68,59 @@ def transactive_check(model, solver=None, price_name="lmp", prices=None, progres
     else:
         from pyomo_ecc.pricing.prices import price_frame
         lam = price_frame(model, price_name)[price_name]
-    snap = snapshot(model)
-    central = [((mk, p), {t: pyo.value(p.p_inj[t]) for t in mk.T})
-               for mk in markets for p in mk.participants()]
-    # deactivate everything that is active, remember it, then enable one participant at a time
-    actives = [c for c in model.component_objects((pyo.Constraint, pyo.Objective, pyo.Block),
-                                                  active=True, descend_into=False)]
-    rows, prow = [], []
     try:
-        for c in actives:
-            c.deactivate()
-        items = list(central)
-        for (mk, p), cen in tqdm(items, desc="transactive check", disable=not progress):
-            if p.fixed_injection:  # nothing to decide
-                rows += [(p.name, t, cen[t], cen[t], 0.0) for t in mk.T]
-                continue
-            u = mk.power_unit_mw
-            revenue = lambda: sum(mk.dt[t] * u * float(lam[(p.bus, t)]) * p.p_inj[t] for t in mk.T)
-            central_profit = pyo.value(revenue()) - pyo.value(p.bid_cost)
-            # activate the block path from the model down to the participant
-            path = []
-            b = p
-            while b is not None and b is not model:
-                path.append(b)
-                b = b.parent_block()
-            flags = [(b, b.active) for b in path]
-            for b in path:
-                b.activate()
-            # keep only this participant's own components active on the way down
-            hidden = []
-            for b in path[1:]:
-                for sub in b.component_objects((pyo.Constraint, pyo.Objective, pyo.Block),
-                                               active=True, descend_into=False):
-                    if not any(sub is x for x in path):
-                        sub.deactivate()
-                        hidden.append(sub)
-            own_objs = list(p.component_data_objects(pyo.Objective, active=True, descend_into=True))
-            for o in own_objs:
-                o.deactivate()
-            name = "_ecc_transactive_obj"
-            model.add_component(name, pyo.Objective(expr=p.bid_cost - revenue(), sense=pyo.minimize))
-            try:
-                solver.solve(model, diagnose=False)
-                resp_profit = -pyo.value(model.component(name))
-                for t in mk.T:
-                    r = pyo.value(p.p_inj[t])
-                    rows.append((p.name, t, cen[t], r, abs(r - cen[t])))
-                prow.append((p.name, central_profit, resp_profit, resp_profit - central_profit))
-            finally:
-                model.del_component(name)
-                for o in own_objs:
-                    o.activate()
-                for sub in hidden:
-                    sub.activate()
-                for b, was_active in flags:
-                    b.activate() if was_active else b.deactivate()
-    finally:
-        for c in actives:
-            c.activate()
-        restore(model, snap)
+        sf = standard_form(model, track=False)
+    except NotStandardForm as e:
+        raise ModelError(f"transactive_check needs a linear or quadratic model: {e}") from None
+    parts = [(mk, p) for mk in markets for p in mk.participants()]
+    owner_of = _row_owners(sf, [p for _, p in parts])
+    rows, prow = [], []
+    for mk, p in tqdm(parts, desc="transactive check", disable=not progress):
+        central = {t: pyo.value(p.p_inj[t]) for t in mk.T}
+        if p.fixed_injection:  # nothing to decide
+            rows += [(p.name, t, central[t], central[t], 0.0) for t in mk.T]
+            continue
+        u = mk.power_unit_mw
+        inj = {t: sf.expression(p.p_inj[t]) for t in mk.T}
+        c0, c, Q = sf.expression(p.bid_cost)
+        for t in mk.T:   # minus the revenue at the broadcast prices
+            w = float(mk.dt[t]) * u * float(lam[(p.bus, t)])
+            c0, c = c0 - w * inj[t][0], c - w * inj[t][1]
+        own = np.flatnonzero(owner_of == id(p))
+        A = sf.A[own]
+        cols = np.union1d(np.unique(A.indices), np.flatnonzero((c != 0) | (np.diff(Q.indptr) > 0)))
+        sub = StandardFormData(A=A[:, cols], row_lower=sf.row_lower[own], row_upper=sf.row_upper[own],
+                               col_lower=sf.col_lower[cols], col_upper=sf.col_upper[cols], c=c[cols],
+                               integer=sf.integer[cols], Q=Q[cols][:, cols], c0=c0)
+        run = HighsModel(sub).run()
+        if run.status != "optimal":
+            raise SolverError(f"the best response of '{p.name}' at the broadcast prices ended "
+                              f"'{run.status}'", termination=run.status)
+        x = np.zeros(sf.n)
+        x[cols] = run.x
+        for t in mk.T:
+            r = sf.evaluate(inj[t], x)
+            rows.append((p.name, t, central[t], r, abs(r - central[t])))
+        central_profit = (sum(float(mk.dt[t]) * u * float(lam[(p.bus, t)]) * central[t] for t in mk.T)
+                          - pyo.value(p.bid_cost))
+        prow.append((p.name, central_profit, -run.objective, -run.objective - central_profit))
     table = pd.DataFrame(rows, columns=["participant", "t", "central", "response", "deviation"]
                          ).set_index(["participant", "t"])
     profits = pd.DataFrame(prow, columns=["participant", "central_profit", "response_profit", "gap"]
                            ).set_index("participant")
     return TransactiveCheck(float(table["deviation"].max()), float(profits["gap"].max()),
                             table, profits)
+
+
+def _row_owners(sf, participants):
+    """For each row of ``sf``, id() of the participant block it belongs to (0: none)."""
+    ids = {id(p) for p in participants}
+    memo = {}
+
+    def owner(blk):
+        key = id(blk)
+        if key not in memo:
+            memo[key] = key if key in ids else (0 if blk.parent_block() is None else owner(blk.parent_block()))
+        return memo[key]
+
+    return np.array([owner(c.parent_block()) for c in sf.rows], dtype=np.int64)

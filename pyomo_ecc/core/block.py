@@ -58,6 +58,14 @@ class EccBlockData(BlockData):
         self.config = config
         self.build()
 
+    #: domains of mutable parameters whose name is not a ``CONFIG`` option (see
+    #: :mod:`pyomo_ecc.core.params`)
+    PARAM_DOMAINS = {}
+
+    def check_params(self):
+        """Cross-parameter rules for values set after build (e.g. a curve stays monotone); raise
+        :class:`InputError` through :meth:`fail`. Called before every solve and by what-ifs."""
+
     def block_kind(self):
         """The component class name, e.g. ``'Producer'``."""
         return type(self.parent_component()).__name__.replace("Scalar", "").replace("Indexed", "")

@@ -30,7 +30,7 @@ the network moves their (constant) injections to the right-hand side of the bala
 balance dual is the marginal cost of serving one more unit of load.
 """
 from pyomo.common.config import ConfigValue
-from pyomo.environ import Expression
+from pyomo.environ import Expression, Var
 
 from pyomo_ecc.core.block import EccBlockData
 from pyomo_ecc.core.config import bus_label, per_period
@@ -56,6 +56,24 @@ class ParticipantData(EccBlockData):
             self.q_inj = Expression(market.T, rule=lambda b, t: 0.0,
                                     doc="net reactive injection (power units)")
         market.register_participant(self)
+
+    def withdrawal_params(self):
+        """Mutable parameters to set to zero, besides fixing its variables at zero, when the
+        participant is withdrawn (a fixed load's load, a prosumer's local demand): with them at
+        zero its injection must be zero in every period."""
+        return []
+
+    def withdrawal(self):
+        """The participant's withdrawal rule (part of the block contract): the what-if changes
+        that take it out of the market — every variable fixed at 0, the parameters of
+        :meth:`withdrawal_params` at 0, the block deactivated (its constraints leave the model).
+        See :func:`pyomo_ecc.core.whatif.withdraw`."""
+        from pyomo_ecc.core import whatif
+
+        changes = [whatif.Fix(v.name, 0.0) for v in self.component_data_objects(Var, descend_into=True)]
+        changes += [whatif.SetParam(p[k].name, 0.0) for p in self.withdrawal_params() for k in p]
+        changes.append(whatif.Deactivate(self.name))
+        return changes
 
     def build_participant(self, market):  # pragma: no cover - overridden
         raise NotImplementedError

@@ -41,13 +41,7 @@ def build_curve(blk, x, convex):
     if cfg.steps is not None:
         if any(v is not None for v in (cfg.a, cfg.b)):
             blk.fail("give either quadratic coefficients (a, b) or steps, not both")
-        prices = [p for _, p in cfg.steps]
-        bad = [k for k in range(1, len(prices)) if (prices[k] < prices[k - 1]) == convex
-               and prices[k] != prices[k - 1]]
-        if bad:
-            order = "non-decreasing" if convex else "non-increasing"
-            blk.fail(f"non-convex curve: step prices must be {order}, segment {bad[0]} has price "
-                     f"{prices[bad[0]]} after {prices[bad[0] - 1]}")
+        _check_steps(blk, [p for _, p in cfg.steps], convex)
         n = len(cfg.steps)
         blk.K = RangeSet(0, n - 1, doc="curve segments")
         blk.step_q = Param(blk.K, initialize={k: q for k, (q, _) in enumerate(cfg.steps)},
@@ -60,14 +54,41 @@ def build_curve(blk, x, convex):
         return {t: sum(blk.step_price[k] * blk.seg[t, k] for k in blk.K) for t in market.T}
     a = 0.0 if cfg.a is None else cfg.a
     b = 0.0 if cfg.b is None else cfg.b
-    if (a < 0) if convex else (a > 0):
-        need = "a >= 0 (convex cost)" if convex else "a <= 0 (concave utility)"
-        blk.fail(f"non-convex curve: quadratic coefficient a = {a}; need {need}")
+    _check_a(blk, a, convex)
     blk.a = Param(initialize=a, mutable=True, doc="quadratic coefficient (currency per power unit^2 per hour)")
     blk.b = Param(initialize=b, mutable=True, doc="linear coefficient (currency per power unit per hour)")
     if a == 0:   # keep a linear offer linear (an LP for every LP solver)
         return {t: blk.b * x[t] for t in market.T}
     return {t: blk.a * x[t] ** 2 + blk.b * x[t] for t in market.T}
+
+
+def _check_steps(blk, prices, convex):
+    bad = [k for k in range(1, len(prices)) if (prices[k] < prices[k - 1]) == convex
+           and prices[k] != prices[k - 1]]
+    if bad:
+        order = "non-decreasing" if convex else "non-increasing"
+        blk.fail(f"non-convex curve: step prices must be {order}, segment {bad[0]} has price "
+                 f"{prices[bad[0]]} after {prices[bad[0] - 1]}")
+
+
+def _check_a(blk, a, convex):
+    if (a < 0) if convex else (a > 0):
+        need = "a >= 0 (convex cost)" if convex else "a <= 0 (concave utility)"
+        blk.fail(f"non-convex curve: quadratic coefficient a = {a}; need {need}")
+
+
+def check_curve(blk, convex):
+    """The rules of :func:`build_curve` on the parameters' current values (after a change):
+    monotone step prices, the sign of ``a``, and no quadratic term where the curve was built
+    linear (it would be ignored)."""
+    if hasattr(blk, "step_price"):
+        _check_steps(blk, [float(blk.step_price[k].value) for k in blk.K], convex)
+        return
+    a = float(blk.a.value)
+    _check_a(blk, a, convex)
+    if a != 0 and blk.config.a in (None, 0, 0.0):
+        blk.fail(f"parameter 'a' = {a}: the curve was built linear (a = 0), so a quadratic term "
+                 f"would be ignored; build the participant with a non-zero a")
 
 
 def curve_marginal(blk, x_value, t=None):

@@ -28,6 +28,13 @@ class FixedLoadData(ParticipantData):
     CONFIG.declare("p", ConfigValue(default=0.0, domain=series,
                                     doc="load: one number or one per period (power units)"))
 
+    #: the load keeps the domain of the option ``p`` it comes from
+    PARAM_DOMAINS = {"load": series}
+
+    def withdrawal_params(self):
+        """Its load goes to zero when it is withdrawn."""
+        return [self.load]
+
     def build_participant(self, market):
         self.load = Param(market.T, initialize=self.series("p", self.config.p, market),
                           mutable=True, doc="load (power units)")

@@ -47,9 +47,9 @@ from pyomo.common.config import ConfigValue
 from pyomo.environ import Binary, Constraint, Expression, Param, Var
 
 from pyomo_ecc.core.block import declare_block
-from pyomo_ecc.core.config import finite_float, nonnegative_float, nonnegative_series, steps
+from pyomo_ecc.core.config import finite_float, nonnegative_float, nonnegative_series, positive_float, steps
 from pyomo_ecc.participants.base import ParticipantData
-from pyomo_ecc.participants.curves import build_curve
+from pyomo_ecc.participants.curves import build_curve, check_curve
 
 
 class _CurveParticipantData(ParticipantData):
@@ -64,6 +64,17 @@ class _CurveParticipantData(ParticipantData):
     CONFIG.declare("c", ConfigValue(default=None, domain=finite_float, doc="constant term per hour"))
     CONFIG.declare("steps", ConfigValue(default=None, domain=steps,
                                         doc="stepwise curve: [(width, price), ...]"))
+
+    #: step widths and prices keep the domains of the ``steps`` option
+    PARAM_DOMAINS = {"step_q": positive_float, "step_price": finite_float}
+
+    def check_params(self):
+        q = self.qty
+        lo, hi = getattr(self, f"{q}_min"), getattr(self, f"{q}_max")
+        for t in hi:
+            if lo[t].value > hi[t].value:
+                self.fail(f"parameter '{q}_min[{t}]' = {lo[t].value} exceeds '{q}_max[{t}]' = {hi[t].value}")
+        check_curve(self, convex=self.direction > 0)
 
     def build_participant(self, market):
         cfg = self.config

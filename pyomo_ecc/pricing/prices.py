@@ -41,13 +41,9 @@ def price_weight(market, kind, t=None):
     raise ValueError(f"unknown price kind {kind!r}; use 'power', 'quantity' or 'hourly'")
 
 
-def price_frame(model, name):
-    """All prices called ``name`` in ``model`` as a DataFrame (index levels from the declarations).
-
-    Raises :class:`~pyomo_ecc.errors.PriceError` when the model was not solved by
-    :func:`pyomo_ecc.solve` (no duals, or duals of unknown sign) or when no block declares such a
-    price.
-    """
+def _price_rows(model, name, dual_of):
+    """(rows, levels, bases) of every price ``name`` in ``model``, from ``dual_of(constraint)``
+    (None: the model's dual suffix, which must hold every declared constraint)."""
     rows, levels = [], None
     basis = set()
     found_market = False
@@ -55,25 +51,40 @@ def price_frame(model, name):
         found_market = True
         if not mk.assembled:
             raise PriceError(f"market '{mk.name}' has not been solved: call pyomo_ecc.solve(model) first")
-        suffix = _dual_suffix(mk)
+        suffix = _dual_suffix(mk) if dual_of is None else None
         for d in mk.price_declarations():
             if d.price != name:
                 continue
-            if suffix is None or d.constraint not in suffix:
-                raise PriceError(f"no dual for constraint '{d.constraint.name}': solve the model with "
-                                 f"pyomo_ecc.solve(...) before asking for '{name}'")
-            if mk._pricing_basis is None:   # solved some other way: the duals' sign is unknown
-                raise PriceError(f"market '{mk.name}' was not solved by pyomo_ecc.solve: duals loaded "
-                                 f"by another route have no known sign convention (Ipopt's are "
-                                 f"reversed); solve with pyomo_ecc.solve(model, solver=...) for prices")
+            if dual_of is None:
+                if suffix is None or d.constraint not in suffix:
+                    raise PriceError(f"no dual for constraint '{d.constraint.name}': solve the model with "
+                                     f"pyomo_ecc.solve(...) before asking for '{name}'")
+                if mk._pricing_basis is None:   # solved some other way: the duals' sign is unknown
+                    raise PriceError(f"market '{mk.name}' was not solved by pyomo_ecc.solve: duals loaded "
+                                     f"by another route have no known sign convention (Ipopt's are "
+                                     f"reversed); solve with pyomo_ecc.solve(model, solver=...) for prices")
+                dual = suffix[d.constraint]
+            else:
+                dual = dual_of(d.constraint)
             weight = price_weight(mk, d.kind, d.t)
-            rows.append(d.index + (d.sign * suffix[d.constraint] / weight,))
+            rows.append(d.index + (d.sign * dual / weight,))
             levels = d.levels
         basis.add(mk._pricing_basis)
     if not found_market:
         raise PriceError(f"'{model.name}' contains no Market block")
     if levels is None:
         raise PriceError(f"no block in '{model.name}' declares a price called '{name}'")
+    return rows, levels, basis
+
+
+def price_frame(model, name):
+    """All prices called ``name`` in ``model`` as a DataFrame (index levels from the declarations).
+
+    Raises :class:`~pyomo_ecc.errors.PriceError` when the model was not solved by
+    :func:`pyomo_ecc.solve` (no duals, or duals of unknown sign) or when no block declares such a
+    price.
+    """
+    rows, levels, basis = _price_rows(model, name, None)
     df = pd.DataFrame(rows, columns=list(levels) + [name]).set_index(list(levels))
     df.attrs["pricing_basis"] = "; ".join(sorted(b for b in basis if b))
     return df
@@ -117,6 +128,16 @@ def price_frames(market, names):
     return out
 
 
+def price_series(model, name, dual_of=None):
+    """The prices ``name`` as a Series, from the model's duals or from ``dual_of(constraint)``
+    (duals in the solver layer's convention, e.g. a what-if's row duals): the same
+    normalisation as :func:`price_frame`."""
+    if dual_of is None:
+        return price_frame(model, name)[name]
+    rows, levels, _ = _price_rows(model, name, dual_of)
+    return pd.DataFrame(rows, columns=list(levels) + [name]).set_index(list(levels))[name]
+
+
 def prices(model):
     """Locational marginal prices: DataFrame indexed (``bus``, ``t``), column ``lmp``
     (currency per MWh).
@@ -150,8 +171,9 @@ def price_range(model, name="lmp", delta=1e-4, solver="highs"):
 
     as columns ``lower`` and ``upper`` (the smaller and the larger), next to the published
     price. Where they differ, any price between them clears the market; a side that makes the
-    model infeasible is infinite. The model is solved again at the end, so its values and duals
-    are those of the original problem. Costs ``(1 + 2 n)`` solves for ``n`` distinct constraints.
+    model infeasible is infinite. The model's values and duals are untouched (the shifted
+    problems are what-ifs, :mod:`pyomo_ecc.core.whatif`). Costs ``(1 + 2 n)`` solves for ``n``
+    distinct constraints.
 
     >>> import pyomo_ecc as ecc
     >>> m = ecc.load_case("seed002_double_auction").build()
@@ -162,37 +184,23 @@ def price_range(model, name="lmp", delta=1e-4, solver="highs"):
     """
     import math
 
-    from pyomo_ecc.errors import SolverError
-    from pyomo_ecc.solvers import Solver
+    from pyomo_ecc.core.whatif import MoveRHS, WhatIf
 
     published = price_frame(model, name)
     mks = markets_in(model)
     decls = [(mk, d) for mk in mks for d in mk.price_declarations() if d.price == name]
-    base = float(pyo.value(next(iter(model.component_data_objects(pyo.Objective, active=True)))))
-
-    def cost_with_shift(con, shift):
-        saved = con.expr
-        lo, body, up = con.lower, con.body, con.upper
-        con.set_value((None if lo is None else lo + shift, body, None if up is None else up + shift))
-        try:
-            Solver(solver).solve(model, diagnose=False)
-            obj = next(iter(model.component_data_objects(pyo.Objective, active=True)))
-            return float(pyo.value(obj))
-        except SolverError:
-            return math.inf if shift > 0 else -math.inf
-        finally:
-            con.set_value(saved)
-
+    engine = WhatIf(model, solver=solver)   # what-ifs on one compiled model; the model is untouched
+    base = engine.base.objective
     one_sided = {}
-    try:
-        for mk, d in decls:
-            key = id(d.constraint)
-            if key not in one_sided:
-                up = cost_with_shift(d.constraint, delta)
-                down = cost_with_shift(d.constraint, -delta)
-                one_sided[key] = ((base - down) / delta, (up - base) / delta)
-    finally:
-        Solver(solver).solve(model, diagnose=False)   # back to the original solution and duals
+    for mk, d in decls:
+        key = id(d.constraint)
+        if key in one_sided:
+            continue
+        up = engine.run([MoveRHS(d.constraint, delta)])
+        down = engine.run([MoveRHS(d.constraint, -delta)])
+        c_up = up.objective if up.ok else math.inf
+        c_down = down.objective if down.ok else -math.inf
+        one_sided[key] = ((base - c_down) / delta, (c_up - base) / delta)
     rows = []
     for mk, d in decls:
         w = price_weight(mk, d.kind, d.t)
