@@ -335,3 +335,19 @@ def test_reverse_flow_upper_voltage_limit_matches_ac():
     assert d.loc[(18, 0), "loss"] < -1.0 and d.loc[(18, 0), "voltage"] < -10.0
     assert ecc.price_frame(a, "v_max_price").loc[(18, 0), "v_max_price"] > 1.0
     assert d.loc[(18, 0), "lmp"] == pytest.approx(20.0 + 2 * 5.0 * a.pv.p[0].value, rel=1e-7)
+
+
+def test_curvature_term_leaves_the_fixed_point_unchanged(limits):
+    """With and without the losses' second-order term the iteration ends at the same prices
+    (the term and its gradient vanish there); 'auto' adds it here (quadratic DER offers)."""
+    out = {}
+    for mode in (False, True, "auto"):
+        m = build_feeder(limits, "losses")
+        it = solve_losses(m, curvature=mode)
+        out[mode] = dlmp(m)
+        assert it.curvature.iloc[0] == False                        # noqa: E712 (first: LinDistFlow)
+        assert bool(it.curvature.iloc[1:].any()) == (mode is not False)
+    for mode in (True, "auto"):
+        assert (out[mode] - out[False]).abs().max().max() < 1e-5
+    with pytest.raises(ValueError, match="curvature"):
+        solve_losses(build_feeder(limits, "losses"), curvature="yes")

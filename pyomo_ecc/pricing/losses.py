@@ -19,9 +19,12 @@ by a linear solver, and :func:`~pyomo_ecc.pricing.dlmp.dlmp` splits them into en
 congestion and voltage. Each re-solve changes mutable Params only and goes through one
 :class:`~pyomo_ecc.solvers.Solver` (:func:`resolve`).
 
-Plain successive linearisation neglects the curvature of the losses; on feeders with storage
-and near-linear offers it can cycle between vertices. With ``curvature=True`` (default) each
-iterate also carries the second-order term of the losses in the Lagrangian,
+Plain successive linearisation neglects the curvature of the losses; it converges in a few
+iterations on most feeders, but with storage and near-linear offers it can cycle between
+vertices. Then (``curvature="auto"``, the default: from the second iteration when some offer
+is quadratic, the iterates being QPs anyway, else as soon as the price change stops halving;
+``True``: from the second iteration) each iterate also carries the second-order term of the losses in the
+Lagrangian,
 
 .. math::
 
@@ -30,8 +33,10 @@ iterate also carries the second-order term of the losses in the Lagrangian,
 
 (:math:`\omega` the balance multipliers of the last solve): a convex QP whose term and
 gradient vanish at the fixed point, so the prices there are unchanged, and the iteration is a
-sequential QP that converges in a handful of iterations (5 on the 33-bus day with a battery
-and an EV load, where the plain iteration cycles). It stops with a
+sequential QP (5 iterations on the 33-bus day with a battery and an EV load, where the plain
+iteration cycles). The plain iterates stay LPs while they contract, which matters at scale:
+HiGHS's QP solver is slower than its simplex, and fails on some large QPs (the solver layer
+then falls back to a regularisation or to Ipopt on the same matrices). It stops with a
 :class:`~pyomo_ecc.errors.SolverError` after ``max_iter`` iterations.
 
 Example (two buses, 2 MW at the end of the line: the loss component is positive)::
@@ -70,6 +75,13 @@ def _lossy_networks(model):
     return nets
 
 
+def _quadratic_offers(nets):
+    """Whether any participant's as-bid cost is quadratic (the iterates are QPs anyway)."""
+    from pyomo.core.expr.visitor import polynomial_degree
+    return any(polynomial_degree(p.bid_cost) == 2 for net in nets
+               for p in net.market().participants())
+
+
 def resolve(solver, model):
     """One re-solve of the same model after its mutable Params changed (the only place the
     iteration touches the solver)."""
@@ -81,7 +93,7 @@ def _lmps(model):
     return price_frame(model, "lmp")["lmp"].to_numpy()
 
 
-def solve_losses(model, tol=1e-7, price_tol=1e-6, max_iter=50, solver="highs", curvature=True,
+def solve_losses(model, tol=1e-7, price_tol=1e-6, max_iter=50, solver="highs", curvature="auto",
                  progress=False):
     """Solve a market with a :class:`~pyomo_ecc.network.lindistflow.LinDistFlowLosses`
     network to the AC DistFlow operating point (see the module doc).
@@ -89,16 +101,21 @@ def solve_losses(model, tol=1e-7, price_tol=1e-6, max_iter=50, solver="highs", c
     ``tol``: largest error of a branch loss and largest rating excess (MW); ``price_tol``:
     largest change of any nodal price between the last two iterations (currency per MWh);
     ``solver``: a solver name or a :class:`~pyomo_ecc.solvers.Solver` (kept for every re-solve);
-    ``curvature``: add the losses' second-order term (see the module doc); ``progress``: a tqdm
-    bar.
+    ``curvature``: add the losses' second-order term (see the module doc): ``True`` from the
+    second iteration on, ``False`` never, ``"auto"`` (default) like ``True`` when an offer is
+    quadratic, else once the plain iteration stops contracting (a price change larger than half
+    the one before; the iterates stay LPs while it contracts); ``progress``: a tqdm bar.
 
     Returns a DataFrame indexed ``iteration`` (1 = the first solve) with ``objective``,
     ``losses_mw`` (total active losses, MW, summed over periods), ``loss_residual_mw``,
     ``rating_excess_mw``, ``price_change`` (currency per MWh; NaN at the first iteration),
-    ``solve_s`` and ``update_s`` (seconds solving, and re-linearising plus measuring), and
+    ``curvature`` (whether the iterate carried the second-order term), ``solve_s`` and
+    ``update_s`` (seconds solving, and re-linearising plus measuring), and
     ``converged``. The model is left at the last solution (values and duals).
     """
     from pyomo_ecc.solvers import Solver
+    if curvature not in (True, False, "auto"):
+        raise ValueError(f"curvature must be True, False or 'auto', got {curvature!r}")
     if not (tol > 0 and price_tol > 0):
         raise ValueError(f"tol and price_tol must be > 0, got {tol!r}, {price_tol!r}")
     if int(max_iter) != max_iter or max_iter < 1:
@@ -111,8 +128,10 @@ def solve_losses(model, tol=1e-7, price_tol=1e-6, max_iter=50, solver="highs", c
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=max_iter, desc="loss iterations")
-    rows, prev = [], None
+    rows, prev, prev_change = [], None, None
     nets = None
+    use_curvature = curvature is True
+    carried = False                 # whether the next iterate carries the second-order term
     try:
         for k in range(1, int(max_iter) + 1):
             t0 = time.perf_counter()
@@ -120,6 +139,8 @@ def solve_losses(model, tol=1e-7, price_tol=1e-6, max_iter=50, solver="highs", c
             t1 = time.perf_counter()
             if nets is None:
                 nets = _lossy_networks(model)
+                if curvature == "auto" and _quadratic_offers(nets):
+                    use_curvature = True   # a QP already: the term costs no change of solver
             lmp = _lmps(model)
             change = float(np.max(np.abs(lmp - prev))) if prev is not None else float("nan")
             cur, rat = 0.0, 0.0
@@ -129,14 +150,22 @@ def solve_losses(model, tol=1e-7, price_tol=1e-6, max_iter=50, solver="highs", c
                 cur, rat = max(cur, c), max(rat, r)
                 loss += float(net.losses().sum()) * net.market().power_unit_mw
             done = prev is not None and cur <= tol and rat <= tol and change <= price_tol
+            curved = carried
+            if (curvature == "auto" and not use_curvature and prev_change is not None
+                    and change > 0.5 * prev_change):
+                use_curvature = True       # the plain iteration does not contract: add the term
             if not done:
                 for net in nets:
                     net.relinearise()
-                    if curvature:
+                    if use_curvature:
                         net.set_curvature(_dual_suffix(net))
+                carried = use_curvature
             t2 = time.perf_counter()
-            rows.append((k, res.objective, loss, cur, max(rat, 0.0), change, t1 - t0, t2 - t1, done))
+            rows.append((k, res.objective, loss, cur, max(rat, 0.0), change, curved, t1 - t0,
+                         t2 - t1, done))
             prev = lmp
+            if k > 1:
+                prev_change = change
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss_residual=f"{cur:.1e}", price_change=f"{change:.1e}")
@@ -146,8 +175,8 @@ def solve_losses(model, tol=1e-7, price_tol=1e-6, max_iter=50, solver="highs", c
         if bar is not None:
             bar.close()
     out = pd.DataFrame(rows, columns=["iteration", "objective", "losses_mw", "loss_residual_mw",
-                                      "rating_excess_mw", "price_change", "solve_s", "update_s",
-                                      "converged"]).set_index("iteration")
+                                      "rating_excess_mw", "price_change", "curvature", "solve_s",
+                                      "update_s", "converged"]).set_index("iteration")
     model._loss_iterations = out
     if not out.converged.iloc[-1]:
         last = out.iloc[-1]
