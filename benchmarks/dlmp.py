@@ -18,8 +18,9 @@ by phase, in one process:
 Printed ratios: LinDistFlow end to end (build + solve + dlmp) over HiGHS alone, each loss
 iteration over one LinDistFlow solve, and the DLMP step over the dense alternative it avoids
 (the 999 x 999 path matrix R = A^-1 diag(r) A^-T with numpy, per period). DER offers are linear
-(``quadratic=False``), so LinDistFlow is an LP; the loss-aware iterates carry the losses'
-curvature and are convex QPs.
+(``quadratic=False``), so LinDistFlow is an LP, and so are the loss-aware iterates while the
+plain iteration contracts (``solve_losses(curvature="auto")``; the ``curvature`` column of the
+iteration table says when the second-order term, a QP, was added).
 
 Run: ``bash ecc.sh bench dlmp`` (``--buses 1000 --periods 1 24 --seed 2026``).
 """
@@ -102,8 +103,8 @@ def run(n, periods, seed, ac=True):
           f"(first {per.iloc[0]:.2f} s, then {per.iloc[1:].mean():.2f} s on average: solve "
           f"{it.solve_s.iloc[1:].mean():.2f} + re-linearise {it.update_s.iloc[1:].mean():.2f}), "
           f"dlmp {t_dlmp_l:.3f} s; losses {it.losses_mw.iloc[-1]:.4f} MW")
-    print(it[["losses_mw", "loss_residual_mw", "rating_excess_mw", "price_change", "solve_s",
-              "update_s"]].to_string())
+    print(it[["losses_mw", "loss_residual_mw", "rating_excess_mw", "price_change", "curvature",
+              "solve_s", "update_s"]].to_string())
     print(f"  ratio loss iteration / one LinDistFlow solve: first {per.iloc[0] / t_solve:.2f}, "
           f"later {per.iloc[1:].mean() / t_solve:.2f} (goal <= 3)")
     print(f"  loss-aware vs lossless DLMP: largest difference {(dl.lmp - d.lmp).abs().max():.3f} $/MWh; "
