@@ -26,7 +26,7 @@ from pyomo_ecc.mechanisms.vcg import vcg_payments  # noqa: F401
 from pyomo_ecc.network.ac_distflow import ACDistFlow  # noqa: F401
 from pyomo_ecc.network.copperplate import CopperPlate  # noqa: F401
 from pyomo_ecc.network.dc import DCNetwork  # noqa: F401
-from pyomo_ecc.network.lindistflow import LinDistFlow  # noqa: F401
+from pyomo_ecc.network.lindistflow import LinDistFlow, LinDistFlowLosses  # noqa: F401
 from pyomo_ecc.participants.flexible_load import FlexibleLoad  # noqa: F401
 from pyomo_ecc.participants.load import FixedLoad  # noqa: F401
 from pyomo_ecc.participants.producer import Consumer, Producer  # noqa: F401
@@ -35,7 +35,8 @@ from pyomo_ecc.participants.storage import Storage  # noqa: F401
 from pyomo_ecc.policy import (CarbonCap, CarbonCost, CertificateCap, CertificatePrice,  # noqa: F401
                               CertificateQuota, IntensityStandard)
 from pyomo_ecc.pricing.components import lmp_components  # noqa: F401
-from pyomo_ecc.pricing.dlmp import dlmp  # noqa: F401
+from pyomo_ecc.pricing.dlmp import dlmp, loss_factors  # noqa: F401
+from pyomo_ecc.pricing.losses import solve_losses  # noqa: F401
 from pyomo_ecc.pricing.prices import price_frame, price_range, prices  # noqa: F401
 from pyomo_ecc.results import dispatch, merchandising_surplus, summary, surplus, welfare  # noqa: F401
 from pyomo_ecc.solvers import Solver, SolveResult, diagnose_infeasibility, solve  # noqa: F401

@@ -13,6 +13,11 @@ model, print a summary (welfare, prices, dispatch, surplus, and the model's own 
 with ``--out`` also write ``prices.csv`` (bus, t, lmp) and ``dispatch.csv`` (participant, t,
 p_inj); with ``--plot`` draw the merit order of the first period.
 Without CASE it runs the embedded default case.
+``pyomo-ecc dlmp CASE [--periods N] [--losses] [--ac] [--out DIR] [--plot DIR]``  DLMPs of a
+feeder case: energy + loss + congestion + voltage by bus (and hour); ``--losses`` uses the
+loss-aware linear route (LinDistFlowLosses iterated to the AC operating point), ``--ac`` also
+solves AC DistFlow (Ipopt) and prints the difference; ``--out`` writes ``dlmp.csv``,
+``voltages.csv``, ``branch_flows.csv`` and the limit prices, ``--plot`` the pictures.
 """
 import argparse
 import os
@@ -150,6 +155,97 @@ def run(case_name=None, solver="highs", out_dir=None, out=None, plot=None, price
     return model
 
 
+# -- pyomo-ecc dlmp ------------------------------------------------------------------------------
+def dlmp_command(case_name, periods=None, losses=False, ac=False, out_dir=None, plot_dir=None,
+                 out=None):
+    """DLMPs of a feeder case (see the module doc); returns the ``dlmp`` frame."""
+    out = sys.stdout if out is None else out
+    from pyomo_ecc.errors import InputError
+    from pyomo_ecc.io.cases import load_case
+    from pyomo_ecc.models.feeder import build_feeder
+    from pyomo_ecc.pricing.dlmp import dlmp
+    from pyomo_ecc.pricing.losses import solve_losses
+    from pyomo_ecc.pricing.prices import price_frame
+    from pyomo_ecc.solvers import solve
+
+    case = load_case(case_name)
+    if case.model_name != "feeder":
+        raise InputError(f"case '{case.name}' is a '{case.model_name}' case; dlmp needs a feeder "
+                         f"case (model = \"feeder\")")
+    kind = "losses" if losses else case.data.get("network", {}).get("type", "lindistflow")
+    m = build_feeder(case, kind, periods=periods)
+    net = m.network
+    cur = m.config.currency
+    out.write(f"case     : {case.name} - {case.meta.get('title', '')}\n")
+    out.write(f"network  : {net.formulation}, {len(net.feeder.buses)} buses, {len(m.T)} period(s)\n")
+    iters = None
+    if kind == "losses":
+        iters = solve_losses(m)
+        _print_frame(f"loss iterations (each an LP/QP solved by HiGHS): losses and residuals in MW, "
+                     f"price change in {cur}/MWh, times in s", iters, out)
+    else:
+        solve(m, "ipopt" if kind == "ac_distflow" else "highs")
+    d = dlmp(m)
+    peak = d.lmp.groupby(level="t").max().idxmax()
+    title = (f"DLMP [{cur}/MWh] = energy + loss + congestion + voltage by bus"
+             + (f", period {peak} (the highest price)" if len(m.T) > 1 else ""))
+    _print_frame(title, d.xs(peak, level="t", drop_level=False) + 0.0, out)
+    if len(m.T) > 1:
+        _print_frame(f"lmp [{cur}/MWh] by bus (rows) and period (columns)",
+                     d.lmp.unstack("t").round(4), out)
+    if ac:
+        m_ac = build_feeder(case, "ac_distflow", periods=periods)
+        solve(m_ac, "ipopt")
+        d_ac = dlmp(m_ac)
+        cmp = d[["lmp"]].join(d_ac.lmp.rename("ac_lmp"))
+        cmp["difference"] = cmp.lmp - cmp.ac_lmp
+        for comp in ("loss", "congestion", "voltage"):
+            cmp[f"{comp}_difference"] = d[comp] - d_ac[comp]
+        _print_frame(f"against AC DistFlow (Ipopt), period {peak} [{cur}/MWh]",
+                     cmp.xs(peak, level="t", drop_level=False) + 0.0, out)
+        out.write(f"\nlargest |lmp - AC lmp| over every bus and period: "
+                  f"{cmp.difference.abs().max():.3g} {cur}/MWh\n")
+    limits = {}
+    for name in ("branch_price", "v_min_price", "v_max_price"):
+        try:
+            frame = price_frame(m, name)
+        except Exception:   # not declared by this network (no such limit)
+            continue
+        limits[name] = frame
+    if out_dir is not None:
+        dd = Path(out_dir)
+        dd.mkdir(parents=True, exist_ok=True)
+        d.to_csv(dd / "dlmp.csv")
+        net.voltages().to_csv(dd / "voltages.csv")
+        net.branch_flows().to_csv(dd / "branch_flows.csv")
+        written = ["dlmp.csv", "voltages.csv", "branch_flows.csv"]
+        for name, frame in limits.items():
+            frame.to_csv(dd / f"{name}.csv")
+            written.append(f"{name}.csv")
+        if iters is not None:
+            iters.to_csv(dd / "iterations.csv")
+            written.append("iterations.csv")
+        out.write(f"\nwrote {', '.join(written)} to {dd}\n")
+    if plot_dir is not None:
+        import matplotlib
+        matplotlib.use("Agg")   # files, no window
+        import matplotlib.pyplot as plt
+
+        from pyomo_ecc import plot as pl
+        pd_ = Path(plot_dir)
+        pd_.mkdir(parents=True, exist_ok=True)
+        pictures = {"components.png": lambda ax: pl.dlmp_components(d, t=peak, ax=ax, currency=cur),
+                    "voltage.png": lambda ax: pl.voltage_profile(net, t=peak, ax=ax),
+                    "heatmap.png": lambda ax: pl.price_heatmap(d, ax=ax, currency=cur),
+                    "feeder.png": lambda ax: pl.feeder_map(net, d.lmp, t=peak, ax=ax, currency=cur)}
+        for fname, draw in pictures.items():
+            ax = draw(None)
+            ax.figure.savefig(pd_ / fname, dpi=110, bbox_inches="tight")
+            plt.close(ax.figure)
+        out.write(f"wrote {', '.join(pictures)} to {pd_}\n")
+    return d
+
+
 def vcg(case_name=None, solver="highs", backend="serial", workers=None, address=None, out_dir=None,
         out=None, progress=True):
     """VCG payments of every participant of ``case_name`` (what-ifs on one compiled model; a
@@ -203,6 +299,16 @@ def main(argv=None):
                        help="also print the one-sided prices (a range where the LP price is not unique)")
     p_run.add_argument("--plot", default=None, metavar="FILE.png",
                        help="draw supply, demand and the clearing point of the first period")
+    p_dlmp = sub.add_parser("dlmp", help="DLMPs of a feeder case: energy, loss, congestion, voltage")
+    p_dlmp.add_argument("case", help="feeder case name or path to a .toml case file")
+    p_dlmp.add_argument("--periods", type=int, default=None, metavar="N",
+                        help="solve the first N periods of the case")
+    p_dlmp.add_argument("--losses", action="store_true",
+                        help="loss-aware linear route (LinDistFlowLosses iterated to the AC point)")
+    p_dlmp.add_argument("--ac", action="store_true",
+                        help="also solve AC DistFlow (Ipopt) and print the price differences")
+    p_dlmp.add_argument("--out", default=None, metavar="DIR", help="directory for the CSV frames")
+    p_dlmp.add_argument("--plot", default=None, metavar="DIR", help="directory for the pictures")
     p_vcg = sub.add_parser("vcg", help="VCG payments of every participant of a case")
     p_vcg.add_argument("case", nargs="?", default=None, help=f"case name or .toml file (default: {DEFAULT_CASE})")
     p_vcg.add_argument("--solver", default="highs", help="highs (incremental, default) or any Pyomo solver")
@@ -235,6 +341,9 @@ def main(argv=None):
         elif args.command == "run":
             run(args.case, solver=args.solver, out_dir=args.out, plot=args.plot,
                 price_range=args.price_range)
+        elif args.command == "dlmp":
+            dlmp_command(args.case, periods=args.periods, losses=args.losses, ac=args.ac,
+                         out_dir=args.out, plot_dir=args.plot)
         elif args.command == "cge":
             from pyomo_ecc.models.cge_seed001 import cli as cge_cli
             argv_cge = ([args.case] if args.case else []) + ["--solver", args.solver]

@@ -47,6 +47,7 @@ Example (two buses; losses :math:`r\ell/s`)::
     >>> round(float(m.net.losses().iloc[0]) * 1000, 3)   # kW: r s (1 + loss)^2 MW
     5.051
 """
+import numpy as np
 from pyomo.environ import Constraint, Var, value
 
 from pyomo_ecc.core.block import declare_block
@@ -100,3 +101,15 @@ class ACDistFlowData(RadialNetworkData):
 
     def branch_loss(self, j, t):
         return value(self.r[j]) * value(self.l_sq[j, t]) / self.pu_per_unit
+
+    def current_gradient(self, t):
+        fd = self.feeder
+        s = self.pu_per_unit
+        p = np.array([value(self.p[j, t]) for j in fd.branches])
+        q = np.array([value(self.q[j, t]) for j in fd.branches])
+        lsq = np.array([value(self.l_sq[j, t]) for j in fd.branches])
+        vpar = np.array([value(self.v_sq[fd.parent[j], t]) for j in fd.branches])
+        return vpar, lsq, -2 * s ** 2 * p, -2 * s ** 2 * q
+
+    def rating_gradient(self, j, t, k):
+        return 2 * value(self.p[j, t]), 2 * value(self.q[j, t])

@@ -61,7 +61,8 @@ symbol                               attribute                                  
 voltage drop                         ``eq_v_drop[j, t]``
 root voltage                         ``eq_v_root[t]``
 voltage limits                       ``ineq_v_min[j, t]``, ``ineq_v_max[j, t]``
-polygon                              ``ineq_s_max[j, t, k]``                     sides ``K``
+polygon                              ``ineq_s_max[j, t, k]``                     sides ``K`` (``branch_price``)
+voltage limit prices                 ``ineq_v_min``, ``ineq_v_max``              ``v_min_price``, ``v_max_price``
 ===================================  ==========================================  =================================
 
 Example (two buses, 1 MW at the end of a 0.05 pu line)::
@@ -80,9 +81,10 @@ Example (two buses, 1 MW at the end of a 0.05 pu line)::
 import math
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 from pyomo.common.config import ConfigValue, In
-from pyomo.environ import Constraint, Param, Set, Var, value
+from pyomo.environ import Constraint, Expression, Param, Set, Var, value
 
 from pyomo_ecc.core.block import declare_block
 from pyomo_ecc.core.config import bus_label, flag, per_period, positive_float, series
@@ -292,12 +294,50 @@ class RadialNetworkData(NetworkData):
         return 0.0 if j == self.feeder.root else self.q[j, t]
 
     def price_declarations(self):
+        r"""Nodal prices ``lmp``, ``qlmp`` (currency per MWh, per Mvarh) from the balances, and the
+        prices of the limits: ``v_min_price``, ``v_max_price`` (currency per pu² of squared
+        voltage per hour, :math:`\ge 0`: what one pu² more room at that bus would save in one
+        hour) from ``ineq_v_min``/``ineq_v_max``, and ``branch_price`` (currency per MWh of branch
+        rating, :math:`\ge 0`) from ``ineq_s_max`` side by side (index ``branch``, ``t``,
+        ``side``; side 0 for a formulation with one rating constraint per branch)."""
+        cached = getattr(self, "_price_decls", None)
+        if cached is not None:      # the constraints never change once the market is assembled
+            return list(cached)
         out = []
-        for t in self.market().T:
+        periods = list(self.market().T)
+        pbal, qbal = self.eq_p_balance, self.eq_q_balance
+        for t in periods:
             for j in self.feeder.buses:
-                out.append(PriceDecl("lmp", (j, t), ("bus", "t"), self.eq_p_balance[j, t], +1, "power", t))
-                out.append(PriceDecl("qlmp", (j, t), ("bus", "t"), self.eq_q_balance[j, t], +1, "power", t))
+                out.append(PriceDecl("lmp", (j, t), ("bus", "t"), pbal[j, t], +1, "power", t))
+                out.append(PriceDecl("qlmp", (j, t), ("bus", "t"), qbal[j, t], +1, "power", t))
+        for j in self.B_vmin:
+            for t in periods:
+                out.append(PriceDecl("v_min_price", (j, t), ("bus", "t"), self.ineq_v_min[j, t], +1,
+                                     "hourly", t))
+        for j in self.B_vmax:
+            for t in periods:
+                out.append(PriceDecl("v_max_price", (j, t), ("bus", "t"), self.ineq_v_max[j, t], -1,
+                                     "hourly", t))
+        for idx in self.ineq_s_max:
+            j, t, k = (idx + (0,))[:3] if len(idx) == 2 else idx
+            out.append(PriceDecl("branch_price", (j, t, k), ("branch", "t", "side"),
+                                 self.ineq_s_max[idx], -1, "power", t))
+        self._price_decls = tuple(out)
         return out
+
+    # -- sensitivities (see pyomo_ecc.pricing.dlmp) ----------------------------------------------
+    def has_current(self):
+        """Whether the formulation carries squared branch currents ``l_sq`` (losses)."""
+        return hasattr(self, "l_sq")
+
+    def current_gradient(self, t):
+        r"""Gradient of ``eq_current[j, t]`` at the solution: arrays over ``feeder.branches`` of the
+        coefficients of :math:`\ell_j, v_{\pi(j)}, P_j, Q_j` (None for a lossless model)."""
+        return None
+
+    def rating_gradient(self, j, t, k):
+        """Gradient ``(d/dP_j, d/dQ_j)`` of the rating constraint of branch ``j`` (side ``k``)."""
+        raise NotImplementedError
 
     # -- results -------------------------------------------------------------------------------
     def voltages(self):
@@ -364,6 +404,10 @@ class LinDistFlowData(RadialNetworkData):
             + math.sin(2 * math.pi * k / n) * self.q[j, t] <= kappa * self.s_max[j],
             doc="apparent-power limit (polygon)")
 
+    def rating_gradient(self, j, t, k):
+        n = self.config.polygon_sides
+        return math.cos(2 * math.pi * k / n), math.sin(2 * math.pi * k / n)
+
     def sensitivities(self):
         r"""Lossless voltage sensitivities to bus loads (pu² per power unit):
         ``(dv_dp, dv_dq)`` with :math:`\partial v_k/\partial P^L_i = -2 s R_{ki}` and
@@ -384,3 +428,194 @@ def _with_values(feeder, r, x):
     for j in feeder.branches:
         g.add_edge(feeder.parent[j], j, r=r[j], x=x[j])
     return g
+
+
+@declare_block("LinDistFlowLosses")
+class LinDistFlowLossesData(RadialNetworkData):
+    r"""LinDistFlow with losses: the DistFlow branch equations linearised around an operating point.
+
+    Same variables, balances and voltage drop as :mod:`~pyomo_ecc.network.ac_distflow` (the
+    losses :math:`r_j\ell_j/s` and :math:`x_j\ell_j/s` in the balances, :math:`(r_j^2+x_j^2)
+    \ell_j` in the voltage drop: all linear), with the two nonlinear constraints replaced by their
+    first-order expansion at the operating point :math:`(\hat P, \hat Q, \hat v)`
+    (mutable Params; :math:`\hat\ell` is the point's AC current, so the expansion of the
+    current, homogeneous of degree one in :math:`(P, Q, v)`, has no constant term):
+
+    .. math::
+
+        \hat v_{\pi(j),t}\,\ell_{j,t} + \hat\ell_{j,t}\,v_{\pi(j),t}
+          - 2 s^2 (\hat P_{j,t} P_{j,t} + \hat Q_{j,t} Q_{j,t}) = 0, \qquad
+        \hat\ell_{j,t} = \frac{s^2 (\hat P_{j,t}^2 + \hat Q_{j,t}^2)}{\hat v_{\pi(j),t}}
+
+        \cos\hat\phi_{j,t}\,P_{j,t} + \sin\hat\phi_{j,t}\,Q_{j,t} \le \overline{S}_j,
+        \qquad \hat\phi_{j,t} = \operatorname{atan2}(\hat Q_{j,t}, \hat P_{j,t})
+
+    (the second is the tangent of the rating circle in the direction of the operating point's
+    flow: a relaxation of :math:`P^2 + Q^2 \le \overline{S}^2`). Every iterate is an LP (a convex
+    QP with quadratic offers). :func:`pyomo_ecc.pricing.losses.solve_losses` re-linearises at
+    each solution until the operating point is a fixed point; there the constraints and their
+    gradients are those of AC DistFlow, so the solution and its duals satisfy the AC DistFlow
+    KKT conditions: the nodal prices are the AC prices, and the DLMP
+    (:func:`~pyomo_ecc.pricing.dlmp.dlmp`, operating-point route) has a loss component.
+
+    The squared current is an expression (the linearised current equation solved for
+    :math:`\ell`), so the model has LinDistFlow's rows plus the loss terms. The first operating
+    point is zero flow at flat voltage (:math:`\hat\ell = 0`): the first iterate is lossless
+    LinDistFlow (with the rating's tangent in the direction of the bus loads' flow).
+
+    ===============================  =================================  ============================
+    symbol                           attribute                          meaning
+    ===============================  =================================  ============================
+    :math:`\ell_{j,t}`               ``l_sq[j, t]`` (Expression)        squared current (pu²)
+    :math:`\hat P, \hat Q`           ``p_hat[j, t]``, ``q_hat[j, t]``   operating point flows
+    :math:`\hat v`                   ``v_hat[j, t]``                    operating point v² (by bus)
+    :math:`\hat\ell`                 ``l_hat[j, t]``                    operating point current
+    :math:`\cos\hat\phi`             ``c_p[j, t]``                      tangent direction (cos)
+    :math:`\sin\hat\phi`             ``c_q[j, t]``                      tangent direction (sin)
+    tangent rating                   ``ineq_s_max[j, t]``               price ``branch_price``
+    :math:`\rho_{j,t}`               ``rho[j, t]``                      losses' curvature
+    second-order term                ``prox_cost``                      added to the objective
+    ===============================  =================================  ============================
+    """
+
+    formulation = "LinDistFlow with losses"
+
+    def assemble(self):
+        market = self.market()
+        fd = self.feeder
+        s = self.pu_per_unit
+        v0 = self.config.v_root ** 2
+        init = {t: self._lossless_flows(t) for t in market.T}
+        # the first operating point is zero flow at flat voltage: the first iterate is LinDistFlow
+        self.p_hat = Param(self.E, market.T, initialize=0.0, mutable=True,
+                           doc="operating point: active flow")
+        self.q_hat = Param(self.E, market.T, initialize=0.0, mutable=True,
+                           doc="operating point: reactive flow")
+        self.v_hat = Param(self.B, market.T, initialize=v0, mutable=True,
+                           doc="operating point: squared voltage")
+        self.l_hat = Param(self.E, market.T, initialize=0.0, mutable=True,
+                           doc="operating point: squared current")
+
+        def direction(j, t, trig):   # the bus loads' flow until a solution is known
+            p, q = init[t][0][j], init[t][1][j]
+            phi = math.atan2(q, p) if (p or q) else 0.0
+            return trig(phi)
+
+        self.c_p = Param(self.E_rated, market.T, mutable=True,
+                         initialize=lambda b, j, t: direction(j, t, math.cos),
+                         doc="tangent direction of the rating (cos)")
+        self.c_q = Param(self.E_rated, market.T, mutable=True,
+                         initialize=lambda b, j, t: direction(j, t, math.sin),
+                         doc="tangent direction of the rating (sin)")
+        self._build_common()
+        self.eq_v_drop = Constraint(
+            self.E, market.T,
+            rule=lambda b, j, t: self.v_sq[j, t] == self.v_sq[fd.parent[j], t]
+            - 2 * s * (self.r[j] * self.p[j, t] + self.x[j] * self.q[j, t])
+            + (self.r[j] ** 2 + self.x[j] ** 2) * self._current(j, t),
+            doc="voltage drop along each branch")
+        self.l_sq = Expression(self.E, market.T, rule=lambda b, j, t: self._current(j, t),
+                               doc="squared current, linearised at the operating point (pu^2)")
+        self.ineq_s_max = Constraint(
+            self.E_rated, market.T,
+            rule=lambda b, j, t: self.c_p[j, t] * self.p[j, t] + self.c_q[j, t] * self.q[j, t]
+            <= self.s_max[j],
+            doc="apparent-power limit: tangent of the circle at the operating point's direction")
+        self.rho = Param(self.E, market.T, initialize=0.0, mutable=True,
+                         doc="curvature of the losses at the operating point (cost per unit^2)")
+        self.prox_cost = Expression(
+            expr=sum(0.5 * self.rho[j, t] * ((self.p[j, t] - self.p_hat[j, t]) ** 2
+                                             + (self.q[j, t] - self.q_hat[j, t]) ** 2)
+                     for j in fd.branches for t in market.T),
+            doc="second-order term of the losses (zero at a fixed point)")
+        market.add_hook(_add_prox_cost(self))
+
+    def _current(self, j, t):
+        """The linearised squared current of branch ``j`` (an expression in P, Q, v)."""
+        s = self.pu_per_unit
+        i = self.feeder.parent[j]
+        return (2 * s ** 2 * (self.p_hat[j, t] * self.p[j, t] + self.q_hat[j, t] * self.q[j, t])
+                - self.l_hat[j, t] * self.v_sq[i, t]) / self.v_hat[i, t]
+
+    def inflow_p(self, j, t):
+        if j == self.feeder.root:
+            return 0.0
+        return self.p[j, t] - self.r[j] * self._current(j, t) / self.pu_per_unit
+
+    def inflow_q(self, j, t):
+        if j == self.feeder.root:
+            return 0.0
+        return self.q[j, t] - self.x[j] * self._current(j, t) / self.pu_per_unit
+
+    def branch_loss(self, j, t):
+        return value(self.r[j]) * value(self.l_sq[j, t]) / self.pu_per_unit
+
+    # -- the operating point ---------------------------------------------------------------------
+    def relinearise(self):
+        """Move the operating point to the current solution (every period); returns nothing."""
+        fd = self.feeder
+        for t in self.market().T:
+            s = self.pu_per_unit
+            for j in fd.buses:
+                self.v_hat[j, t] = value(self.v_sq[j, t])
+            for j in fd.branches:
+                p, q = value(self.p[j, t]), value(self.q[j, t])
+                self.p_hat[j, t], self.q_hat[j, t] = p, q
+                # the current of the operating point, on the AC manifold
+                self.l_hat[j, t] = s ** 2 * (p ** 2 + q ** 2) / value(self.v_hat[fd.parent[j], t])
+            for j in self.E_rated:
+                p, q = value(self.p[j, t]), value(self.q[j, t])
+                if p or q:
+                    phi = math.atan2(q, p)
+                    self.c_p[j, t] = math.cos(phi)
+                    self.c_q[j, t] = math.sin(phi)
+
+    def set_curvature(self, duals):
+        r"""Second-order term: :math:`\rho_{j,t} = 2 s\,(\omega^p_{j,t} r_j + \omega^q_{j,t}
+        x_j)^+ / \hat v_{\pi(j),t}`, the curvature in :math:`P_j` and :math:`Q_j` of the
+        Lagrangian's loss terms, from the balance multipliers ``duals`` (a Suffix of the last
+        solve)."""
+        fd = self.feeder
+        s = self.pu_per_unit
+        for t in self.market().T:
+            for j in fd.branches:
+                w = (duals.get(self.eq_p_balance[j, t], 0.0) * value(self.r[j])
+                     + duals.get(self.eq_q_balance[j, t], 0.0) * value(self.x[j]))
+                self.rho[j, t] = 2 * s * max(w, 0.0) / value(self.v_hat[fd.parent[j], t])
+
+    def ac_residuals(self):
+        """How far the solution is from AC DistFlow: ``(current, rating)``, the largest error of
+        the active branch loss :math:`r_j\\,|\\ell_j - s^2(P_j^2+Q_j^2)/v_{\\pi(j)}|/s` (MW) and the
+        largest excess of :math:`\\sqrt{P^2+Q^2}` over a rating (MW)."""
+        fd = self.feeder
+        s = self.pu_per_unit
+        u = self.market().power_unit_mw
+        cur, rat = 0.0, 0.0
+        for t in self.market().T:
+            for j in fd.branches:
+                p, q, lsq = value(self.p[j, t]), value(self.q[j, t]), value(self.l_sq[j, t])
+                v = value(self.v_sq[fd.parent[j], t])
+                exact = s ** 2 * (p ** 2 + q ** 2) / max(v, 1e-12)
+                cur = max(cur, value(self.r[j]) * abs(lsq - exact) / s * u)
+            for j in self.E_rated:
+                p, q = value(self.p[j, t]), value(self.q[j, t])
+                rat = max(rat, (math.hypot(p, q) - value(self.s_max[j])) * u)
+        return cur, rat
+
+    def current_gradient(self, t):
+        fd = self.feeder
+        s = self.pu_per_unit
+        p = np.array([value(self.p_hat[j, t]) for j in fd.branches])
+        q = np.array([value(self.q_hat[j, t]) for j in fd.branches])
+        lsq = np.array([value(self.l_hat[j, t]) for j in fd.branches])
+        vpar = np.array([value(self.v_hat[fd.parent[j], t]) for j in fd.branches])
+        return vpar, lsq, -2 * s ** 2 * p, -2 * s ** 2 * q
+
+    def rating_gradient(self, j, t, k):
+        return value(self.c_p[j, t]), value(self.c_q[j, t])
+
+
+def _add_prox_cost(net):
+    def hook(market):
+        market.obj.expr = market.obj.expr + net.prox_cost
+    return hook

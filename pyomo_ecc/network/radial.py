@@ -281,3 +281,40 @@ def _finite(val, what, allow_inf=False):
     if np.isnan(v) or (np.isinf(v) and not allow_inf):
         raise InputError(f"{what} must be finite, got {v}")
     return v
+
+
+def synthetic_feeder(n, rng, base_kv=12.66, base_mva=10.0, load_mw=(0.002, 0.008), pf=0.95,
+                     window=25, length_km=(0.05, 0.3), ohm_per_km=(0.25, 0.45), x_over_r=(0.8, 1.6)):
+    r"""A seeded synthetic radial feeder: a networkx tree of ``n`` buses ``0..n-1`` (root 0).
+
+    Bus :math:`k \ge 1` hangs from a parent drawn uniformly from the ``window`` buses before it,
+    so the tree is long and branched like a distribution feeder (depth about :math:`2n/w`).
+    Each line has a length in ``length_km`` (km), a resistance in ``ohm_per_km`` and an
+    :math:`x/r` ratio in ``x_over_r``, converted to per unit on ``base_mva`` and ``base_kv``;
+    every non-root bus has an active load in ``load_mw`` (MW) at power factor ``pf``. All draws
+    come from ``rng`` (a :class:`numpy.random.Generator`), so a seed fixes the feeder.
+    ``graph.graph`` holds ``root`` and ``base_mva``.
+
+    >>> import numpy as np
+    >>> g = synthetic_feeder(50, np.random.default_rng(1))
+    >>> g.number_of_nodes(), g.number_of_edges(), len(find_cycle(g))
+    (50, 49, 0)
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise InputError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    if int(n) != n or n < 2:
+        raise InputError(f"a feeder needs at least two buses, got n = {n!r}")
+    n = int(n)
+    z_base = base_kv ** 2 / base_mva
+    g = nx.Graph(root=0, base_mva=base_mva)
+    g.add_node(0, load=0.0, q_load=0.0)
+    tan = float(np.tan(np.arccos(pf)))
+    for k in range(1, n):
+        parent = int(rng.integers(max(0, k - window), k))
+        length = rng.uniform(*length_km)
+        r_ohm = length * rng.uniform(*ohm_per_km)
+        x_ohm = r_ohm * rng.uniform(*x_over_r)
+        p = float(rng.uniform(*load_mw))
+        g.add_node(k, load=p, q_load=p * tan)
+        g.add_edge(parent, k, r=r_ohm / z_base, x=x_ohm / z_base)
+    return g

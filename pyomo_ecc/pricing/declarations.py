@@ -13,7 +13,9 @@ every solver to it), :math:`s` the declared sign, and :math:`w` the declared wei
 * ``kind="power"``: a balance in power units over period :math:`t`, :math:`w = \\Delta t_t\\,u`
   (hours times MW per power unit), so the price is in currency per MWh;
 * ``kind="quantity"``: a constraint on a quantity summed over periods (tonnes, certificates),
-  :math:`w = 1`, so the price is in currency per unit of that quantity.
+  :math:`w = 1`, so the price is in currency per unit of that quantity;
+* ``kind="hourly"``: a limit on a state held over period :math:`t` (a squared voltage in pu²),
+  :math:`w = \\Delta t_t`, so the price is in currency per unit of that state per hour.
 """
 from dataclasses import dataclass
 from typing import Any
@@ -26,8 +28,8 @@ class PriceDecl:
     ``price``: the price's name (``lmp``, ``carbon_price``, ...); ``index``: its labels as a
     dict of level name to value (e.g. ``{"bus": 3, "t": 0}``); ``constraint``: the constraint
     data object; ``sign``: +1 when a larger right-hand side means more of the priced quantity is
-    required (a load), -1 otherwise; ``kind``: ``"power"`` or ``"quantity"``; ``t``: the period
-    (for ``kind="power"``).
+    required (a load), -1 otherwise; ``kind``: ``"power"``, ``"quantity"`` or ``"hourly"``; ``t``: the
+    period (for ``kind="power"`` and ``"hourly"``).
     """
 
     price: str

@@ -15,7 +15,7 @@ from pyomo_ecc.core.market import markets_in
 from pyomo_ecc.errors import PriceError
 
 #: unit of each price kind, with the currency prepended
-PRICE_UNITS = {"power": "/MWh", "quantity": "/unit"}
+PRICE_UNITS = {"power": "/MWh", "quantity": "/unit", "hourly": "/(unit h)"}
 
 
 def _dual_suffix(model):
@@ -30,12 +30,15 @@ def _dual_suffix(model):
 
 def price_weight(market, kind, t=None):
     """The weight :math:`w` that turns a normalised dual into a price (see the module doc):
-    :math:`\\Delta t_t\\,u` for ``kind="power"``, 1 for ``kind="quantity"``."""
+    :math:`\\Delta t_t\\,u` for ``kind="power"``, 1 for ``kind="quantity"``,
+    :math:`\\Delta t_t` for ``kind="hourly"``."""
     if kind == "power":
         return float(market.dt[t]) * market.power_unit_mw
     if kind == "quantity":
         return 1.0
-    raise ValueError(f"unknown price kind {kind!r}; use 'power' or 'quantity'")
+    if kind == "hourly":
+        return float(market.dt[t])
+    raise ValueError(f"unknown price kind {kind!r}; use 'power', 'quantity' or 'hourly'")
 
 
 def _price_rows(model, name, dual_of):
@@ -109,6 +112,44 @@ def require_solved(model):
                              f"its last solve failed, or it was solved by another route (duals loaded "
                              f"that way have no known sign convention: Ipopt's are reversed); solve it "
                              f"with pyomo_ecc.solve(model, solver=...) first")
+
+
+def price_frames(market, names):
+    """Several declared prices of one solved ``market`` at once: ``{name: DataFrame}``, each
+    frame exactly as :func:`price_frame` publishes it, from one pass over the declarations
+    (what a decomposition reading many prices of a large network needs). A name that no block
+    declares maps to None."""
+    if not market.assembled:
+        raise PriceError(f"market '{market.name}' has not been solved: call pyomo_ecc.solve(model) first")
+    suffix = _dual_suffix(market)
+    wanted = set(names)
+    rows = {n: [] for n in names}
+    levels = {}
+    weights = {}
+    for d in market.price_declarations():
+        if d.price not in wanted:
+            continue
+        if suffix is None or d.constraint not in suffix:
+            raise PriceError(f"no dual for constraint '{d.constraint.name}': solve the model with "
+                             f"pyomo_ecc.solve(...) before asking for '{d.price}'")
+        if market._pricing_basis is None:
+            raise PriceError(f"market '{market.name}' was not solved by pyomo_ecc.solve: duals "
+                             f"loaded by another route have no known sign convention; solve with "
+                             f"pyomo_ecc.solve(model, solver=...) for prices")
+        key = (d.kind, d.t)
+        if key not in weights:
+            weights[key] = price_weight(market, d.kind, d.t)
+        rows[d.price].append(d.index + (d.sign * suffix[d.constraint] / weights[key],))
+        levels[d.price] = d.levels
+    out = {}
+    for n in names:
+        if n not in levels:
+            out[n] = None
+            continue
+        df = pd.DataFrame(rows[n], columns=list(levels[n]) + [n]).set_index(list(levels[n]))
+        df.attrs["pricing_basis"] = market._pricing_basis
+        out[n] = df
+    return out
 
 
 def price_series(model, name, dual_of=None):

@@ -1,0 +1,137 @@
+"""DLMP benchmark: a seeded 1000-bus radial feeder, LinDistFlow, the loss-aware route and AC.
+
+The feeder is :func:`pyomo_ecc.models.feeder.synthetic_market` (a networkx tree from
+:func:`pyomo_ecc.network.radial.synthetic_feeder`, seed ``--seed``): loads on every bus, DERs,
+one congested branch and a binding lower voltage limit, for 1 and 24 hourly periods. Phase
+by phase, in one process:
+
+* ``build``   - the market (participants, network) and its assembly into a Pyomo model;
+* ``solve``   - ``pyomo_ecc.solve`` (Pyomo -> HiGHS, values and duals back);
+* ``dlmp``    - ``pyomo_ecc.dlmp``: the declared prices read once, tree walks (LinDistFlow)
+  or one sparse LU and four adjoint solves per period (operating-point route);
+* ``highs``   - HiGHS alone on the same LP (its matrices extracted once beforehand, not timed):
+  ``passModel`` + ``run``, the peer for "LinDistFlow DLMP end to end";
+* loss-aware: ``solve_losses`` iterations (each one a HiGHS solve after changing mutable
+  Params, plus the re-linearisation), then ``dlmp``;
+* AC DistFlow (1 period): Ipopt solve and ``dlmp``.
+
+Printed ratios: LinDistFlow end to end (build + solve + dlmp) over HiGHS alone, each loss
+iteration over one LinDistFlow solve, and the DLMP step over the dense alternative it avoids
+(the 999 x 999 path matrix R = A^-1 diag(r) A^-T with numpy, per period). DER offers are linear
+(``quadratic=False``), so LinDistFlow is an LP, and so are the loss-aware iterates while the
+plain iteration contracts (``solve_losses(curvature="auto")``; the ``curvature`` column of the
+iteration table says when the second-order term, a QP, was added).
+
+Run: ``bash ecc.sh bench dlmp`` (``--buses 1000 --periods 1 24 --seed 2026``).
+"""
+import argparse
+import time
+
+import numpy as np
+
+
+def _timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def highs_alone(model):
+    """Solve the model's LP with highspy directly (matrices built first, not timed)."""
+    import highspy
+    import pyomo.environ as pyo
+    from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+    info = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
+    inf = highspy.kHighsInf
+    A = info.A
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = len(info.columns), A.shape[0]
+    lp.col_cost_ = info.c.toarray()[0].astype(float)
+    lp.col_lower_ = np.array([-inf if v.lb is None else v.lb for v in info.columns], dtype=float)
+    lp.col_upper_ = np.array([inf if v.ub is None else v.ub for v in info.columns], dtype=float)
+    kind = np.array([r.bound_type for r in info.rows], dtype=int)
+    rhs = np.asarray(info.rhs, dtype=float)
+    lp.row_lower_ = np.where(kind <= 0, rhs, -inf)
+    lp.row_upper_ = np.where(kind >= 0, rhs, inf)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_ = A.indptr, A.indices
+    lp.a_matrix_.value_ = A.data.astype(float)
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    t0 = time.perf_counter()
+    h.passModel(lp)
+    h.run()
+    dt = time.perf_counter() - t0
+    assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    obj = h.getInfo().objective_function_value + float(info.c_offset[0] if len(info.c_offset) else 0)
+    obj_model = float(pyo.value(model.obj))
+    return dt, obj, obj_model
+
+
+def run(n, periods, seed, ac=True):
+    import pyomo_ecc as ecc
+    from pyomo_ecc.models.feeder import synthetic_market
+    rows = {}
+    # -- LinDistFlow -----------------------------------------------------------------------
+    m, t_build = _timed(lambda: synthetic_market(n, np.random.default_rng(seed), periods=periods,
+                                                 quadratic=False).assemble())
+    _, t_solve = _timed(lambda: ecc.solve(m))
+    d, t_dlmp = _timed(lambda: ecc.dlmp(m))
+    t_highs, obj_h, obj_m = highs_alone(m)
+    _, t_jac = _timed(lambda: ecc.dlmp(m, method="jacobian"))
+    _, t_dense = _timed(lambda: m.network.feeder.path_matrix("r"))
+    rows["lindistflow"] = dict(build=t_build, solve=t_solve, dlmp=t_dlmp, highs=t_highs,
+                               dlmp_jacobian=t_jac, dense_R_once=t_dense)
+    print(f"\n== {n} buses, {periods} period(s), seed {seed} ==")
+    print(f"LinDistFlow: build {t_build:.2f} s, solve {t_solve:.2f} s, dlmp {t_dlmp:.3f} s "
+          f"(tree walks; sparse-adjoint route {t_jac:.3f} s); HiGHS alone {t_highs:.2f} s; "
+          f"objectives {obj_m:.6f} / {obj_h:.6f}")
+    print(f"  largest DLMP {d.lmp.max():.3f} $/MWh: congestion up to {d.congestion.max():.3f}, "
+          f"voltage up to {d.voltage.max():.3f}")
+    e2e = t_build + t_solve + t_dlmp
+    print(f"  ratio LinDistFlow DLMP end to end / HiGHS alone: {e2e / t_highs:.2f} "
+          f"(goal <= 3); solve + dlmp / HiGHS alone: {(t_solve + t_dlmp) / t_highs:.2f}")
+    print(f"  dlmp / (dense R for ONE period: {t_dense:.3f} s) x {periods}: "
+          f"{t_dlmp / (t_dense * periods):.3f}")
+    # -- loss-aware ------------------------------------------------------------------------
+    ml, t_build_l = _timed(lambda: synthetic_market(n, np.random.default_rng(seed), periods=periods,
+                                                    formulation="losses", quadratic=False).assemble())
+    it, t_loop = _timed(lambda: ecc.solve_losses(ml))
+    dl, t_dlmp_l = _timed(lambda: ecc.dlmp(ml))
+    per = (it.solve_s + it.update_s)
+    print(f"loss-aware: build {t_build_l:.2f} s, {len(it)} iterations in {t_loop:.2f} s "
+          f"(first {per.iloc[0]:.2f} s, then {per.iloc[1:].mean():.2f} s on average: solve "
+          f"{it.solve_s.iloc[1:].mean():.2f} + re-linearise {it.update_s.iloc[1:].mean():.2f}), "
+          f"dlmp {t_dlmp_l:.3f} s; losses {it.losses_mw.iloc[-1]:.4f} MW")
+    print(it[["losses_mw", "loss_residual_mw", "rating_excess_mw", "price_change", "curvature",
+              "solve_s", "update_s"]].to_string())
+    print(f"  ratio loss iteration / one LinDistFlow solve: first {per.iloc[0] / t_solve:.2f}, "
+          f"later {per.iloc[1:].mean() / t_solve:.2f} (goal <= 3)")
+    print(f"  loss-aware vs lossless DLMP: largest difference {(dl.lmp - d.lmp).abs().max():.3f} $/MWh; "
+          f"loss component up to {dl.loss.max():.3f}")
+    rows["losses"] = dict(build=t_build_l, loop=t_loop, iterations=len(it), dlmp=t_dlmp_l)
+    # -- AC ----------------------------------------------------------------------------------
+    if ac:
+        ma, t_build_a = _timed(lambda: synthetic_market(n, np.random.default_rng(seed), periods=periods,
+                                                        formulation="ac_distflow",
+                                                        quadratic=False).assemble())
+        _, t_solve_a = _timed(lambda: ecc.solve(ma, "ipopt"))
+        da, t_dlmp_a = _timed(lambda: ecc.dlmp(ma))
+        print(f"AC DistFlow: build {t_build_a:.2f} s, Ipopt {t_solve_a:.2f} s, dlmp {t_dlmp_a:.3f} s; "
+              f"loss-aware vs AC: largest |lmp difference| {(dl.lmp - da.lmp).abs().max():.2e} $/MWh")
+        rows["ac"] = dict(build=t_build_a, solve=t_solve_a, dlmp=t_dlmp_a)
+    return rows
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--buses", type=int, default=1000)
+    p.add_argument("--periods", type=int, nargs="+", default=[1, 24])
+    p.add_argument("--seed", type=int, default=2026)
+    a = p.parse_args(argv)
+    for periods in a.periods:
+        run(a.buses, periods, a.seed, ac=(periods == 1))
+
+
+if __name__ == "__main__":
+    main()
