@@ -380,8 +380,13 @@ class StandardForm(StandardFormData):
         self._param_arr = self._param_vector()
 
     def _param_vector(self):
-        return np.fromiter((np.nan if p.value is None else float(p.value) for p in self._param_list),
-                           dtype=float, count=len(self._param_list))
+        # ParamData keeps its value in ``_value``: read it directly (the ``value`` property costs
+        # ten times more, and this runs before every what-if)
+        try:
+            return np.fromiter((p._value for p in self._param_list), dtype=float, count=len(self._param_list))
+        except (TypeError, ValueError):   # a None or non-number value: compared one by one
+            return np.array([np.nan if not isinstance(p.value, (int, float)) else float(p.value)
+                             for p in self._param_list], dtype=float)
 
     def moved_params(self):
         """The parameters of the form whose value differs from the one it last followed (set
