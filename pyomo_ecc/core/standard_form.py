@@ -41,6 +41,7 @@ variables) raises :class:`StructureChanged`: compile again.
 >>> float(sf.c[sf.col_index[m.g.p[0]]]), delta.cost.tolist()
 (12.0, [0])
 """
+import operator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,6 +56,7 @@ from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 from pyomo_ecc.errors import ModelError
 
 INF = np.inf
+_VALUE = operator.attrgetter("_value")
 
 
 class StructureChanged(ModelError):
@@ -383,7 +385,7 @@ class StandardForm(StandardFormData):
         # ParamData keeps its value in ``_value``: read it directly (the ``value`` property costs
         # ten times more, and this runs before every what-if)
         try:
-            return np.fromiter((p._value for p in self._param_list), dtype=float, count=len(self._param_list))
+            return np.fromiter(map(_VALUE, self._param_list), dtype=float, count=len(self._param_list))
         except (TypeError, ValueError):   # a None or non-number value: compared one by one
             return np.array([np.nan if not isinstance(p.value, (int, float)) else float(p.value)
                              for p in self._param_list], dtype=float)

@@ -179,11 +179,16 @@ class Withdraw(_Change):
 
     def ops(self, model):
         blk = _find(model, self.participant, "participant")
+        cached = blk.__dict__.get("_ecc_withdrawal")
+        if cached is not None:   # the rule's changes, resolved once (they name fixed components)
+            return cached
         rule = getattr(blk, "withdrawal", None)
         if rule is None:
             raise InputError(f"what-if: '{self.participant}' is not a participant (it declares no "
                              f"withdrawal rule)")
-        return [op for ch in rule() for op in ch.ops(model)]
+        ops = [op for ch in rule() for op in ch.ops(model)]
+        blk.__dict__["_ecc_withdrawal"] = ops
+        return ops
 
 
 def withdraw(participant):
