@@ -39,6 +39,7 @@ that returns the built model, e.g. :class:`CaseRecipe`). Models other solvers ta
 Pyomo solver) are solved afresh per what-if inside :func:`applied`, which restores the model.
 """
 import math
+import operator
 import pickle
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -49,6 +50,9 @@ import pyomo.environ as pyo
 
 from pyomo_ecc.core.params import checked_value, owner
 from pyomo_ecc.errors import EccError, InfeasibleMarketError, InputError, ModelError, SolverError
+
+
+_VALUE = operator.attrgetter("_value")   # a ParamData's value, read without the property
 
 
 # -- changes ---------------------------------------------------------------------------------
@@ -636,13 +640,13 @@ class WhatIf:
         exprs = list(values.values())
         key = tuple(id(e) for e in exprs)
         hit = self._stacked.get(key)
-        if hit is None or any(p.value != v for p, v in zip(hit[0], hit[1])):
+        if hit is None or list(map(_VALUE, hit[0])) != hit[1]:
             import scipy.sparse as sp
             parts = [self.sf.expression(e) for e in exprs]
             params = list({id(p): p for e in exprs for p in identify_mutable_parameters(e)}.values())
             C = sp.csr_array(np.vstack([p[1] for p in parts]))
             quad = [(k, p[2]) for k, p in enumerate(parts) if p[2].nnz]
-            hit = self._stacked[key] = (params, [p.value for p in params], C,
+            hit = self._stacked[key] = (params, list(map(_VALUE, params)), C,
                                         np.array([p[0] for p in parts]), quad)
         _, _, C, c0, quad = hit
         v = c0 + C @ x
