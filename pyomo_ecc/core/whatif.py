@@ -78,7 +78,21 @@ class _Change:
 
     def __post_init__(self):
         first = fields(self)[0].name
-        object.__setattr__(self, first, _name(getattr(self, first)))
+        val = getattr(self, first)
+        if not isinstance(val, str):   # kept for this process (not pickled): no lookup by name
+            object.__setattr__(self, "_ref", val)
+        object.__setattr__(self, first, _name(val))
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_ref", None)
+        return state
+
+    def _component(self, model, kind):
+        ref = self.__dict__.get("_ref")
+        if ref is not None and ref.model() is model:
+            return ref
+        return _find(model, getattr(self, fields(self)[0].name), kind)
 
 
 @dataclass(frozen=True)
@@ -91,7 +105,7 @@ class SetParam(_Change):
 
 
     def ops(self, model):
-        comp = _find(model, self.param, "parameter")
+        comp = self._component(model, "parameter")
         if not isinstance(comp.parent_component(), pyo.Param):
             raise InputError(f"what-if: '{self.param}' is not a parameter")
         if comp.is_indexed():
@@ -112,7 +126,7 @@ class Fix(_Change):
 
 
     def ops(self, model):
-        comp = _find(model, self.var, "variable")
+        comp = self._component(model, "variable")
         datas = comp.values() if comp.is_indexed() else [comp]
         out = []
         for v in datas:
@@ -131,7 +145,7 @@ class Unfix(_Change):
 
 
     def ops(self, model):
-        comp = _find(model, self.var, "variable")
+        comp = self._component(model, "variable")
         return [("unfix", v, None) for v in (comp.values() if comp.is_indexed() else [comp])]
 
 
@@ -148,7 +162,7 @@ class MoveRHS(_Change):
             raise InputError(f"what-if: right-hand side shift of '{self.constraint}' must be finite")
 
     def ops(self, model):
-        comp = _find(model, self.constraint, "constraint")
+        comp = self._component(model, "constraint")
         return [("rhs", c, float(self.delta)) for c in (comp.values() if comp.is_indexed() else [comp])]
 
 
@@ -160,7 +174,7 @@ class Deactivate(_Change):
 
 
     def ops(self, model):
-        return [("active", _find(model, self.component, "component"), False)]
+        return [("active", self._component(model, "component"), False)]
 
 
 @dataclass(frozen=True)
@@ -171,7 +185,7 @@ class Activate(_Change):
 
 
     def ops(self, model):
-        return [("active", _find(model, self.component, "component"), True)]
+        return [("active", self._component(model, "component"), True)]
 
 
 @dataclass(frozen=True)
@@ -182,7 +196,7 @@ class Withdraw(_Change):
 
 
     def ops(self, model):
-        blk = _find(model, self.participant, "participant")
+        blk = self._component(model, "participant")
         cached = blk.__dict__.get("_ecc_withdrawal")
         if cached is not None:   # the rule's changes, resolved once (they name fixed components)
             return cached
@@ -190,7 +204,9 @@ class Withdraw(_Change):
         if rule is None:
             raise InputError(f"what-if: '{self.participant}' is not a participant (it declares no "
                              f"withdrawal rule)")
-        ops = [op for ch in rule() for op in ch.ops(model)]
+        # its own deactivation is a "retire": the rule fixed what it injects (no check needed)
+        ops = [("retire", op[1], False) if op[0] == "active" and op[1] is blk else op
+               for ch in rule() for op in ch.ops(model)]
         blk.__dict__["_ecc_withdrawal"] = ops
         return ops
 
@@ -255,7 +271,7 @@ def _apply(ops, touched):
                 else:
                     obj.set_value((None if lo is None else lo + arg, body, None if up is None else up + arg))
                 touched.constraints.append(obj)
-            elif kind == "active":
+            elif kind in ("active", "retire"):
                 datas = list(obj.values()) if obj.is_indexed() else [obj]
                 for d in datas:
                     undo.append(("active", d, d.active))
