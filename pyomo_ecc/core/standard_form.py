@@ -421,11 +421,11 @@ class StandardForm(StandardFormData):
                     numbers.add(i)
             activity |= {i for i, con in enumerate(self.rows)
                          if self._row_on[i] != bool(con.active and _effective_active(con.parent_block(), cache))}
-        by_params = False
+        by_params = set()
         for p in params or ():
             hit = rows_dep.get(p)
             if hit:
-                by_params = True
+                by_params |= hit
             dirty_terms |= terms_dep.get(p, set())
             dirty_cols |= cols_dep.get(p, set())
             k = self._param_pos.get(p)
@@ -484,7 +484,7 @@ class StandardForm(StandardFormData):
         # the vectorised pass re-evaluates its numbers (which reads the activity compiled before)
         touched = numbers | set(activity)
         if by_params:
-            done, ch, cf, stale = self._update_param_rows(set(activity))
+            done, ch, cf, stale = self._update_param_rows(set(activity), by_params)
             changed.extend(ch)
             coefs.extend(cf)
             numbers = (numbers - done) | stale   # rows rewritten since: evaluated one by one
@@ -529,26 +529,33 @@ class StandardForm(StandardFormData):
                 has_lo.append(lo)
                 has_up.append(up)
                 expr_ids.append(expr_id)
-            self._row_eval = dict(rows=np.array(rows, dtype=int), coefs=_Coefs(lists),
+            where = np.full(self.m, -1, dtype=int)
+            where[np.array(rows, dtype=int)] = np.arange(len(rows))
+            self._row_eval = dict(rows=np.array(rows, dtype=int), where=where, coefs=_Coefs(lists),
                                   cpos=np.array(cpos, dtype=int), kpos=np.array(kpos, dtype=int),
                                   vpos=np.array(vpos, dtype=int), owner=np.array(owner, dtype=int),
                                   has_lo=np.array(has_lo, dtype=bool), has_up=np.array(has_up, dtype=bool),
                                   expr=np.array(expr_ids, dtype=np.int64))
         return self._row_eval
 
-    def _update_param_rows(self, skip):
-        """Evaluate every parameter row at once; return (rows handled, rows whose bounds changed,
-        coefficient changes, rows rewritten since: another expression, left to the caller)."""
+    def _update_param_rows(self, skip, dirty):
+        """Evaluate the parameter rows at once (one vectorised pass) and apply those in ``dirty``
+        (the rows of the parameters that changed; the others cannot have moved); return (rows
+        handled, rows whose bounds changed, coefficient changes, rows rewritten since: another
+        expression, left to the caller)."""
         ev = self._param_rows()
-        rows = ev["rows"]
-        if not len(rows):
+        if not len(ev["rows"]) or not dirty:
             return set(), [], [], set()
+        sel = ev["where"][np.fromiter(dirty, dtype=int, count=len(dirty))]
+        sel = np.sort(sel[sel >= 0])
+        rows = ev["rows"][sel]
         vals = ev["coefs"].values()
         current = np.fromiter((id(self.rows[i].expr) for i in rows), dtype=np.int64, count=len(rows))
-        ok = current == ev["expr"]
-        c = vals[ev["cpos"]]
-        lo = np.where(ev["has_lo"], vals[ev["cpos"] + 1] - c, -INF)
-        up = np.where(ev["has_up"], vals[ev["cpos"] + 2] - c, INF)
+        ok = current == ev["expr"][sel]
+        cpos = ev["cpos"][sel]
+        c = vals[cpos]
+        lo = np.where(ev["has_lo"][sel], vals[cpos + 1] - c, -INF)
+        up = np.where(ev["has_up"][sel], vals[cpos + 2] - c, INF)
         r = rows[ok]
         self._row_lo_on[r], self._row_up_on[r] = lo[ok], up[ok]
         coefs = []
@@ -568,6 +575,7 @@ class StandardForm(StandardFormData):
         moved = (new_lo != self.row_lower[rk]) | (new_up != self.row_upper[rk])
         self.row_lower[rk], self.row_upper[rk] = new_lo, new_up
         return set(r[keep].tolist()), rk[moved].tolist(), coefs, set(rows[~ok].tolist())
+
 
     def _row_symbolic(self, i):
         """Row i with its parameters kept symbolic: ``(id of the expression, [(position in A.data,
@@ -748,8 +756,11 @@ class _Coefs:
     def values(self):
         v = self.beta.copy()
         if len(self.rows):
-            pv = np.array([p.value for p in self.params], dtype=float)
-            np.add.at(v, self.rows, self.alpha * pv[self.cols])
+            try:
+                pv = np.fromiter(map(_VALUE, self.params), dtype=float, count=len(self.params))
+            except (TypeError, ValueError):
+                pv = np.array([p.value for p in self.params], dtype=float)
+            v += np.bincount(self.rows, weights=self.alpha * pv[self.cols], minlength=self.n)
         for k, terms in self.generic:
             v[k] = _num_list(terms)
         return v
