@@ -62,6 +62,7 @@ from pyomo.core.expr.visitor import polynomial_degree
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from pyomo_ecc.errors import SolverError
+from pyomo_ecc.pricing.prices import _dual_suffix
 
 #: default tolerance on every scaled violation (HiGHS and Ipopt work to 1e-7 .. 1e-8)
 TOL = 1e-6
@@ -73,14 +74,6 @@ def _empty():
     return pd.DataFrame(columns=_COLUMNS).set_index("item")
 
 
-def _dual_suffix(model):
-    blk = model
-    while blk is not None:
-        s = blk.component("dual")
-        if isinstance(s, pyo.Suffix):
-            return s
-        blk = blk.parent_block()
-    return None
 
 
 def _frame(items, kind, scaled, absolute, tol_report):
@@ -249,22 +242,9 @@ def _matrix_checks(model, info, objs, suffix, floor):
         grad = np.asarray(c.toarray()[0], dtype=float)   # the compiled (linear) objective
     else:
         grad = _gradient(obj, cols)
-    red = grad - A.T @ yrow
-    contrib = abs(A.multiply(yrow[:, None])).max(axis=0).toarray().ravel() if A.nnz else np.zeros(len(cols))
     lb = np.array([-np.inf if v.lb is None else v.lb for v in cols], dtype=float)
     ub = np.array([np.inf if v.ub is None else v.ub for v in cols], dtype=float)
-    width = np.maximum(1.0, np.abs(x))
-    with np.errstate(invalid="ignore"):
-        dist_lo = np.where(np.isfinite(lb), np.maximum(x - lb, 0.0) / width, np.inf)
-        dist_up = np.where(np.isfinite(ub), np.maximum(ub - x, 0.0) / width, np.inf)
-    s = sigma * red
-    scale = np.maximum.reduce([np.ones(len(cols)), np.abs(grad), contrib])
-    # a positive reduced cost needs the variable at its lower bound, a negative one at its
-    # upper bound: the violation is the smaller of the scaled reduced cost and the relative
-    # distance from that bound (an interior variable needs r = 0)
-    scaled = np.minimum(np.abs(s) / scale, np.where(s > 0, dist_lo, dist_up))
-    scaled = np.where(np.isnan(scaled), np.inf, scaled)
-    parts.append(_frame(cols, "stationarity", scaled, np.abs(s), floor))
+    parts.append(_reduced_cost_violation(cols, x, lb, ub, grad, A, yrow, sigma, floor))
     return parts
 
 
@@ -278,6 +258,9 @@ def _reduced_cost_violation(cols, x, lb, ub, grad, A, yrow, sigma, floor):
         dist_up = np.where(np.isfinite(ub), np.maximum(ub - x, 0.0) / width, np.inf)
     s = sigma * red
     scale = np.maximum.reduce([np.ones(len(cols)), np.abs(grad), contrib])
+    # a positive reduced cost needs the variable at its lower bound, a negative one at its
+    # upper bound: the violation is the smaller of the scaled reduced cost and the relative
+    # distance from that bound (an interior variable needs r = 0)
     scaled = np.minimum(np.abs(s) / scale, np.where(s > 0, dist_lo, dist_up))
     scaled = np.where(np.isnan(scaled), np.inf, scaled)
     return _frame(cols, "stationarity", scaled, np.abs(s), floor)

@@ -1,7 +1,13 @@
-"""Progress bars: tqdm when it is installed (the ``progress`` extra), silent otherwise."""
-try:
-    from tqdm.auto import tqdm  # noqa: F401
-except ImportError:  # pragma: no cover - tqdm is optional
-    def tqdm(iterable=None, **kwargs):
-        """Stand-in for ``tqdm.tqdm`` when tqdm is not installed: the iterable itself."""
-        return iterable
+"""Progress bars: tqdm when it is installed (the ``progress`` extra) and asked for, imported on
+first use (importing pyomo_ecc needs only the core requirements)."""
+
+
+def tqdm(it, **kw):
+    """tqdm's progress bar over ``it`` when tqdm is installed and not ``disable``-d; else ``it``."""
+    if kw.get("disable"):
+        return it
+    try:
+        from tqdm.auto import tqdm as bar
+    except ImportError:  # pragma: no cover - tqdm is optional
+        return it
+    return bar(it, **kw)

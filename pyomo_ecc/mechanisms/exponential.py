@@ -88,15 +88,7 @@ from pyomo_ecc.mechanisms.privacy import (PrivacySpec, Sensitivity, _participant
                                           seed_normalisation, sensitivity as spec_sensitivity)
 from pyomo_ecc.mechanisms.samplers import HitAndRun, Samples, ess, from_bounds, rhat
 
-def tqdm(it, **kw):
-    """tqdm's progress bar when it is installed and asked for (imported on first use)."""
-    if kw.get("disable"):
-        return it
-    try:
-        from tqdm.auto import tqdm as bar
-    except ImportError:  # pragma: no cover
-        return it
-    return bar(it, **kw)
+from pyomo_ecc.core.progress import tqdm  # noqa: E402
 
 MODES = ("finite", "continuous")
 

@@ -65,15 +65,7 @@ from scipy.special import log_ndtr, ndtr, ndtri
 
 from pyomo_ecc.errors import InputError, ModelError
 
-def tqdm(it, **kw):
-    """tqdm's progress bar when it is installed and asked for (imported on first use)."""
-    if kw.get("disable"):
-        return it
-    try:
-        from tqdm.auto import tqdm as bar
-    except ImportError:  # pragma: no cover
-        return it
-    return bar(it, **kw)
+from pyomo_ecc.core.progress import tqdm  # noqa: E402
 
 #: slack below which a row counts as active at the Chebyshev centre (scaled)
 _TOL = 1e-9
