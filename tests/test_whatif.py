@@ -390,3 +390,24 @@ def test_a_whatif_highs_fails_on_is_answered_by_the_fallback_and_checked(monkeyp
     w.fallback = ()
     out = w.run(scale_loads(m, 1.05))
     assert out.status == "error" and "no solver answered: highs:" in out.reason
+
+
+@pytest.mark.unit
+def test_worst_violation_names_the_row_or_bound_and_scales_it():
+    m = ecc.Market()
+    m.g = ecc.Producer(bus="A", b=10.0, p_max=100)
+    m.d = ecc.FixedLoad(bus="A", p=60)
+    sf = standard_form(m)
+    j = sf.col_index[m.g.p[0]]
+    x = np.zeros(sf.n)
+    x[j] = 60.0
+    assert sf.worst_violation(x) == (0.0, None)
+    x[j] = 130.0                                   # over p_max = 100 and over the balance 60
+    v, (kind, k) = sf.worst_violation(x)
+    assert kind == "row" and v == pytest.approx(70.0 / 60.0)
+    assert sf.rows[k] is m.network_copperplate.eq_p_balance[0]   # 70/60 beats p_max's 30/100
+    m.g.p[0].fix(50.0)                             # a fixed column: bounds 50..50
+    sf.update(variables=[m.g.p[0]])
+    x[j] = 60.0
+    assert sf.worst_violation(x) == (pytest.approx(10.0 / 50.0), ("col", j))
+    m.g.p[0].unfix()

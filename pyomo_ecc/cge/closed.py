@@ -66,19 +66,15 @@ import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 
+from pyomo_ecc.core.config import number
 from pyomo_ecc.errors import InputError, ModelError
 
 LOWER = 1e-8
 
 
 def _num(x, what):
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        raise InputError(f"{what}: expected a number, got {x!r}") from None
-    if not np.isfinite(v):
-        raise InputError(f"{what}: must be finite, got {v}")
-    return v
+    """A finite number (strings and booleans refused), the error naming ``what``."""
+    return number(x, what)
 
 
 class ClosedEconomy(pyo.ConcreteModel):

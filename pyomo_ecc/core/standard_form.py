@@ -144,21 +144,16 @@ class StandardFormData:
         """``(scaled violation, what)`` of the worst row or column bound at ``x``: the violation
         divided by max(1, |bound|), and the row (``("row", i)``) or column (``("col", j)``)."""
         best = (0.0, None)
+        checks = [("col", self.col_lower, self.col_upper, x)] if self.n else []
         if self.m:
-            ax = self.A @ x
-            for bound, gap in ((self.row_lower, self.row_lower - ax), (self.row_upper, ax - self.row_upper)):
-                scale = np.maximum(1.0, np.abs(np.where(np.isfinite(bound), bound, 0.0)))
-                v = np.where(np.isfinite(bound), gap, 0.0) / scale
-                i = int(np.argmax(v))
-                if v[i] > best[0]:
-                    best = (float(v[i]), ("row", i))
-        if self.n:
-            for bound, gap in ((self.col_lower, self.col_lower - x), (self.col_upper, x - self.col_upper)):
-                scale = np.maximum(1.0, np.abs(np.where(np.isfinite(bound), bound, 0.0)))
-                v = np.where(np.isfinite(bound), gap, 0.0) / scale
-                j = int(np.argmax(v))
-                if v[j] > best[0]:
-                    best = (float(v[j]), ("col", j))
+            checks.insert(0, ("row", self.row_lower, self.row_upper, self.A @ x))
+        for what, lower, upper, val in checks:
+            for bound, gap in ((lower, lower - val), (upper, val - upper)):
+                finite = np.isfinite(bound)
+                v = np.where(finite, gap, 0.0) / np.maximum(1.0, np.abs(np.where(finite, bound, 0.0)))
+                k = int(np.argmax(v))
+                if v[k] > best[0]:
+                    best = (float(v[k]), (what, k))
         return best
 
     def violation(self, x):
