@@ -645,17 +645,31 @@ def solve(model, solver="highs", options=None, tee=False, diagnose=True):
     return Solver(solver, options=options, tee=tee).solve(model, diagnose=diagnose)
 
 
-@dataclass
 class HighsRun:
     """One HiGHS run of a :class:`HighsModel`: ``status`` ('optimal', 'infeasible' or HiGHS's
     own status text), column values ``x``, row duals (d objective / d row bound, in the model's
-    own sense), objective in the model's own sense, and HiGHS's status text."""
+    own sense), objective in the model's own sense, and HiGHS's status text.
 
-    status: str
-    x: object = None
-    row_dual: object = None
-    objective: float = float("nan")
-    highs_status: str = ""
+    ``duals``: instead of ``row_dual``, a function that reads them (called once, on the first
+    access of :attr:`row_dual`): a what-if that asks for no prices never pays for reading
+    thousands of duals out of HiGHS."""
+
+    __slots__ = ("status", "x", "_row_dual", "_duals", "objective", "highs_status")
+
+    def __init__(self, status, x=None, row_dual=None, objective=float("nan"), highs_status="",
+                 duals=None):
+        self.status, self.x, self.objective, self.highs_status = status, x, objective, highs_status
+        self._row_dual, self._duals = row_dual, duals
+
+    @property
+    def row_dual(self):
+        if self._duals is not None:
+            self._row_dual, self._duals = self._duals(), None
+        return self._row_dual
+
+    def __repr__(self):
+        return (f"HighsRun(status={self.status!r}, objective={self.objective!r}, "
+                f"highs_status={self.highs_status!r})")
 
     def duals_by_constraint(self, sf):
         duals = ComponentMap(zip(sf.rows, (float(y) for y in self.row_dual)))
@@ -803,10 +817,13 @@ class HighsModel:
                 return out
         if status != S.kOptimal:
             return HighsRun(text, highs_status=text)
-        sol = h.getSolution()
-        x = np.asarray(sol.col_value, dtype=float)
-        duals = np.asarray(sol.row_dual, dtype=float) * sf.sense if sol.dual_valid else None
-        return HighsRun("optimal", x, duals, sf.objective_value(x), text)
+        sol = h.getSolution()   # a copy: its duals are read only if asked for (HighsRun.row_dual)
+        x = np.fromiter(sol.col_value, dtype=float, count=sf.n)
+        duals = None
+        if sol.dual_valid:
+            def duals(sol=sol, m=sf.m, sense=sf.sense):
+                return np.fromiter(sol.row_dual, dtype=float, count=m) * sense
+        return HighsRun("optimal", x, None, sf.objective_value(x), text, duals=duals)
 
 
 def ipopt_qp(sf, tol=1e-10):

@@ -138,15 +138,25 @@ class StandardFormData:
 
     def objective_value(self, x):
         """The objective (in the model's own sense) at ``x``."""
-        return self.sense * float(self.c0 + self.c @ x + 0.5 * x @ (self.Q @ x))
+        quad = 0.5 * x @ (self.Q @ x) if self.Q.nnz else 0.0
+        return self.sense * float(self.c0 + self.c @ x + quad)
 
-    def worst_violation(self, x):
+    def worst_violation(self, x, tol=None):
         """``(scaled violation, what)`` of the worst row or column bound at ``x``: the violation
-        divided by max(1, |bound|), and the row (``("row", i)``) or column (``("col", j)``)."""
+        divided by max(1, |bound|), and the row (``("row", i)``) or column (``("col", j)``).
+
+        With ``tol``: ``(0.0, None)`` as soon as no absolute violation exceeds ``tol`` (the
+        scaled violation is at most the absolute one, so nothing above ``tol`` is missed); the
+        scaled pass runs only when some bound is violated by more than ``tol``."""
         best = (0.0, None)
         checks = [("col", self.col_lower, self.col_upper, x)] if self.n else []
         if self.m:
             checks.insert(0, ("row", self.row_lower, self.row_upper, self.A @ x))
+        if tol is not None:   # -inf / +inf bounds give -inf gaps here, never NaN for finite values
+            worst = [float(np.max(np.maximum(lo - val, val - up), initial=-INF))
+                     for _, lo, up, val in checks]
+            if all(w <= tol for w in worst):   # a NaN value falls through to the scaled pass
+                return best
         for what, lower, upper, val in checks:
             for bound, gap in ((lower, lower - val), (upper, val - upper)):
                 finite = np.isfinite(bound)
@@ -205,8 +215,10 @@ class StandardForm(StandardFormData):
     def _init_columns(self, cols):
         self.columns = cols
         self.col_index = ComponentMap((v, j) for j, v in enumerate(cols))
+        self._col_of = {id(v): j for j, v in enumerate(cols)}   # the form keeps every column alive
 
     def _add_column(self, v):
+        self._col_of[id(v)] = len(self.columns)
         self.col_index[v] = len(self.columns)
         self.columns.append(v)
 
@@ -229,6 +241,7 @@ class StandardForm(StandardFormData):
                 up[i] = float(rhs)
         self.rows = rows
         self.row_index = where
+        self._row_of = {id(c): i for i, c in enumerate(rows)}   # the form keeps every row alive
         self.A = sp.csr_array(A[first]) if first else sp.csr_array((0, len(self.columns)))
         self.row_lower = np.array(lo, dtype=float)
         self.row_upper = np.array(up, dtype=float)
@@ -371,9 +384,13 @@ class StandardForm(StandardFormData):
                     note(cols, identify_mutable_parameters(b), j)
         self._deps = (rows, terms, cols)
         params = ComponentSet(rows) | ComponentSet(terms) | ComponentSet(cols)
-        self._param_values = ComponentMap((p, p.value) for p in params)
-        self._param_list = list(self._param_values)
-        self._param_pos = ComponentMap((p, k) for k, p in enumerate(self._param_list))
+        self._param_list = list(params)
+        self._param_old = [p.value for p in self._param_list]   # the values last followed
+        empty = frozenset()
+        # id(param) -> (its rows, objective terms, columns, position): one dict look-up per
+        # parameter in update() (the form keeps every parameter alive, so ids stay unique)
+        self._param_hits = {id(p): (rows.get(p, empty), terms.get(p, empty), cols.get(p, empty), k)
+                            for k, p in enumerate(self._param_list)}
         self._param_arr = self._param_vector()
 
     def _param_vector(self):
@@ -394,22 +411,23 @@ class StandardForm(StandardFormData):
         moved = np.flatnonzero((now != self._param_arr) & ~(np.isnan(now) & np.isnan(self._param_arr)))
         return [self._param_list[k] for k in moved]
 
-    def update(self, params=None, variables=None, constraints=None, blocks=None):
+    def update(self, params=None, variables=None, constraints=None, blocks=None, memo=None):
         """Bring the form up to date with the model; return the :class:`Delta`.
 
         With no argument every parameter, column and row is compared with what was compiled (a
         full scan); a what-if that knows what it touched passes ``params`` (ParamData),
         ``variables`` (VarData: fixing, unfixing, bounds), ``constraints`` (ConstraintData:
         activation, a rewritten right-hand side) and ``blocks`` (activation of every row inside).
+        ``memo``: a dict the caller keeps while no constraint can be added to the model (e.g.
+        during a batch of what-ifs): the rows of each block are then looked up once.
         """
         if self._deps is None:
             raise ModelError("this standard form was compiled with track=False: it cannot follow changes")
-        rows_dep, terms_dep, cols_dep = self._deps
         numbers, activity, dirty_terms, dirty_cols = set(), set(), set(), set()
         cache = {}
         if params is None and variables is None and constraints is None and blocks is None:
             self._check_new_constraints()
-            params = [p for p, old in self._param_values.items() if p.value != old]
+            params = [p for p, old in zip(self._param_list, self._param_old) if p.value != old]
             dirty_cols = set(range(self.n))
             for i, con in enumerate(self.rows):
                 if id(con.expr) != self._row_expr[i]:
@@ -417,39 +435,54 @@ class StandardForm(StandardFormData):
             activity |= {i for i, con in enumerate(self.rows)
                          if self._row_on[i] != bool(con.active and _effective_active(con.parent_block(), cache))}
         by_params = set()
+        hits, old, arr = self._param_hits, self._param_old, self._param_arr
         for p in params or ():
-            hit = rows_dep.get(p)
-            if hit:
-                by_params |= hit
-            dirty_terms |= terms_dep.get(p, set())
-            dirty_cols |= cols_dep.get(p, set())
-            k = self._param_pos.get(p)
-            if k is not None:
-                self._param_values[p] = p.value
-                self._param_arr[k] = np.nan if p.value is None else float(p.value)
+            hit = hits.get(id(p))
+            if hit is None:   # a parameter that enters nothing of the active model
+                continue
+            rows, terms, cols, k = hit
+            by_params |= rows
+            dirty_terms |= terms
+            dirty_cols |= cols
+            val = p.value
+            old[k] = val
+            arr[k] = np.nan if val is None else float(val)
+        col_of, row_of = self._col_of, self._row_of
         for v in variables or ():
-            j = self.col_index.get(v)
+            j = col_of.get(id(v))
             if j is not None:   # a variable outside the active model changes nothing
                 dirty_cols.add(j)
         for c in constraints or ():
-            i = self.row_index.get(c)
+            i = row_of.get(id(c))
             if i is None:
                 if c.active and _effective_active(c.parent_block(), cache):
                     raise StructureChanged(f"constraint '{c.name}' was not active when the form was compiled")
                 continue
             numbers.add(i)
         for b in blocks or ():
-            for c in b.component_data_objects(pyo.Constraint, descend_into=True):
-                i = self.row_index.get(c)
-                if i is not None:
-                    activity.add(i)
-                elif c.active and _effective_active(c.parent_block(), cache):
-                    raise StructureChanged(f"constraint '{c.name}' was not active when the form was compiled")
+            rows = None if memo is None else memo.get(id(b))
+            if rows is None:
+                rows = self._block_rows(b, cache)
+                if memo is not None:
+                    memo[id(b)] = rows
+            activity.update(rows)
         delta = Delta()
         delta.col_bounds = self._update_cols(sorted(dirty_cols))
         delta.row_bounds, delta.coefs = self._update_rows(numbers, activity - numbers, cache, by_params)
         delta.cost, delta.hessian, delta.offset = self._update_terms(sorted(dirty_terms))
         return delta
+
+    def _block_rows(self, b, cache):
+        """The rows of the constraints inside block ``b`` (a constraint active there but not a
+        row raises :class:`StructureChanged`)."""
+        rows, row_of = [], self._row_of
+        for c in b.component_data_objects(pyo.Constraint, descend_into=True):
+            i = row_of.get(id(c))
+            if i is not None:
+                rows.append(i)
+            elif c.active and _effective_active(c.parent_block(), cache):
+                raise StructureChanged(f"constraint '{c.name}' was not active when the form was compiled")
+        return rows
 
     def _check_new_constraints(self):
         n = sum(1 for _ in self.model.component_data_objects(pyo.Constraint, active=True, descend_into=True))
@@ -526,8 +559,10 @@ class StandardForm(StandardFormData):
                 expr_ids.append(expr_id)
             where = np.full(self.m, -1, dtype=int)
             where[np.array(rows, dtype=int)] = np.arange(len(rows))
+            cend = cpos[1:] + [len(lists)]
             self._row_eval = dict(rows=np.array(rows, dtype=int), where=where, coefs=_Coefs(lists),
-                                  cpos=np.array(cpos, dtype=int), kpos=np.array(kpos, dtype=int),
+                                  cpos=np.array(cpos, dtype=int), cend=np.array(cend, dtype=int),
+                                  kpos=np.array(kpos, dtype=int),
                                   vpos=np.array(vpos, dtype=int), owner=np.array(owner, dtype=int),
                                   has_lo=np.array(has_lo, dtype=bool), has_up=np.array(has_up, dtype=bool),
                                   expr=np.array(expr_ids, dtype=np.int64))
@@ -544,7 +579,10 @@ class StandardForm(StandardFormData):
         sel = ev["where"][np.fromiter(dirty, dtype=int, count=len(dirty))]
         sel = np.sort(sel[sel >= 0])
         rows = ev["rows"][sel]
-        vals = ev["coefs"].values()
+        # only the entries of the selected rows are evaluated (into their places of ``vals``)
+        needed = _ranges(ev["cpos"][sel], ev["cend"][sel])
+        vals = np.empty(ev["coefs"].n)
+        vals[needed] = ev["coefs"].values(needed)
         current = np.fromiter((id(self.rows[i].expr) for i in rows), dtype=np.int64, count=len(rows))
         ok = current == ev["expr"][sel]
         cpos = ev["cpos"][sel]
@@ -744,11 +782,17 @@ class _Coefs:
                     which.append(params.setdefault(key, (len(params), par))[0])
         self.beta, self.generic = beta, generic
         self.params = [p for _, p in sorted(params.values(), key=lambda t: t[0])]
-        self.rows = np.array(rows, dtype=int)
+        self.rows = np.array(rows, dtype=int)   # non-decreasing: entry k's terms are contiguous
         self.alpha = np.array(alphas, dtype=float)
         self.cols = np.array(which, dtype=int)
+        self.start = np.searchsorted(self.rows, np.arange(self.n + 1))
+        self._generic_at = dict(generic)
 
-    def values(self):
+    def values(self, entries=None):
+        """The value of every entry; with ``entries`` (an int array), of those only, in order
+        (only their parameters are read)."""
+        if entries is not None:
+            return self._values_of(np.asarray(entries, dtype=int))
         v = self.beta.copy()
         if len(self.rows):
             try:
@@ -759,6 +803,39 @@ class _Coefs:
         for k, terms in self.generic:
             v[k] = _num_list(terms)
         return v
+
+
+    def _values_of(self, entries):
+        v = self.beta[entries]
+        lo, hi = self.start[entries], self.start[entries + 1]
+        counts = hi - lo
+        idx = _ranges(lo, hi)   # the terms of the entries
+        total = len(idx)
+        if total:
+            params = self.params
+            cols = self.cols[idx]
+            try:
+                pv = np.fromiter((params[c]._value for c in cols.tolist()), dtype=float, count=total)
+            except (TypeError, ValueError, AttributeError):
+                pv = np.array([params[c].value for c in cols.tolist()], dtype=float)
+            v += np.bincount(np.repeat(np.arange(len(entries)), counts), weights=self.alpha[idx] * pv,
+                             minlength=len(entries))
+        if self._generic_at:
+            for pos, k in enumerate(entries.tolist()):
+                terms = self._generic_at.get(k)
+                if terms is not None:
+                    v[pos] = _num_list(terms)
+        return v
+
+
+def _ranges(lo, hi):
+    """``concatenate([arange(a, b) for a, b in zip(lo, hi)])`` without the Python loop."""
+    counts = hi - lo
+    total = int(counts.sum())
+    if not total:
+        return np.zeros(0, dtype=int)
+    first = np.cumsum(counts) - counts
+    return np.arange(total) + np.repeat(lo - first, counts)
 
 
 def _num_list(terms):
