@@ -493,13 +493,15 @@ class StandardForm(StandardFormData):
             raise StructureChanged(f"the active objective of model '{self.model.name}' changed")
 
     def _update_cols(self, js):
-        changed = []
-        for j in js:
-            lo, up = self._col_bounds(self.columns[j])
-            if lo != self.col_lower[j] or up != self.col_upper[j]:
-                self.col_lower[j], self.col_upper[j] = lo, up
-                changed.append(j)
-        return np.array(changed, dtype=int)
+        """Re-read the bounds of the columns ``js`` (sorted); return those that changed."""
+        if not len(js):
+            return np.zeros(0, dtype=int)
+        js = np.asarray(js, dtype=int)
+        cols, bounds = self.columns, self._col_bounds
+        lo, up = np.array([bounds(cols[j]) for j in js.tolist()], dtype=float).reshape(-1, 2).T
+        moved = (lo != self.col_lower[js]) | (up != self.col_upper[js])
+        self.col_lower[js], self.col_upper[js] = lo, up
+        return js[moved]
 
     def _update_rows(self, numbers, activity, cache, by_params=()):
         """Re-evaluate the rows in ``numbers`` (coefficients and bounds; ``by_params``: those
@@ -531,14 +533,17 @@ class StandardForm(StandardFormData):
             c = vals[0]
             self._row_lo_on[i] = vals[1] - c if has_lo else -INF
             self._row_up_on[i] = vals[2] - c if has_up else INF
-        for i in touched:
-            con = self.rows[i]
-            on = bool(con.active and _effective_active(con.parent_block(), cache))
-            self._row_on[i] = on
-            lo, up = (self._row_lo_on[i], self._row_up_on[i]) if on else (-INF, INF)
-            if lo != self.row_lower[i] or up != self.row_upper[i]:
-                self.row_lower[i], self.row_upper[i] = lo, up
-                changed.append(i)
+        if touched:
+            idx = np.fromiter(touched, dtype=int, count=len(touched))
+            rows = self.rows
+            on = np.fromiter((bool(c.active and _effective_active(c.parent_block(), cache))
+                              for c in map(rows.__getitem__, idx.tolist())), dtype=bool, count=len(idx))
+            self._row_on[idx] = on
+            lo = np.where(on, self._row_lo_on[idx], -INF)
+            up = np.where(on, self._row_up_on[idx], INF)
+            moved = (lo != self.row_lower[idx]) | (up != self.row_upper[idx])
+            self.row_lower[idx], self.row_upper[idx] = lo, up
+            changed.extend(idx[moved].tolist())
         return np.array(sorted(set(changed)), dtype=int), coefs
 
     def _param_rows(self):

@@ -245,6 +245,16 @@ class Touched:
         return dict(params=self.params, variables=self.variables, constraints=self.constraints,
                     blocks=self.blocks)
 
+    def merged(self, other):
+        """What this and ``other`` touched together (the form reads the model's state, so the
+        order does not matter; a block is listed once)."""
+        out = Touched()
+        out.params = self.params + other.params
+        out.variables = self.variables + other.variables
+        out.constraints = self.constraints + other.constraints
+        out.blocks = list({id(b): b for b in self.blocks + other.blocks}.values())
+        return out
+
 
 def _apply(ops, touched):
     """Apply ``ops``; return the undo log (apply it reversed to restore)."""
@@ -474,6 +484,8 @@ class WhatIf:
         self.fallback = tuple(fallback)
         self.sf = self.live = self._basis = None
         self.recompiles = 0
+        self._batch = None     # while run_many runs a batch: {"memo": rows of each block}
+        self._pending = None   # the last what-if's undo, not yet pushed (inside a batch)
         from pyomo_ecc.core.market import assemble_all
         assemble_all(self.model)
         self._compile()
@@ -488,6 +500,9 @@ class WhatIf:
         from pyomo_ecc.solvers import HighsModel
         self.sf = self.live = self._basis = None
         self._parts, self._stacked, self._price_maps = {}, {}, {}
+        self._pending = None   # the new form is compiled from the model as it stands
+        if self._batch is not None:
+            self._batch["memo"] = {}
         if self.solver != "highs":
             return
         try:
@@ -513,7 +528,7 @@ class WhatIf:
         """
         values = dict(values or {})
         ops = resolve(self.model, changes)
-        if self.incremental:
+        if self.incremental and self._batch is None:   # a batch checks once, at its start
             self._follow_outside_changes()
         touched = Touched()
         undo = _apply(ops, touched)
@@ -524,7 +539,12 @@ class WhatIf:
             back = Touched()
             _undo(undo, back)
             if self.incremental:
-                self._push(back)
+                if self._batch is not None and self._basis is not None:
+                    # inside a batch the live model stays at this what-if: the next one pushes
+                    # the difference (this undo and its own changes, in one update)
+                    self._pending = back if self._pending is None else self._pending.merged(back)
+                else:
+                    self._push(back)
         if self.incremental and self._basis is None:   # the base solution's basis, for warm starts
             if ops or not out.ok:
                 self.live.run()
@@ -559,9 +579,14 @@ class WhatIf:
         return self.base
 
     def _push(self, touched):
+        """Bring the form and the live model up to date with what ``touched`` lists (and the
+        pending undo of the previous what-if of a batch)."""
         from pyomo_ecc.core.standard_form import StructureChanged
+        if self._pending is not None:
+            touched, self._pending = self._pending.merged(touched), None
+        memo = None if self._batch is None else self._batch["memo"]
         try:
-            delta = self.sf.update(**touched.as_kwargs())
+            delta = self.sf.update(**touched.as_kwargs(), memo=memo)
         except StructureChanged:
             self.recompiles += 1
             self._compile()
@@ -639,7 +664,7 @@ class WhatIf:
 
     def _violated(self, x, status):
         """Why the solution ``x`` is not accepted (empty when it satisfies every row and bound)."""
-        v, what = self.sf.worst_violation(x)
+        v, what = self.sf.worst_violation(x, tol=self.FEASIBILITY_TOL)
         if v <= self.FEASIBILITY_TOL:
             return ""
         kind, k = what
@@ -654,8 +679,8 @@ class WhatIf:
             return {}
         from pyomo.core.expr.visitor import identify_mutable_parameters
         exprs = list(values.values())
-        key = tuple(id(e) for e in exprs)
-        hit = self._stacked.get(key)
+        key = tuple(map(id, exprs))
+        hit = self._stacked.get(key)   # it keeps its expressions: their ids stay theirs
         if hit is None or list(map(_VALUE, hit[0])) != hit[1]:
             import scipy.sparse as sp
             parts = [self.sf.expression(e) for e in exprs]
@@ -663,12 +688,12 @@ class WhatIf:
             C = sp.csr_array(np.vstack([p[1] for p in parts]))
             quad = [(k, p[2]) for k, p in enumerate(parts) if p[2].nnz]
             hit = self._stacked[key] = (params, list(map(_VALUE, params)), C,
-                                        np.array([p[0] for p in parts]), quad)
-        _, _, C, c0, quad = hit
+                                        np.array([p[0] for p in parts]), quad, exprs)
+        _, _, C, c0, quad, _ = hit
         v = c0 + C @ x
         for k, Q in quad:
             v[k] += 0.5 * x @ (Q @ x)
-        return dict(zip(values.keys(), (float(a) for a in v)))
+        return dict(zip(values.keys(), v.tolist()))
 
     def _expression(self, expr):
         """The standard-form parts of ``expr``, cached while its parameters keep their values."""
@@ -754,10 +779,8 @@ class WhatIf:
         values = {k: _name(v) for k, v in (values or {}).items()}
         prices = [prices] if isinstance(prices, str) else list(prices)
         if backend == "serial":
-            from pyomo_ecc.core.progress import tqdm
             named = {k: self.model.find_component(v) for k, v in values.items()}
-            return [self.run(ch, prices, named, name, diagnose)
-                    for name, ch in tqdm(items, desc="what-ifs", disable=not progress)]
+            return self._run_batch(items, prices, named, diagnose, progress)
         recipe = self._recipe()
         job = _Job(recipe, self.solver, self.options, self.fallback, prices, values, diagnose)
         chunks = _chunks(items, workers or 2)
@@ -772,6 +795,36 @@ class WhatIf:
         else:
             raise InputError(f"unknown backend {backend!r}; choose 'serial', 'processes' or 'dask'")
         return [o for chunk in done for o in chunk]
+
+    def _run_batch(self, items, prices, values, diagnose, progress=False):
+        """Run the what-ifs ``items`` (``[(name, changes)]``) as one batch.
+
+        Between two what-ifs of a batch only the engine runs: each what-if's changes are applied
+        and undone by :func:`_apply` / :func:`_undo`, which report everything they touch, so
+        nothing else can move in the model. Hence (i) parameters set outside the engine are
+        looked for once, before the batch, not before every what-if; (ii) a what-if's undo is
+        not pushed on its own: the next what-if pushes the difference between the two (its
+        changes and the undo, one update of the form and one push to HiGHS; the live model is
+        the same as after base -> what-if -> base -> next what-if, and every solve starts from
+        the base basis); (iii) the rows of a block are looked up once. After the batch the last
+        undo is pushed and the parameters are compared once more: if any moved during the batch
+        (a change whose ``ops`` sets parameters itself), the batch is run again what-if by
+        what-if, each checking first."""
+        from pyomo_ecc.core.progress import tqdm
+        loop = tqdm(items, desc="what-ifs", disable=not progress)
+        if not self.incremental:
+            return [self.run(ch, prices, values, name, diagnose) for name, ch in loop]
+        self._follow_outside_changes()
+        self._batch = {"memo": {}}
+        try:
+            outs = [self.run(ch, prices, values, name, diagnose) for name, ch in loop]
+        finally:
+            self._batch = None
+            if self.incremental:
+                self._push(Touched())   # the last what-if's undo
+        if self.incremental and self.sf.moved_params():
+            outs = [self.run(ch, prices, values, name, diagnose) for name, ch in items]
+        return outs
 
     def _recipe(self):
         if self.recipe is not None:
@@ -814,7 +867,7 @@ class _Job:
         if eng is None:
             eng = _WORKER_ENGINES[key] = WhatIf(self.recipe, self.solver, self.options, self.fallback)
         named = {k: eng.model.find_component(v) for k, v in self.values.items()}
-        return [eng.run(ch, self.prices, named, name, self.diagnose) for name, ch in chunk]
+        return eng._run_batch(chunk, self.prices, named, self.diagnose)
 
 
 def _chunks(items, k):
