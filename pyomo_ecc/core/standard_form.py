@@ -143,7 +143,8 @@ class StandardFormData:
 
     def worst_violation(self, x, tol=None):
         """``(scaled violation, what)`` of the worst row or column bound at ``x``: the violation
-        divided by max(1, |bound|), and the row (``("row", i)``) or column (``("col", j)``).
+        divided by max(1, |bound|), and the row (``("row", i)``) or column (``("col", j)``); a
+        NaN value against a finite bound counts as an infinite violation.
 
         With ``tol``: ``(0.0, None)`` as soon as no absolute violation exceeds ``tol`` (the
         scaled violation is at most the absolute one, so nothing above ``tol`` is missed); the
@@ -161,6 +162,7 @@ class StandardFormData:
             for bound, gap in ((lower, lower - val), (upper, val - upper)):
                 finite = np.isfinite(bound)
                 v = np.where(finite, gap, 0.0) / np.maximum(1.0, np.abs(np.where(finite, bound, 0.0)))
+                v[np.isnan(v)] = INF   # a value that is not a number violates every finite bound
                 k = int(np.argmax(v))
                 if v[k] > best[0]:
                     best = (float(v[k]), (what, k))

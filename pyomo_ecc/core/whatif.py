@@ -283,6 +283,11 @@ def _apply(ops, touched):
                 touched.constraints.append(obj)
             elif kind in ("active", "retire"):
                 datas = list(obj.values()) if obj.is_indexed() else [obj]
+                # activating an entry of an indexed component activates the component too
+                # (Pyomo): its own flag is restored after the entries'
+                parent = obj.parent_component()
+                if parent is not obj or obj.is_indexed():
+                    undo.append(("flag", parent, parent._active))
                 for d in datas:
                     undo.append(("active", d, d.active))
                     d.activate() if arg else d.deactivate()
@@ -322,6 +327,8 @@ def _undo(undo, touched=None):
             obj.activate() if old else obj.deactivate()
             if touched is not None:
                 _touch_active(obj, touched)
+        elif kind == "flag":   # an indexed component's own flag (its entries are restored)
+            obj._active = old
 
 
 def _check_blocks(ops):
