@@ -249,3 +249,22 @@ def test_duals_read_after_the_next_solve_are_those_of_their_own_solve():
     assert abs(second.row_dual[i]) == pytest.approx(30.0)
     assert abs(first.row_dual[i]) == pytest.approx(10.0)
     assert first.objective == pytest.approx(600.0) and second.objective == pytest.approx(2500.0)
+
+
+@pytest.mark.unit
+def test_parameter_rows_compiled_in_chunks_follow_changes_like_a_recompile():
+    """Parameter rows are compiled when one of their parameters first changes (one chunk per
+    update); later updates touch rows of several chunks and rows not compiled yet."""
+    m = ecc.load_case("seed001_3bus").build()
+    sf = standard_form(m)
+    loads = m.network.load
+    steps = [{(1, 1): 1.1}, {(2, 1): 0.9, (2, 2): 1.2}, {(1, 1): 1.0, (2, 2): 0.95, (3, 7): 1.3},
+             {(k, t): 1.02 for k in (1, 2, 3) for t in (1, 2, 3, 4)}]
+    base = {k: loads[k].value for k in loads}
+    for step in steps:
+        for k, f in step.items():
+            loads[k] = base[k] * f
+        sf.update(params=[loads[k] for k in step])
+        ref = standard_form(m, track=False)
+        assert np.array_equal(sf.row_lower, ref.row_lower) and np.array_equal(sf.row_upper, ref.row_upper)
+    assert len(sf._row_eval["chunks"]) == 4

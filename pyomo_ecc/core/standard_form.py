@@ -209,7 +209,7 @@ class StandardForm(StandardFormData):
         self._init_objective()
         self._deps = None          # parameter -> (rows, terms, cols)
         self._row_sym, self._term_sym = {}, {}   # rows / objective terms kept symbolic, when needed
-        self._row_eval = None                    # every parameter row, evaluated together
+        self._row_eval = None                    # parameter rows compiled so far, in chunks
         if track:
             self._build_deps()
 
@@ -548,43 +548,61 @@ class StandardForm(StandardFormData):
             changed.extend(idx[moved].tolist())
         return np.array(sorted(set(changed)), dtype=int), coefs
 
-    def _param_rows(self):
-        """Every row that involves a parameter, kept symbolic in one vectorised evaluator."""
-        if self._row_eval is None:
-            rows = sorted(set().union(*self._deps[0].values())) if self._deps[0] else []
-            lists, kpos, vpos, cpos, has_lo, has_up, expr_ids, owner = [], [], [], [], [], [], [], []
-            for i in rows:
-                expr_id, entries, row_lists, lo, up = self._row_symbolic(i)
-                cpos.append(len(lists))
-                lists.extend(row_lists)
-                for n, (k, _) in enumerate(entries):
-                    kpos.append(k)
-                    vpos.append(cpos[-1] + 3 + n)
-                    owner.append(i)
-                has_lo.append(lo)
-                has_up.append(up)
-                expr_ids.append(expr_id)
-            where = np.full(self.m, -1, dtype=int)
-            where[np.array(rows, dtype=int)] = np.arange(len(rows))
-            cend = cpos[1:] + [len(lists)]
-            self._row_eval = dict(rows=np.array(rows, dtype=int), where=where, coefs=_Coefs(lists),
-                                  cpos=np.array(cpos, dtype=int), cend=np.array(cend, dtype=int),
-                                  kpos=np.array(kpos, dtype=int),
-                                  vpos=np.array(vpos, dtype=int), owner=np.array(owner, dtype=int),
-                                  has_lo=np.array(has_lo, dtype=bool), has_up=np.array(has_up, dtype=bool),
-                                  expr=np.array(expr_ids, dtype=np.int64))
-        return self._row_eval
+    def _param_chunk(self, rows):
+        """Rows ``rows`` (parameter rows not compiled yet) kept symbolic in one vectorised
+        evaluator: a *chunk*. Rows are compiled when a parameter of theirs first changes, so a
+        what-if pays only for the rows it touches; those compiled together are evaluated
+        together afterwards."""
+        lists, kpos, vpos, cpos, has_lo, has_up, expr_ids, owner = [], [], [], [], [], [], [], []
+        for i in rows:
+            expr_id, entries, row_lists, lo, up = self._row_symbolic(i)
+            cpos.append(len(lists))
+            lists.extend(row_lists)
+            for n, (k, _) in enumerate(entries):
+                kpos.append(k)
+                vpos.append(cpos[-1] + 3 + n)
+                owner.append(i)
+            has_lo.append(lo)
+            has_up.append(up)
+            expr_ids.append(expr_id)
+        cend = cpos[1:] + [len(lists)]
+        chunk = dict(rows=np.array(rows, dtype=int), coefs=_Coefs(lists),
+                     cpos=np.array(cpos, dtype=int), cend=np.array(cend, dtype=int),
+                     kpos=np.array(kpos, dtype=int), vpos=np.array(vpos, dtype=int),
+                     owner=np.array(owner, dtype=int), has_lo=np.array(has_lo, dtype=bool),
+                     has_up=np.array(has_up, dtype=bool), expr=np.array(expr_ids, dtype=np.int64))
+        if self._row_eval is None:   # per row: its chunk and its place there
+            self._row_eval = dict(chunks=[], chunk=np.full(self.m, -1, dtype=int),
+                                  at=np.full(self.m, -1, dtype=int))
+        ev = self._row_eval
+        ev["chunk"][chunk["rows"]] = len(ev["chunks"])
+        ev["at"][chunk["rows"]] = np.arange(len(rows))
+        ev["chunks"].append(chunk)
 
     def _update_param_rows(self, skip, dirty):
-        """Evaluate the parameter rows at once (one vectorised pass) and apply those in ``dirty``
-        (the rows of the parameters that changed; the others cannot have moved); return (rows
-        handled, rows whose bounds changed, coefficient changes, rows rewritten since: another
-        expression, left to the caller)."""
-        ev = self._param_rows()
-        if not len(ev["rows"]) or not dirty:
+        """Evaluate the rows in ``dirty`` (the rows of the parameters that changed; the others
+        cannot have moved) chunk by chunk, each in one vectorised pass; return (rows handled,
+        rows whose bounds changed, coefficient changes, rows rewritten since: another
+        expression, left to the caller). ``skip``: rows whose activity the caller re-reads."""
+        if not dirty:
             return set(), [], [], set()
-        sel = ev["where"][np.fromiter(dirty, dtype=int, count=len(dirty))]
-        sel = np.sort(sel[sel >= 0])
+        dirty = np.fromiter(dirty, dtype=int, count=len(dirty))
+        if self._row_eval is None or (self._row_eval["chunk"][dirty] < 0).any():
+            new = dirty if self._row_eval is None else dirty[self._row_eval["chunk"][dirty] < 0]
+            self._param_chunk(sorted(new.tolist()))
+        ev = self._row_eval
+        which = ev["chunk"][dirty]
+        done, changed, coefs, stale = set(), [], [], set()
+        for c in np.unique(which).tolist():
+            d, ch, cf, st = self._update_chunk(ev["chunks"][c], np.sort(ev["at"][dirty[which == c]]), skip)
+            done |= d
+            changed.extend(ch)
+            coefs.extend(cf)
+            stale |= st
+        return done, changed, coefs, stale
+
+    def _update_chunk(self, ev, sel, skip):
+        """:meth:`_update_param_rows` on the rows at places ``sel`` (sorted) of chunk ``ev``."""
         rows = ev["rows"][sel]
         # only the entries of the selected rows are evaluated (into their places of ``vals``)
         needed = _ranges(ev["cpos"][sel], ev["cend"][sel])
@@ -615,7 +633,6 @@ class StandardForm(StandardFormData):
         moved = (new_lo != self.row_lower[rk]) | (new_up != self.row_upper[rk])
         self.row_lower[rk], self.row_upper[rk] = new_lo, new_up
         return set(r[keep].tolist()), rk[moved].tolist(), coefs, set(rows[~ok].tolist())
-
 
     def _row_symbolic(self, i):
         """Row i with its parameters kept symbolic: ``(id of the expression, [(position in A.data,

@@ -204,6 +204,12 @@ class Withdraw(_Change):
         if rule is None:
             raise InputError(f"what-if: '{self.participant}' is not a participant (it declares no "
                              f"withdrawal rule)")
+        if model.parent_block() is None:
+            # the rule names the block's own variables and parameters: index them by name once
+            # (full names are the model's own names here) instead of parsing each name
+            cache = model.__dict__.setdefault("_ecc_find_cache", {})
+            for d in blk.component_data_objects((pyo.Var, pyo.Param), descend_into=True):
+                cache.setdefault(d.name, d)
         # its own deactivation is a "retire": the rule fixed what it injects (no check needed)
         ops = [("retire", op[1], False) if op[0] == "active" and op[1] is blk else op
                for ch in rule() for op in ch.ops(model)]
