@@ -13,10 +13,16 @@ network, linear and quadratic offers, four ways, in one run:
               re-solving warm from the same basis, with no pyomo_ecc around it.
 
 On the quadratic market every route is dominated by HiGHS's QP solver (seconds per solve, and
-no hot start: re-running it warm from a basis takes as long as a cold solve), so the ratios there
-measure overheads around one QP solve. Times are per what-if (mean over the withdrawals timed; (a) and (b) time a seeded sample of
-``--sample`` withdrawals, (c) and (d) all of them). Ratios printed: (a)/(c) (goal >= 10) and
-(c)/(d) (goal <= 1.5). Every route's payments are checked against the engine's.
+no hot start: re-running it warm from a basis takes as long as a cold solve; HiGHS's option
+``qp_allow_hot_start`` is off by default and, switched on, fails on this market), so the ratios
+there measure overheads around one QP solve. Times are per what-if (mean over the withdrawals
+timed; (a) and (b) time a seeded sample of ``--sample`` withdrawals, (c) and (d) all of them, or
+``--whatifs`` of them). (c) serial and (d) run ``--repeats`` times, each on a market built
+afresh (so first-use costs count, as in one VCG call), interleaved: the medians are used and
+the spread is printed (the machine may be shared). For (c) and (d) the time spent inside
+HiGHS's ``run`` is printed too: the rest is each route's own work per what-if. Ratios printed:
+(a)/(c) (goal >= 10), (b)/(c), (c)/(d) (goal <= 1.5), the same with 2 processes, and serial /
+processes. Every route's payments are checked against the engine's.
 
 Run from the repository root: ``python benchmarks/whatif.py`` (``bash ecc.sh bench whatif``).
 """
@@ -95,7 +101,23 @@ def route_recompile(kind, names):
     return out
 
 
+class _HighsClock:
+    """Time spent inside ``Highs.run`` of one highspy instance."""
+
+    def __init__(self, h):
+        self.seconds, self._run = 0.0, h.run
+        h.run = self
+
+    def __call__(self):
+        t = time.perf_counter()
+        try:
+            return self._run()
+        finally:
+            self.seconds += time.perf_counter() - t
+
+
 def route_engine(kind, names, backend="serial", workers=None):
+    """Returns (others' costs, seconds, seconds inside HiGHS's run or None)."""
     from pyomo_ecc.core.whatif import WhatIf, withdraw
     from pyomo_ecc.mechanisms.vcg import market_participants
     if backend == "serial":
@@ -104,11 +126,15 @@ def route_engine(kind, names, backend="serial", workers=None):
         from functools import partial
         eng = WhatIf(partial(build_market, kind))
     own = {p.name: p.bid_cost.name for p in market_participants(eng.model)}
+    clock = _HighsClock(eng.live.h) if backend == "serial" else None
     t = time.perf_counter()
     outs = eng.run_many({n: [withdraw(n)] for n in names}, values=own, backend=backend,
                         workers=workers, progress=False)
     dt = time.perf_counter() - t
-    return {n: o.objective - o.values[n] for n, o in zip(names, outs)}, dt
+    if eng.recompiles:   # a new live model would not be on the clock
+        clock = None
+    return ({n: o.objective - o.values[n] for n, o in zip(names, outs)}, dt,
+            None if clock is None else clock.seconds)
 
 
 def route_floor(kind, names):
@@ -161,6 +187,7 @@ def route_floor(kind, names):
     h.run()
     basis = h.getBasis()
     out, cold = {}, [0]
+    clock = _HighsClock(h)
     t = time.perf_counter()
     for n in names:
         j, jl, ju, i, il, iu = changes[n]
@@ -183,7 +210,7 @@ def route_floor(kind, names):
     dt = time.perf_counter() - t
     if cold[0]:
         print(f"  (HiGHS alone: {cold[0]} warm re-runs failed and were re-run cold)")
-    return out, dt
+    return out, dt, clock.seconds
 
 
 def main(argv=None):
@@ -194,6 +221,7 @@ def main(argv=None):
     ap.add_argument("--whatifs", type=int, default=None,
                     help="withdrawals timed by (c) and (d) (default: all; HiGHS's QP solver takes "
                          "seconds per solve on the quadratic market)")
+    ap.add_argument("--repeats", type=int, default=3, help="runs of (c) serial and (d); medians used")
     a = ap.parse_args(argv)
     from pyomo_ecc.mechanisms.vcg import market_participants
     rows = []
@@ -204,28 +232,49 @@ def main(argv=None):
         if a.whatifs is not None:
             names = sorted(rng.choice(names, size=min(a.whatifs, len(names)), replace=False))
         sample = sorted(rng.choice(names, size=min(a.sample, len(names)), replace=False))
-        eng, t_eng = route_engine(kind, names)
-        eng2, t_eng2 = route_engine(kind, names, backend="processes", workers=a.workers)
-        floor, t_floor = route_floor(kind, names)
+        runs = {"c": [], "d": []}
+        for _ in range(max(1, a.repeats)):   # interleaved: both see the same machine load
+            eng, t_eng, h_eng = route_engine(kind, names)
+            floor, t_floor, h_floor = route_floor(kind, names)
+            runs["c"].append((t_eng, h_eng))
+            runs["d"].append((t_floor, h_floor))
+        eng2, t_eng2, _ = route_engine(kind, names, backend="processes", workers=a.workers)
         reb, t_reb = _timed(lambda: route_rebuild(kind, sample))
         rec, t_rec = _timed(lambda: route_recompile(kind, sample))
         worst = max(max(abs(reb[n] - eng[n]) / max(1.0, abs(eng[n])) for n in sample),
                     max(abs(rec[n] - eng[n]) / max(1.0, abs(eng[n])) for n in sample),
                     max(abs(eng2[n] - eng[n]) / max(1.0, abs(eng[n])) for n in names),
                     max(abs(floor[n] - eng[n]) / max(1.0, abs(eng[n])) for n in names))
+        med = {k: float(np.median([t for t, _ in v])) / len(names) for k, v in runs.items()}
+        spread = {k: (min(t for t, _ in v) / len(names), max(t for t, _ in v) / len(names))
+                  for k, v in runs.items()}
+        inside = {k: (float(np.median([h for _, h in v])) / len(names) if all(h is not None for _, h in v)
+                      else float("nan")) for k, v in runs.items()}
+        c2 = f"(c) engine, {a.workers} processes"
         per = {"(a) rebuild": t_reb / len(sample), "(b) recompile": t_rec / len(sample),
-               "(c) engine": t_eng / len(names), f"(c) engine, {a.workers} processes": t_eng2 / len(names),
-               "(d) HiGHS alone": t_floor / len(names)}
+               "(c) engine": med["c"], c2: t_eng2 / len(names), "(d) HiGHS alone": med["d"]}
         print(f"\n{kind} offers: {len(market_participants(m))} participants x 24 periods, {len(names)} withdrawals "
               f"(largest relative difference of the others' costs between routes {worst:.1e})")
         for k, v in per.items():
-            print(f"  {k:32s} {1e3 * v:9.2f} ms per what-if")
+            line = f"  {k:32s} {1e3 * v:9.2f} ms per what-if"
+            key = {"(c) engine": "c", "(d) HiGHS alone": "d"}.get(k)
+            if key:
+                lo, hi = spread[key]
+                line += (f"  (median of {len(runs[key])}: {1e3 * lo:.2f}-{1e3 * hi:.2f}; inside HiGHS's run "
+                         f"{1e3 * inside[key]:.2f}, outside {1e3 * (v - inside[key]):.2f})")
+            print(line)
         r1 = per["(a) rebuild"] / per["(c) engine"]
         r2 = per["(c) engine"] / per["(d) HiGHS alone"]
         r3 = per["(b) recompile"] / per["(c) engine"]
+        r4 = per["(a) rebuild"] / per[c2]
+        r5 = per[c2] / per["(d) HiGHS alone"]
+        r6 = per["(c) engine"] / per[c2]
         print(f"  ratio (a)/(c) = {r1:.1f}  (goal >= 10)   (b)/(c) = {r3:.1f}   "
-              f"(c)/(d) = {r2:.2f}  (goal <= 1.5)   (c) serial / {a.workers} processes = "
-              f"{per['(c) engine'] / per[f'(c) engine, {a.workers} processes']:.2f}")
+              f"(c)/(d) = {r2:.2f}  (goal <= 1.5; range over the runs "
+              f"{min(t for t, _ in runs['c']) / max(t for t, _ in runs['d']):.2f}-"
+              f"{max(t for t, _ in runs['c']) / min(t for t, _ in runs['d']):.2f})")
+        print(f"  with {a.workers} processes: (a)/(c) = {r4:.1f}   (c)/(d) = {r5:.2f}   "
+              f"(c) serial / {a.workers} processes = {r6:.2f}")
         rows.append((kind, per, r1, r2))
     return rows
 

@@ -242,8 +242,8 @@ def test_duals_read_after_the_next_solve_are_those_of_their_own_solve():
     sf = standard_form(m)
     live = HighsModel(sf)
     first = live.run()
-    m.d.load[0] = 150.0                # g1 runs out: the price is g2's
-    live.apply(sf.update(params=[m.d.load[0]]))
+    m.d.p_load[0] = 150.0                # g1 runs out: the price is g2's
+    live.apply(sf.update(params=[m.d.p_load[0]]))
     second = live.run()
     i = sf.row_index[m.network_copperplate.eq_p_balance[0]]
     assert abs(second.row_dual[i]) == pytest.approx(30.0)
@@ -257,7 +257,7 @@ def test_parameter_rows_compiled_in_chunks_follow_changes_like_a_recompile():
     update); later updates touch rows of several chunks and rows not compiled yet."""
     m = ecc.load_case("seed001_3bus").build()
     sf = standard_form(m)
-    loads = m.network.load
+    loads = m.network.p_load
     steps = [{(1, 1): 1.1}, {(2, 1): 0.9, (2, 2): 1.2}, {(1, 1): 1.0, (2, 2): 0.95, (3, 7): 1.3},
              {(k, t): 1.02 for k in (1, 2, 3) for t in (1, 2, 3, 4)}]
     base = {k: loads[k].value for k in loads}
