@@ -10,7 +10,7 @@ import pyomo.environ as pyo
 import pytest
 
 import pyomo_ecc as ecc
-from pyomo_ecc.core.standard_form import _Coefs, standard_form
+from pyomo_ecc.core.standard_form import _Coefs, _hessian, standard_form
 from pyomo_ecc.core.whatif import (Activate, Deactivate, Fix, MoveRHS, SetParam, WhatIf, applied,
                                    scale_loads, withdraw)
 from pyomo_ecc.solvers import HighsModel
@@ -268,3 +268,58 @@ def test_parameter_rows_compiled_in_chunks_follow_changes_like_a_recompile():
         ref = standard_form(m, track=False)
         assert np.array_equal(sf.row_lower, ref.row_lower) and np.array_equal(sf.row_upper, ref.row_upper)
     assert len(sf._row_eval["chunks"]) == 4
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("case", ["seed001_3bus", "seed000_coupled", "prosumer_community"])
+def test_names_indexed_for_withdrawal_rules_are_pyomo_names(case):
+    """The look-up a withdrawal fills from its block: each name is the component's own name
+    (string, integer and tuple indices) and finds that component."""
+    from pyomo_ecc.core.market import assemble_all
+    from pyomo_ecc.core.whatif import _index_names
+    m = ecc.load_case(case).build()
+    assemble_all(m)
+    for blk in m.block_data_objects(descend_into=True):
+        _index_names(m, blk)
+    cache = m.__dict__["_ecc_find_cache"]
+    assert len(cache) > 20
+    for name, comp in cache.items():
+        assert name == comp.name and m.find_component(name) is comp
+
+
+@pytest.mark.unit
+def test_objective_terms_read_from_the_form_equal_a_fresh_expansion():
+    """sf.expression of a bid cost (a term of the objective) comes from the form's own parts
+    while they are current; a parameter changed and not yet followed sends it to a fresh
+    expansion of the expression."""
+    m = ecc.load_case("seed000_coupled").build()
+    sf = standard_form(m)
+    terms = [p.bid_cost for p in m.participants() if id(p.bid_cost) in sf._term_of]
+    assert len(terms) >= 3
+
+    def both(expr):
+        fast = sf.expression(expr)
+        slow = sf._parts(expr)
+        c = np.zeros(sf.n)
+        for j, a in slow[1].items():
+            c[j] = a
+        return (fast[0], fast[1], fast[2].toarray()), (slow[0], c, _hessian(slow[2], sf.n).toarray())
+
+    for expr in terms:
+        fast, slow = both(expr)
+        assert fast[0] == pytest.approx(slow[0], rel=1e-14) and np.allclose(fast[1], slow[1], rtol=1e-14)
+        assert np.allclose(fast[2], slow[2], rtol=1e-14)
+    kt = sf._term_of[id(terms[0])]
+    prm = next(sf._param_list[pos] for pos in sf._term_params[kt] if sf._param_list[pos].value)
+    before = sf.expression(terms[0])
+    prm.set_value(prm.value * 1.5)
+    assert not sf._term_current(kt)   # not followed yet: expanded afresh
+    fast, slow = both(terms[0])
+    assert fast[0] == slow[0] and np.array_equal(fast[1], slow[1]) and np.array_equal(fast[2], slow[2])
+    assert not (fast[0] == before[0] and np.array_equal(fast[1], before[1])
+                and np.array_equal(fast[2], before[2].toarray()))   # the change shows
+    sf.update(params=[prm])
+    assert sf._term_current(sf._term_of[id(terms[0])])
+    fast, slow = both(terms[0])
+    assert fast[0] == pytest.approx(slow[0], rel=1e-14) and np.allclose(fast[1], slow[1], rtol=1e-14)
+    assert np.allclose(fast[2], slow[2], rtol=1e-14)

@@ -280,6 +280,8 @@ class StandardForm(StandardFormData):
         from pyomo.core.expr.numeric_expr import SumExpression
         terms = list(expr.args) if isinstance(expr, SumExpression) else [expr]
         self._terms = terms
+        self._term_of = {id(t): k for k, t in enumerate(terms)}   # the form keeps them alive
+        self._term_params = None   # per term: positions of its parameters (with the deps)
         self._term_parts = []
         for t in terms:
             self._term_parts.append(self._parts(t, add_columns=True))
@@ -346,12 +348,25 @@ class StandardForm(StandardFormData):
     # -- reading ------------------------------------------------------------------------------
     def expression(self, expr):
         """``(c0, c, Q)`` of a linear or quadratic expression in the form's column space:
-        :math:`c_0 + c^\\top x + \\tfrac12 x^\\top Q x` (not sense-adjusted)."""
-        const, lin, quad = self._parts(expr)
+        :math:`c_0 + c^\\top x + \\tfrac12 x^\\top Q x` (not sense-adjusted). A term of the
+        objective (e.g. a participant's ``bid_cost``) is read from the form's own parts of it
+        while its parameters have the values the form last followed."""
+        k = self._term_of.get(id(expr))
+        if k is not None and self._term_current(k):
+            const, lin, quad = self._term_parts[k]
+        else:
+            const, lin, quad = self._parts(expr)
         c = np.zeros(self.n)
         for j, a in lin.items():
             c[j] = a
         return const, c, _hessian(quad, self.n)
+
+    def _term_current(self, k):
+        """Do the parameters of objective term k have the values the form last followed?"""
+        if self._term_params is None:
+            return False
+        plist, old = self._param_list, self._param_old
+        return all(plist[pos].value == old[pos] for pos in self._term_params[k])
 
     def evaluate(self, parts, x):
         """Value of ``parts = expression(expr)`` at the column values ``x``."""
@@ -378,8 +393,10 @@ class StandardForm(StandardFormData):
 
         for i, con in enumerate(self.rows):
             note(rows, identify_mutable_parameters(con.expr), i)
+        term_params = []
         for k, t in enumerate(self._terms):
-            note(terms, identify_mutable_parameters(t), k)
+            term_params.append(list(identify_mutable_parameters(t)))
+            note(terms, term_params[-1], k)
         for j, v in enumerate(self.columns):
             for b in (v._lb, v._ub):
                 if b is not None and not is_constant(b):
@@ -394,6 +411,7 @@ class StandardForm(StandardFormData):
         self._param_hits = {id(p): (rows.get(p, empty), terms.get(p, empty), cols.get(p, empty), k)
                             for k, p in enumerate(self._param_list)}
         self._param_arr = self._param_vector()
+        self._term_params = [[self._param_hits[id(p)][3] for p in ps] for ps in term_params]
 
     def _param_vector(self):
         # ParamData keeps its value in ``_value``: read it directly (the ``value`` property costs

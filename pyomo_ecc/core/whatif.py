@@ -209,16 +209,30 @@ class Withdraw(_Change):
             raise InputError(f"what-if: '{self.participant}' is not a participant (it declares no "
                              f"withdrawal rule)")
         if model.parent_block() is None:
-            # the rule names the block's own variables and parameters: index them by name once
-            # (full names are the model's own names here) instead of parsing each name
-            cache = model.__dict__.setdefault("_ecc_find_cache", {})
-            for d in blk.component_data_objects((pyo.Var, pyo.Param), descend_into=True):
-                cache.setdefault(d.name, d)
+            _index_names(model, blk)
         # its own deactivation is a "retire": the rule fixed what it injects (no check needed)
         ops = [("retire", op[1], False) if op[0] == "active" and op[1] is blk else op
                for ch in rule() for op in ch.ops(model)]
         blk.__dict__["_ecc_withdrawal"] = ops
         return ops
+
+
+def _index_names(model, blk):
+    """Put the variables and parameters of block ``blk`` into the model's look-up by name (a
+    withdrawal rule names them): each name built as Pyomo builds it (the component's name and
+    the index), instead of parsing each name the rule gives. ``model`` is the root, so full
+    names are the names :meth:`find_component` takes."""
+    from pyomo.core.base.component_namer import index_repr
+    cache = model.__dict__.setdefault("_ecc_find_cache", {})
+    for comp in blk.component_objects((pyo.Var, pyo.Param), descend_into=True):
+        if isinstance(comp, pyo.Param) and not comp.mutable:   # its entries are plain numbers
+            continue
+        base = comp.name
+        if comp.is_indexed():
+            for idx, d in comp.items():
+                cache.setdefault(base + index_repr(idx), d)
+        else:
+            cache.setdefault(base, comp)
 
 
 def withdraw(participant):
