@@ -663,8 +663,9 @@ class StandardForm(StandardFormData):
         A = self.A
         pos = {int(A.indices[k]): k for k in range(A.indptr[i], A.indptr[i + 1])}
         lin = {}
+        col_of = self._col_of
         for v, a in zip(repn.linear_vars, repn.linear_coefs):
-            j = self.col_index.get(v)
+            j = col_of.get(id(v))
             if j is None:
                 raise StructureChanged(f"constraint '{con.name}' now involves '{v.name}', not a column")
             lin.setdefault(j, []).append(a)
