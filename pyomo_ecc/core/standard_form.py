@@ -351,15 +351,19 @@ class StandardForm(StandardFormData):
         :math:`c_0 + c^\\top x + \\tfrac12 x^\\top Q x` (not sense-adjusted). A term of the
         objective (e.g. a participant's ``bid_cost``) is read from the form's own parts of it
         while its parameters have the values the form last followed."""
-        k = self._term_of.get(id(expr))
-        if k is not None and self._term_current(k):
-            const, lin, quad = self._term_parts[k]
-        else:
-            const, lin, quad = self._parts(expr)
+        const, lin, quad = self.expression_parts(expr)
         c = np.zeros(self.n)
         for j, a in lin.items():
             c[j] = a
         return const, c, _hessian(quad, self.n)
+
+    def expression_parts(self, expr):
+        """``(c0, {column: coefficient}, {(i, j): coefficient of x_i x_j})`` of ``expr`` (i <= j),
+        the sparse form of :meth:`expression`."""
+        k = self._term_of.get(id(expr))
+        if k is not None and self._term_current(k):
+            return self._term_parts[k]
+        return self._parts(expr)
 
     def _term_current(self, k):
         """Do the parameters of objective term k have the values the form last followed?"""

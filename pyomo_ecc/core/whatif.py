@@ -714,12 +714,18 @@ class WhatIf:
         hit = self._stacked.get(key)   # it keeps its expressions: their ids stay theirs
         if hit is None or list(map(_VALUE, hit[0])) != hit[1]:
             import scipy.sparse as sp
-            parts = [self.sf.expression(e) for e in exprs]
+            from pyomo_ecc.core.standard_form import _hessian
+            parts = [self.sf.expression_parts(e) for e in exprs]
             params = list({id(p): p for e in exprs for p in identify_mutable_parameters(e)}.values())
-            C = sp.csr_array(np.vstack([p[1] for p in parts]))
-            quad = [(k, p[2]) for k, p in enumerate(parts) if p[2].nnz]
+            rows = [k for k, p in enumerate(parts) for _ in p[1]]
+            cols = [j for p in parts for j in p[1]]
+            coef = [a for p in parts for a in p[1].values()]
+            C = sp.csr_array((np.array(coef, dtype=float), (np.array(rows, dtype=int), np.array(cols, dtype=int))),
+                             shape=(len(parts), self.sf.n))
+            C.sum_duplicates()
+            quad = [(k, _hessian(p[2], self.sf.n)) for k, p in enumerate(parts) if p[2]]
             hit = self._stacked[key] = (params, list(map(_VALUE, params)), C,
-                                        np.array([p[0] for p in parts]), quad, exprs)
+                                        np.array([p[0] for p in parts], dtype=float), quad, exprs)
         _, _, C, c0, quad, _ = hit
         v = c0 + C @ x
         for k, Q in quad:
