@@ -811,7 +811,9 @@ class WhatIf:
         processes) or ``"dask"`` (a Dask distributed cluster at ``address``, or a
         ``LocalCluster`` with ``workers`` workers started here). ``values`` are given by name
         (``{key: "g.bid_cost"}``) or as expressions of this model. Returns outcomes in the order
-        of ``scenarios``; every backend gives the same numbers."""
+        of ``scenarios``; every backend gives the same numbers. Serially (and in each worker)
+        the what-ifs run as one batch: parameters set outside the engine are looked for once, and
+        each undo is pushed with the next what-if's changes (:meth:`_run_batch`)."""
         items = list(scenarios.items()) if isinstance(scenarios, dict) else list(enumerate(scenarios))
         values = {k: _name(v) for k, v in (values or {}).items()}
         prices = [prices] if isinstance(prices, str) else list(prices)
