@@ -235,7 +235,7 @@ def test_sensitivities_match_finite_differences(case, bus):
     """dv^2_k/dP_i = -2 s R_ki and dv^2_k/dQ_i = -2 s X_ki against re-solved perturbations."""
     base = solved_feeder(case)
     v0 = base.network.voltages().v_sq
-    dv_dp, dv_dq = base.network.sensitivities()
+    dv_dp, dv_dq = base.network.sensitivities().voltage()
     delta = 0.05
     for attr, sens in (("p_load", dv_dp), ("q_load", dv_dq)):
         m = solved_feeder(case, {(bus, attr): getattr(base.network, attr)[bus, 0].value + delta})

@@ -8,9 +8,10 @@ from the registered terms when the market is *assembled*, in one fixed order:
 2. participants build their variables and register (as they are added);
 3. the network writes ``eq_p_balance`` from the registered injections;
 4. policies write their constraints from registered emissions / certificates;
-5. coupled blocks (CGE), when present;
-6. the objective :math:`\min \sum_i \mathrm{bid\_cost}_i + \sum_k \mathrm{policy\_cost}_k`;
-7. user hooks (``market.add_hook(fn)``; ``fn(market)`` may add constraints).
+5. the objective :math:`\min \sum_b \mathrm{objective\_cost}_b` over every block (participants'
+   ``bid_cost``, the network's and the policies' terms: the block contract,
+   :mod:`pyomo_ecc.core.contract`);
+6. user hooks (``market.add_hook(fn)``; ``fn(market)`` may add constraints).
 
 =====================  ===========================  =====================================
 symbol                 attribute                    meaning
@@ -69,7 +70,6 @@ class _Registry:
     participants: list = field(default_factory=list)
     network: object = None
     policies: list = field(default_factory=list)
-    coupled: list = field(default_factory=list)
     hooks: list = field(default_factory=list)
 
 
@@ -131,12 +131,8 @@ class MarketData(EccBlockData):
         self._refuse_after_assembly(blk)
         self._reg.policies.append(blk)
 
-    def register_coupled(self, blk):
-        self._refuse_after_assembly(blk)
-        self._reg.coupled.append(blk)
-
     def add_hook(self, fn):
-        """Register ``fn(market)`` to run last when the market is assembled (phase 7)."""
+        """Register ``fn(market)`` to run last when the market is assembled (phase 6)."""
         if not callable(fn):
             raise InputError(f"market '{self.name}': a hook must be a function fn(market), got {fn!r}")
         if self._assembled:
@@ -150,7 +146,7 @@ class MarketData(EccBlockData):
     def _registered(self):
         reg = self._reg
         return (reg.participants + ([reg.network] if reg.network is not None else [])
-                + reg.policies + reg.coupled)
+                + reg.policies)
 
     def _in_tree(self, blk):
         """Is ``blk`` still where it registered: every component on its way up to this market is
@@ -169,7 +165,6 @@ class MarketData(EccBlockData):
         reg = self._reg
         reg.participants = [p for p in reg.participants if id(p) not in ids]
         reg.policies = [p for p in reg.policies if id(p) not in ids]
-        reg.coupled = [p for p in reg.coupled if id(p) not in ids]
         if reg.network is not None and id(reg.network) in ids:
             reg.network = None
 
@@ -222,7 +217,7 @@ class MarketData(EccBlockData):
 
     # -- phased build ------------------------------------------------------------------------
     def assemble(self):
-        """Phases 3-7: network balance, policies, coupled blocks, objective, hooks. Idempotent."""
+        """Phases 3-6: network balance, policies, objective, hooks. Idempotent."""
         self.check_registry()
         if self._assembled:
             return self
@@ -234,11 +229,8 @@ class MarketData(EccBlockData):
         self._reg.network.assemble()
         for pol in self._reg.policies:
             pol.assemble()
-        for blk in self._reg.coupled:
-            blk.assemble()
-        cost = [p.bid_cost for p in self._reg.participants]
-        cost += [pol.policy_cost for pol in self._reg.policies if hasattr(pol, "policy_cost")]
-        self.obj = Objective(expr=sum(cost), sense=minimize,
+        cost = [blk.objective_cost() for blk in self._registered()]
+        self.obj = Objective(expr=sum(c for c in cost if not (isinstance(c, (int, float)) and c == 0)), sense=minimize,
                              doc="total as-bid cost (currency); welfare = -obj")
         for fn in self._reg.hooks:
             fn(self)
@@ -251,9 +243,9 @@ class MarketData(EccBlockData):
 
     def price_declarations(self):
         """Every constraint that forms a price: see :mod:`pyomo_ecc.pricing`."""
-        decls = list(self._reg.network.price_declarations()) if self._reg.network is not None else []
-        for pol in self._reg.policies:
-            decls.extend(pol.price_declarations())
+        decls = []
+        for blk in self._registered():
+            decls.extend(blk.price_declarations())
         return decls
 
 

@@ -17,7 +17,7 @@ from pyomo.environ import Constraint
 
 from pyomo_ecc.core.block import declare_block
 from pyomo_ecc.network.base import NetworkData
-from pyomo_ecc.pricing.declarations import PriceDecl
+from pyomo_ecc.core.contract import PriceDecl
 
 
 @declare_block("CopperPlate")

@@ -91,11 +91,11 @@ import scipy.sparse.linalg as spla
 from pyomo.common.config import ConfigValue, In
 
 from pyomo_ecc.core.block import declare_block
+from pyomo_ecc.core.contract import PriceDecl, Sensitivities
 from pyomo_ecc.core.config import flag
 from pyomo_ecc.errors import InputError, ModelError
 from pyomo_ecc.network.base import NetworkData, declare_base_mva, raise_unknown_bus
 from pyomo_ecc.network.graph import graph_to_tables, incidence, islands, reference_buses
-from pyomo_ecc.pricing.declarations import PriceDecl
 
 #: finite bound on every B-theta angle (rad). It never binds in a meaningful DC solution (checked
 #: after every solve, :meth:`DCNetworkData.check_solution`), but HiGHS's active-set QP solver
@@ -155,18 +155,18 @@ def _island_weights(buses, comps, refs, slack, weights):
     return w
 
 
-class DCSensitivities:
-    r"""Sparse DC sensitivities of a network: :math:`B = A^\top \mathrm{diag}(\beta) A`,
-    :math:`B_f = \mathrm{diag}(\beta) A`, reference buses and slack weights.
+class DCSensitivities(Sensitivities):
+    r"""Sparse DC sensitivities of a network (a :class:`~pyomo_ecc.core.contract.Sensitivities`):
+    :math:`B = A^\top \mathrm{diag}(\beta) A`, :math:`B_f = \mathrm{diag}(\beta) A`, reference
+    buses and slack weights.
 
-    ``ptdf(rows)`` gives :math:`H` for selected branches (dense);
+    ``ptdf(rows)`` (= ``flow(rows)``) gives :math:`H` for selected branches (dense);
     ``ptdf_transpose_times(eta)`` gives :math:`H^\top \eta` with one sparse solve, so that
     congestion components never need the dense PTDF of a large network.
     """
 
     def __init__(self, buses, branches, beta, refs, slack_weights):
-        self.buses = list(buses.index)
-        self.branches = list(branches.index)
+        super().__init__(buses.index, branches.index)
         self.A = incidence(buses, branches)
         self.beta = np.asarray(beta, float)
         self.Bf = sp.diags(self.beta) @ self.A
@@ -209,6 +209,9 @@ class DCSensitivities:
             rhs = self.Bf[rows][:, self.nonref].T.toarray()
             H[:, self.nonref] = np.atleast_2d(self._solve(rhs).reshape(len(self.nonref), -1)).T
         return self._distribute(H)
+
+    def flow(self, rows=None):
+        return self.ptdf(rows)
 
     def ptdf_transpose_times(self, eta):
         r""":math:`H^\top \eta` for a vector over all branches (one sparse solve)."""
@@ -450,6 +453,43 @@ class DCNetworkData(NetworkData):
                 decls.append(PriceDecl("line_price_lb", (l, t), ("branch", "t"),
                                        self.ineq_f_lb[l, t], +1, "power", t))
         return decls
+
+    #: the published prices :meth:`price_components` reads
+    component_prices = ("lmp", "line_price_ub", "line_price_lb")
+
+    def price_components(self, prices, price="lmp", method="auto"):
+        r"""Energy and congestion components of every LMP (see :mod:`pyomo_ecc.pricing.components`)
+        from the published prices ``prices`` (a :class:`~pyomo_ecc.core.contract.DeclaredPrices`):
+        DataFrame indexed (``bus``, ``t``) with ``lmp``, ``energy``, ``congestion``."""
+        if price != "lmp" or method not in ("auto", "ptdf"):
+            raise ModelError(f"DCNetwork '{self.name}': its prices decompose as price='lmp' with "
+                             f"method 'ptdf' (energy and congestion), not {price!r} / {method!r}")
+        lmp = prices.value["lmp"]
+        buses = self.buses()
+        sens = self.sensitivities()
+        pos = {l: k for k, l in enumerate(sens.branches)}
+        periods = list(self.market().T)
+        eta_t = {t: np.zeros(len(pos)) for t in periods}       # mu+ - mu- by period
+        for name, sign in (("line_price_ub", 1.0), ("line_price_lb", -1.0)):
+            for (l, t), v in prices.value[name].items():
+                eta_t[t][pos[l]] += sign * v
+        rows = []
+        for t in periods:
+            lam = np.array([lmp[(b, t)] for b in buses], dtype=float)
+            eta = eta_t[t]
+            cong = -sens.ptdf_transpose_times(eta)
+            energy = np.empty(len(buses))
+            for k in np.unique(sens.island_of):
+                cols = sens.island_of == k
+                energy[cols] = sens.w[cols] @ (lam[cols] - cong[cols])
+            rows.extend(zip(buses, [t] * len(buses), lam, energy, cong))
+        df = pd.DataFrame(rows, columns=["bus", "t", "lmp", "energy", "congestion"]
+                          ).set_index(["bus", "t"])
+        df.attrs["price"] = "lmp"
+        df.attrs["components"] = ["energy", "congestion"]
+        df.attrs["slack"] = (f"reference bus {self.reference_buses()}" if self.config.slack == "ref"
+                             else "distributed (weights: DCNetwork.slack_weights())")
+        return df
 
     def flows(self):
         """Solved flows: DataFrame indexed (``branch``, ``t``) with ``p_flow`` and ``rating``."""

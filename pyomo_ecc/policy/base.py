@@ -15,9 +15,10 @@ symbol                     participant attribute     meaning
 
 A scope is a set of participants (by name; default: every participant that has the term the
 policy needs) and a set of periods (default: all of the market's periods). A policy may add a
-``policy_cost`` Expression (currency), which the market adds to its objective, and declares its
+``policy_cost`` Expression (currency), its ``objective_cost()`` (the block contract,
+:mod:`pyomo_ecc.core.contract`) which the market sums into its objective, and declares its
 price-forming constraints through :meth:`PolicyData.price_declarations`
-(:class:`~pyomo_ecc.pricing.declarations.PriceDecl` with ``kind="quantity"``: prices in currency
+(:class:`~pyomo_ecc.core.contract.PriceDecl` with ``kind="quantity"``: prices in currency
 per tonne or per certificate).
 """
 import pandas as pd
@@ -131,9 +132,6 @@ class PolicyData(EccBlockData):
                     self.fail(f"participant '{p.local_name}' in option '{option}' is not a "
                               f"{role} participant (its role is {p.policy_role()!r})")
         return chosen
-
-    def price_declarations(self):
-        return []
 
 
 def term(p, attr, t):

@@ -66,9 +66,8 @@ from pyomo_ecc.pricing.prices import _dual_suffix
 
 
 def _lossy_networks(model):
-    from pyomo_ecc.network.lindistflow import LinDistFlowLossesData
     nets = [mk.get_network() for mk in markets_in(model)]
-    nets = [n for n in nets if isinstance(n, LinDistFlowLossesData)]
+    nets = [n for n in nets if n is not None and n.linearised]
     if not nets:
         raise ModelError(f"'{model.name}' has no LinDistFlowLosses network: solve_losses "
                          f"iterates the loss-aware linear feeder model (pyomo_ecc.LinDistFlowLosses)")

@@ -11,12 +11,9 @@ served at that bus for one period, whatever the period length or power unit.
 import pandas as pd
 import pyomo.environ as pyo
 
+from pyomo_ecc.core.contract import PRICE_UNITS, price_weight  # noqa: F401
 from pyomo_ecc.core.market import markets_in
 from pyomo_ecc.errors import PriceError
-
-#: unit of each price kind, with the currency prepended
-PRICE_UNITS = {"power": "/MWh", "quantity": "/unit", "hourly": "/(unit h)"}
-
 
 def _dual_suffix(model):
     blk = model
@@ -26,19 +23,6 @@ def _dual_suffix(model):
             return suffix
         blk = blk.parent_block()
     return None
-
-
-def price_weight(market, kind, t=None):
-    """The weight :math:`w` that turns a normalised dual into a price (see the module doc):
-    :math:`\\Delta t_t\\,u` for ``kind="power"``, 1 for ``kind="quantity"``,
-    :math:`\\Delta t_t` for ``kind="hourly"``."""
-    if kind == "power":
-        return float(market.dt[t]) * market.power_unit_mw
-    if kind == "quantity":
-        return 1.0
-    if kind == "hourly":
-        return float(market.dt[t])
-    raise ValueError(f"unknown price kind {kind!r}; use 'power', 'quantity' or 'hourly'")
 
 
 def _price_rows(model, name, dual_of):
