@@ -71,6 +71,7 @@ class _Registry:
     network: object = None
     policies: list = field(default_factory=list)
     hooks: list = field(default_factory=list)
+    prices: list = field(default_factory=list)      # user price declarations (declare_price)
 
 
 @declare_block("Market", concrete=True)
@@ -242,10 +243,113 @@ class MarketData(EccBlockData):
         return self._assembled
 
     def price_declarations(self):
-        """Every constraint that forms a price: see :mod:`pyomo_ecc.pricing`."""
+        """Every constraint that forms a price: the blocks' (:mod:`pyomo_ecc.core.contract`) and
+        the user's (:meth:`declare_price`); see :mod:`pyomo_ecc.pricing`."""
         decls = []
         for blk in self._registered():
             decls.extend(blk.price_declarations())
+        if self._reg.prices:
+            built = {d.price: d.constraint.parent_block().name for d in decls}
+            for user in self._reg.prices:
+                if user[0].price in built:
+                    raise ModelError(f"market '{self.name}': the user price {user[0].price!r} "
+                                     f"has the name of a price '{built[user[0].price]}' declares; "
+                                     f"declare it under another name")
+                if user[0].constraint.parent_block() is not None:     # not deleted since
+                    decls.extend(user)
+        return decls
+
+    def declare_price(self, constraint, name, sign=None, kind="power", unit=None, levels=None,
+                      t=None):
+        r"""Publish the dual of the user's ``constraint`` as the price ``name``, normalised like
+        every built-in price (:class:`~pyomo_ecc.core.contract.PriceDecl`):
+        :math:`\pi = s\,\mu / w`.
+
+        ``constraint``: a Constraint on any block of this market's model, indexed or not (every
+        entry becomes one price); ``sign``: +1 when a larger right-hand side means more of the
+        priced quantity is required, -1 when it means more room (default: -1 for an upper
+        bound ``body <= ub``, +1 for a lower bound or an equality, so that a binding limit or
+        requirement has a price >= 0); ``kind``: ``"power"`` (currency per MWh: the constraint is
+        in power units in one period), ``"hourly"`` (per unit per hour) or ``"quantity"`` (per
+        unit of a quantity summed over periods); ``unit``: a label for :func:`price_names`
+        (default from ``kind``); ``levels``: names of the index positions (default: ``"t"``
+        for the market's time set, the set's name for a named set, ``"index"`` otherwise);
+        ``t``: the period of a ``"power"`` / ``"hourly"`` constraint that is not indexed by the
+        time set. Returns the declarations.
+        """
+        from pyomo.core.base.constraint import ConstraintData
+        from pyomo.environ import Constraint
+
+        from pyomo_ecc.core.contract import PRICE_UNITS, PriceDecl
+
+        def refuse(msg):
+            raise InputError(f"market '{self.name}': declare_price({name!r}): {msg}")
+
+        if not isinstance(name, str) or not name:
+            raise InputError(f"market '{self.name}': a price is named by a non-empty string, "
+                             f"got {name!r}")
+        if isinstance(constraint, ConstraintData) and not constraint.is_indexed():
+            comp = constraint.parent_component()
+            entries = [(None if not comp.is_indexed() else constraint.index(), constraint)]
+        elif isinstance(constraint, Constraint):
+            comp = constraint
+            entries = list(constraint.items()) if constraint.is_indexed() else [(None, constraint)]
+        else:
+            refuse(f"expected a Pyomo Constraint (or one entry of one), got "
+                   f"{type(constraint).__name__}")
+        if comp.model() is not self.model():
+            refuse(f"constraint '{comp.name}' is not part of this market's model")
+        if not entries:
+            refuse(f"constraint '{comp.name}' has no entries")
+        if kind not in PRICE_UNITS:
+            refuse(f"unknown kind {kind!r}; use one of {list(PRICE_UNITS)}")
+        if sign not in (None, 1, -1):
+            refuse(f"sign must be +1 or -1, got {sign!r}")
+        taken = [user[0] for user in self._reg.prices if user[0].price == name]
+        if taken:
+            refuse(f"a price called {name!r} is already declared (on "
+                   f"'{taken[0].constraint.parent_component().name}'); choose another name")
+        dims = 0
+        if comp.is_indexed():
+            first = entries[0][0]
+            dims = len(first) if isinstance(first, tuple) else 1
+        if levels is None:
+            sets = list(comp.index_set().subsets()) if comp.is_indexed() else []
+            if len(sets) == dims:
+                levels = tuple("t" if s is self.T else
+                               (s.local_name if not s.local_name.startswith("_") else "index")
+                               for s in sets)
+            else:
+                levels = tuple("index" for _ in range(dims))
+            if len(set(levels)) != len(levels):
+                levels = tuple(f"{lv}_{k}" if levels.count(lv) > 1 else lv
+                               for k, lv in enumerate(levels))
+        else:
+            levels = (levels,) if isinstance(levels, str) else tuple(levels)
+            if len(levels) != max(dims, 1) or not all(isinstance(v, str) for v in levels):
+                refuse(f"levels {list(levels)} must name the {dims} index position(s) of "
+                       f"'{comp.name}'")
+        if not dims:
+            levels = levels or ("constraint",)
+        t_pos = levels.index("t") if "t" in levels and t is None else None
+        if kind in ("power", "hourly") and t_pos is None:
+            if t is None:
+                refuse(f"kind={kind!r} needs the period of each entry: index '{comp.name}' by "
+                       f"the market's time set T, or give t=...")
+            if t not in self.T:
+                refuse(f"t={t!r} is not a period of the market ({list(self.T)})")
+        decls = []
+        for idx, con in entries:
+            key = () if idx is None else (idx if isinstance(idx, tuple) else (idx,))
+            index = key if key else (comp.local_name,)
+            s = sign
+            if s is None:
+                if con.has_ub() and con.has_lb() and not con.equality:
+                    refuse(f"'{con.name}' has both bounds: give sign=+1 or -1")
+                s = -1 if con.has_ub() and not con.equality else 1
+            period = key[t_pos] if t_pos is not None else t
+            decls.append(PriceDecl(name, index, levels, con, s, kind, period, unit))
+        self._reg.prices.append(tuple(decls))
         return decls
 
 

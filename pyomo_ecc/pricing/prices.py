@@ -13,7 +13,7 @@ import pyomo.environ as pyo
 
 from pyomo_ecc.core.contract import PRICE_UNITS, price_weight  # noqa: F401
 from pyomo_ecc.core.market import markets_in
-from pyomo_ecc.errors import PriceError
+from pyomo_ecc.errors import InputError, ModelError, PriceError
 
 def _dual_suffix(model):
     blk = model
@@ -65,6 +65,76 @@ def _price_rows(model, name, dual_of):
         raise PriceError(f"no block in '{model.name}' declares a price called '{name}'{hint} "
                          f"Declared prices: {', '.join(sorted(declared)) or 'none'}")
     return rows, levels, basis
+
+
+def _market_of(model, constraint=None):
+    """The market of ``model`` that holds ``constraint`` (or the only one)."""
+    from pyomo_ecc.core.market import MarketData
+    mks = markets_in(model)
+    if constraint is not None and hasattr(constraint, "parent_block"):
+        b = constraint.parent_block()
+        while b is not None and not isinstance(b, MarketData):
+            b = b.parent_block()
+        if b is not None and any(b is mk for mk in mks):
+            return b
+    if not mks:
+        raise ModelError(f"'{model.name}' contains no Market block")
+    if len(mks) > 1:
+        raise InputError(f"'{model.name}' holds {len(mks)} markets "
+                         f"({', '.join(mk.name for mk in mks)}); declare the price on the market "
+                         f"whose constraint it is: market.declare_price(...)")
+    return mks[0]
+
+
+def declare_price(model, constraint, name, sign=None, kind="power", unit=None, levels=None,
+                  t=None):
+    """Publish the dual of the user's ``constraint`` as the price ``name``:
+    :func:`price_frame` then returns it normalised like every built-in price (per period length
+    and power unit, with the sign convention of this module), and :func:`price_names` lists it.
+    See :meth:`pyomo_ecc.core.market.MarketData.declare_price` for the arguments (the market is
+    the one that holds ``constraint``, or the only one in ``model``).
+
+    >>> import pyomo.environ as pyo, pyomo_ecc as ecc
+    >>> m = ecc.Market(periods=2, dt=0.5)
+    >>> m.g = ecc.Producer(bus="A", b=10.0, p_max=100)
+    >>> m.h = ecc.Producer(bus="A", b=25.0, p_max=100)
+    >>> m.d = ecc.FixedLoad(bus="A", p=80)
+    >>> m.cap = pyo.Constraint(m.T, rule=lambda mk, t: mk.g.p[t] <= 50)      # MW, each period
+    >>> _ = ecc.declare_price(m, m.cap, "g_cap_price")
+    >>> _ = ecc.solve(m)
+    >>> ecc.price_frame(m, "g_cap_price")["g_cap_price"].tolist()   # 25 - 10 $/MWh, any dt
+    [15.0, 15.0]
+    """
+    return _market_of(model, constraint).declare_price(constraint, name, sign=sign, kind=kind,
+                                                        unit=unit, levels=levels, t=t)
+
+
+def price_names(model):
+    """Every price the markets of ``model`` declare (the blocks' and the user's): DataFrame
+    indexed ``price`` with ``unit`` (currency per ...), ``kind``, ``sign``, ``levels`` (the
+    index of its :func:`price_frame`), ``count`` (entries) and ``declared_by`` (the blocks
+    whose constraints form it)."""
+    rows = {}
+    mks = markets_in(model)
+    if not mks:
+        raise ModelError(f"'{model.name}' contains no Market block")
+    for mk in mks:
+        mk.assemble()
+        cur = mk.config.currency
+        for d in mk.price_declarations():
+            r = rows.setdefault(d.price, {"unit": set(), "kind": set(), "sign": set(),
+                                          "levels": d.levels, "count": 0, "declared_by": set()})
+            r["unit"].add(d.unit if d.unit is not None else cur + PRICE_UNITS[d.kind])
+            r["kind"].add(d.kind)
+            r["sign"].add(d.sign)
+            r["count"] += 1
+            r["declared_by"].add(d.constraint.parent_component().parent_block().name)
+    out = pd.DataFrame(
+        [(n, ", ".join(sorted(map(str, r["unit"]))), ", ".join(sorted(r["kind"])),
+          r["sign"].pop() if len(r["sign"]) == 1 else "mixed", ", ".join(r["levels"]),
+          r["count"], ", ".join(sorted(r["declared_by"]))) for n, r in rows.items()],
+        columns=["price", "unit", "kind", "sign", "levels", "count", "declared_by"])
+    return out.set_index("price")
 
 
 def price_frame(model, name):
