@@ -63,6 +63,16 @@ def _dt(x):
     return tuple(positive_float(v) for v in x)
 
 
+#: the network block a market without one gets when it is assembled (set by
+#: :mod:`pyomo_ecc.network.copperplate`: the core does not import the networks built on it)
+_DEFAULT_NETWORK = [None]
+
+
+def set_default_network(component):
+    """Make ``component()`` (a network block) the network of every market that has none."""
+    _DEFAULT_NETWORK[0] = component
+
+
 @dataclass
 class _Registry:
     """Plain references to the market's blocks (kept off the Pyomo component tree)."""
@@ -225,8 +235,10 @@ class MarketData(EccBlockData):
         if not self._reg.participants:
             raise ModelError(f"market '{self.name}' is empty: add at least one participant")
         if self._reg.network is None:
-            from pyomo_ecc.network.copperplate import CopperPlate
-            self.network_copperplate = CopperPlate()
+            if _DEFAULT_NETWORK[0] is None:   # pragma: no cover - pyomo_ecc always sets it
+                raise ModelError(f"market '{self.name}' has no network block and no default "
+                                 f"network is set (pyomo_ecc.network.copperplate sets it)")
+            self.network_copperplate = _DEFAULT_NETWORK[0]()
         self._reg.network.assemble()
         for pol in self._reg.policies:
             pol.assemble()
@@ -388,3 +400,12 @@ def markets_in(model):
     """All market blocks in ``model`` (the model itself included), in declaration order."""
     _require_block(model)
     return [b for b in model.block_data_objects(descend_into=True) if isinstance(b, MarketData)]
+
+
+def require_markets(model):
+    """:func:`markets_in`, raising :class:`~pyomo_ecc.errors.ModelError` when there is none (the
+    one check behind every result, price and analysis of a model)."""
+    mks = markets_in(model)
+    if not mks:
+        raise ModelError(f"'{model.name}' contains no Market block")
+    return mks

@@ -27,7 +27,7 @@ from pyomo.common.config import ConfigValue
 
 from pyomo_ecc.core.block import EccBlockData
 from pyomo_ecc.core.config import finite_float
-from pyomo_ecc.core.market import find_market, markets_in
+from pyomo_ecc.core.market import find_market, require_markets
 from pyomo_ecc.errors import ModelError
 
 
@@ -148,9 +148,7 @@ def policy_terms(model):
     without a term has 0 in that column.
     """
     rows = []
-    mks = markets_in(model)
-    if not mks:
-        raise ModelError(f"'{model.name}' contains no Market block")
+    mks = require_markets(model)
     for mk in mks:
         for p in mk.participants():
             label = p.local_name if mk is model else p.name

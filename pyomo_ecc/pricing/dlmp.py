@@ -91,7 +91,7 @@ Example::
     [70.0, 40.0, 0.0, 0.0, 30.0]
 """
 from pyomo_ecc.core.contract import DeclaredPrices  # noqa: F401
-from pyomo_ecc.core.market import markets_in
+from pyomo_ecc.core.market import markets_in, require_markets
 from pyomo_ecc.errors import ModelError, PriceError
 from pyomo_ecc.network.feeder_prices import (COMPONENTS, LIMIT_PRICES,  # noqa: F401
                                              sensitivity_system)
@@ -118,7 +118,7 @@ def dlmp(model, price="lmp", method="auto", check=True, tol=1e-6):
     if method not in ("auto", "path", "jacobian"):
         raise PriceError(f"method must be 'auto', 'path' or 'jacobian', got {method!r}")
     frames, formulations = [], set()
-    for mk in markets_in(model):
+    for mk in require_markets(model):
         net = mk.get_network()
         if net is None or not net.component_prices:
             raise ModelError(f"'{model.name}' has no market with a radial feeder network "
@@ -129,8 +129,6 @@ def dlmp(model, price="lmp", method="auto", check=True, tol=1e-6):
         formulations.add(net.formulation or net.block_kind())
         prices = DeclaredPrices(mk, net.component_prices, price_frames(mk, net.component_prices))
         frames.append(net.price_components(prices, price=price, method=method))
-    if not frames:
-        raise ModelError(f"'{model.name}' contains no Market block")
     df = pd.concat(frames)
     df.attrs = dict(frames[0].attrs)
     if check:
