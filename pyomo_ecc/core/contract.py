@@ -107,9 +107,6 @@ every period length (here 0.5 h):
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 #: the kinds of price and the unit of each, with the currency prepended
 PRICE_UNITS = {"power": "/MWh", "quantity": "/unit", "hourly": "/(unit h)"}
 
@@ -180,10 +177,6 @@ class DeclaredPrices:
         key = d.index if len(d.index) > 1 else d.index[0]
         return float(self.value[d.price][key])
 
-    def series(self, name):
-        """The published prices ``name`` as a Series (by their index)."""
-        return pd.Series(self.value[name], dtype=float)
-
     def weight(self, kind, t=None):
         return price_weight(self.market, kind, t)
 
@@ -210,8 +203,3 @@ class Sensitivities:
 
     def voltage(self):
         return None
-
-    def flow_frame(self):
-        """:meth:`flow` as a DataFrame (index ``branch``, columns ``bus``)."""
-        return pd.DataFrame(np.asarray(self.flow()), index=pd.Index(self.branches, name="branch"),
-                            columns=pd.Index(self.buses, name="bus"))

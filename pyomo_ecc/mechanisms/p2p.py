@@ -71,7 +71,7 @@ from pyomo.common.config import ConfigValue
 from pyomo.environ import Constraint, Expression, NonNegativeReals, Param, Var
 
 from pyomo_ecc.core.block import declare_block
-from pyomo_ecc.core.config import finite_float, flag, nonnegative_float, number, series
+from pyomo_ecc.core.config import finite_float, flag, nonnegative_float, number, optional, series
 from pyomo_ecc.network.base import NetworkData
 from pyomo_ecc.core.contract import PriceDecl
 
@@ -114,8 +114,7 @@ def _pairs(x):
     return tuple(out)
 
 
-def _optional_nonnegative(x):
-    return None if x is None else nonnegative_float(x)
+_optional_nonnegative = optional(nonnegative_float)
 
 
 @declare_block("P2PNetwork")

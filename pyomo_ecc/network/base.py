@@ -60,6 +60,16 @@ def declare_base_mva(config):
                                                "graph.graph['base_mva'], else 100)"))
 
 
+def base_mva_of(net, default):
+    """The per-unit base of network ``net``: its option ``base_mva``, else ``default`` (the
+    graph's), validated (> 0)."""
+    base = net.config.base_mva if net.config.base_mva is not None else default
+    try:
+        return positive_float(base)
+    except ValueError as e:
+        net.fail(f"base_mva: {e}")
+
+
 class NetworkData(EccBlockData):
     """Shared parts of every network formulation."""
 

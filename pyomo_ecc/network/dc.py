@@ -82,7 +82,6 @@ Example (3 buses, equal reactances, 50 MW limit on line 1-3)::
 """
 import math
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
@@ -92,10 +91,11 @@ from pyomo.common.config import ConfigValue, In
 
 from pyomo_ecc.core.block import declare_block
 from pyomo_ecc.core.contract import PriceDecl, Sensitivities
-from pyomo_ecc.core.config import flag
+from pyomo_ecc.core.config import flag, per_period
 from pyomo_ecc.errors import InputError, ModelError
-from pyomo_ecc.network.base import NetworkData, declare_base_mva, raise_unknown_bus
-from pyomo_ecc.network.graph import graph_to_tables, incidence, islands, reference_buses
+from pyomo_ecc.network.base import NetworkData, base_mva_of, declare_base_mva
+from pyomo_ecc.network.graph import (graph_option, graph_to_tables, incidence, islands,
+                                     reference_buses)
 
 #: finite bound on every B-theta angle (rad). It never binds in a meaningful DC solution (checked
 #: after every solve, :meth:`DCNetworkData.check_solution`), but HiGHS's active-set QP solver
@@ -106,12 +106,6 @@ ANGLE_BOUND = 1e4
 FORMULATIONS = ("btheta", "ptdf")
 CONVENTIONS = ("matpower", "dcp")
 SLACKS = ("ref", "distributed")
-
-
-def _graph(x):
-    if not isinstance(x, nx.Graph):
-        raise ValueError(f"expected a networkx graph, got {type(x).__name__}")
-    return x
 
 
 def _weights(x):
@@ -230,7 +224,7 @@ class DCNetworkData(NetworkData):
     """DC power flow network from a networkx graph (see module doc)."""
 
     CONFIG = NetworkData.CONFIG()
-    CONFIG.declare("graph", ConfigValue(default=None, domain=_graph,
+    CONFIG.declare("graph", ConfigValue(default=None, domain=graph_option,
                                         doc="networkx graph of buses and branches"))
     CONFIG.declare("formulation", ConfigValue(default="btheta", domain=In(FORMULATIONS),
                                               doc="'btheta' (angles) or 'ptdf' (distribution factors)"))
@@ -270,7 +264,7 @@ class DCNetworkData(NetworkData):
         except InputError as e:
             self.fail(str(e))
         market = self.market()
-        base = cfg.base_mva if cfg.base_mva is not None else buses.attrs["base_mva"]
+        base = base_mva_of(self, buses.attrs["base_mva"])
         unit = market.power_unit_mw
         b_pu, shift = susceptance(branches, cfg.convention)
         if cfg.convention == "dcp" and np.any(b_pu == 0):
@@ -291,10 +285,10 @@ class DCNetworkData(NetworkData):
         loads = {}
         for bus, val in buses["load"].items():
             try:
-                per = _per_period(val, list(market.T))
+                per = per_period(val, market.T, "attribute 'load'")
             except ValueError as e:
-                self.fail(f"bus {bus!r}: load: {e}")
-            loads.update({(bus, t): v for t, v in per.items()})
+                self.fail(f"bus {bus!r}: {e}")
+            loads.update({(bus, t): float(v) for t, v in per.items()})
         self.p_load = pyo.Param(self.bus, market.T, initialize=loads, mutable=True,
                                 doc="bus load from the graph (power units)")
         self.gs = pyo.Param(self.bus, initialize=buses["gs"].astype(float).to_dict(), mutable=True,
@@ -310,17 +304,6 @@ class DCNetworkData(NetworkData):
 
     def held_withdrawals(self, t):
         return {n: pyo.value(self.p_load[n, t]) + pyo.value(self.gs[n]) for n in self.bus}
-
-    def bus_table(self):
-        """The validated bus table (index ``bus``)."""
-        return self._buses
-
-    def branch_table(self):
-        """The validated branch table (index ``branch``) with ``beta`` and ``shift_rad``."""
-        out = self._branches.copy()
-        out["beta"] = self._beta
-        out["shift_rad"] = self._shift
-        return out
 
     def reference_buses(self):
         return list(self._refs)
@@ -351,12 +334,6 @@ class DCNetworkData(NetworkData):
         """:class:`DCSensitivities` of this network with its slack (rebuilt on each call)."""
         return DCSensitivities(self._buses, self._branches, self._beta, self._refs,
                                self.slack_weights())
-
-    def check_buses(self):
-        known = set(self._buses.index)
-        for p in self.market().participants(active=False):
-            if p.bus not in known:
-                raise_unknown_bus(p, sorted(map(str, known)))
 
     # -- phase 3 ------------------------------------------------------------------------------
     def assemble(self):
@@ -498,10 +475,3 @@ class DCNetworkData(NetworkData):
         rows = [(l, t, pyo.value(self.p_flow[l, t]), float(rating[l])) for l in self.branch for t in T]
         return pd.DataFrame(rows, columns=["branch", "t", "p_flow", "rating"]).set_index(["branch", "t"])
 
-
-def _per_period(value, periods):
-    if isinstance(value, tuple):
-        if len(value) != len(periods):
-            raise ValueError(f"{len(value)} values given but the market has {len(periods)} periods")
-        return dict(zip(periods, value))
-    return {t: float(value) for t in periods}

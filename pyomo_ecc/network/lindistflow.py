@@ -89,28 +89,16 @@ from pyomo.common.config import ConfigValue, In
 from pyomo.environ import Constraint, Expression, Param, Set, Var, value
 
 from pyomo_ecc.core.block import declare_block
-from pyomo_ecc.core.config import bus_label, flag, per_period, positive_float, series
+from pyomo_ecc.core.config import bus_label, flag, optional, per_period, positive_float, series
+from pyomo_ecc.core.contract import PriceDecl, Sensitivities
 from pyomo_ecc.errors import InputError, PriceError
 from pyomo_ecc.network import feeder_prices
-from pyomo_ecc.network.base import NetworkData, declare_base_mva, raise_unknown_bus
+from pyomo_ecc.network.base import NetworkData, base_mva_of, declare_base_mva
+from pyomo_ecc.network.graph import DEFAULT_BASE_MVA, graph_option
 from pyomo_ecc.network.radial import RadialFeeder
-from pyomo_ecc.core.contract import PriceDecl, Sensitivities
 
-
-def _graph(x):
-    if x is None:
-        return None
-    if not isinstance(x, nx.Graph):
-        raise ValueError(f"expected a networkx graph, got {type(x).__name__}")
-    return x
-
-
-def _optional_bus(x):
-    return None if x is None else bus_label(x)
-
-
-def _optional_positive(x):
-    return None if x is None else positive_float(x)
+_optional_bus = optional(bus_label)
+_optional_positive = optional(positive_float)
 
 
 def _sides(x):
@@ -123,7 +111,7 @@ class RadialNetworkData(NetworkData):
     """Shared parts of the radial feeder formulations (graph, loads, limits, prices, results)."""
 
     CONFIG = NetworkData.CONFIG()
-    CONFIG.declare("graph", ConfigValue(default=None, domain=_graph,
+    CONFIG.declare("graph", ConfigValue(default=None, domain=graph_option,
                                         doc="the feeder: a networkx graph (a tree)"))
     CONFIG.declare("ref_bus", ConfigValue(default=None, domain=_optional_bus,
                                           doc="reference bus: the substation, root of the tree "
@@ -158,11 +146,7 @@ class RadialNetworkData(NetworkData):
                                        optional=("rating",), what=f"{self.block_kind()} '{self.name}'")
         except InputError as e:
             raise InputError(str(e)) from None
-        base = cfg.base_mva if cfg.base_mva is not None else cfg.graph.graph.get("base_mva", 100.0)
-        try:
-            self.base_mva = positive_float(base)
-        except ValueError as e:
-            self.fail(f"base_mva: {e}")
+        self.base_mva = base_mva_of(self, cfg.graph.graph.get("base_mva", DEFAULT_BASE_MVA))
         super().build()
         market = self.market()
         fd = self.feeder
@@ -223,12 +207,6 @@ class RadialNetworkData(NetworkData):
 
     def buses(self):
         return list(self.feeder.buses)
-
-    def check_buses(self):
-        known = set(self.feeder.buses)
-        for p in self.market().participants(active=False):
-            if p.bus not in known:
-                raise_unknown_bus(p, sorted(map(str, known)))
 
     def held_withdrawals(self, t):
         return {j: value(self.p_load[j, t]) for j in self.feeder.buses}
