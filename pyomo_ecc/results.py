@@ -14,7 +14,6 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from pyomo_ecc.core.market import require_markets
-from pyomo_ecc.errors import ModelError
 from pyomo_ecc.pricing.prices import prices, require_solved
 
 

@@ -243,7 +243,8 @@ class MarketData(EccBlockData):
         for pol in self._reg.policies:
             pol.assemble()
         cost = [blk.objective_cost() for blk in self._registered()]
-        self.obj = Objective(expr=sum(c for c in cost if not (isinstance(c, (int, float)) and c == 0)), sense=minimize,
+        cost = [c for c in cost if not (isinstance(c, (int, float)) and c == 0)]   # no term
+        self.obj = Objective(expr=sum(cost), sense=minimize,
                              doc="total as-bid cost (currency); welfare = -obj")
         for fn in self._reg.hooks:
             fn(self)
