@@ -38,7 +38,8 @@ from pyomo_ecc.pricing.components import lmp_components  # noqa: F401
 from pyomo_ecc.pricing.dlmp import dlmp, loss_factors  # noqa: F401
 from pyomo_ecc.pricing.losses import solve_losses  # noqa: F401
 from pyomo_ecc.pricing.prices import price_frame, price_range, prices  # noqa: F401
-from pyomo_ecc.results import dispatch, merchandising_surplus, summary, surplus, welfare  # noqa: F401
+from pyomo_ecc.results import (dispatch, merchandising_surplus, settlement, summary, surplus,  # noqa: F401
+                               welfare)
 from pyomo_ecc.solvers import Solver, SolveResult, diagnose_infeasibility, solve  # noqa: F401
 
 __version__ = "0.1.0"
