@@ -140,7 +140,7 @@ def _feeder():
     m.grid = ecc.Producer(bus="sub", b=40.0, p_max=10)
     m.local = ecc.Producer(bus="b", b=70.0, p_max=3.0)
     m.town = ecc.FixedLoad(bus="a", p=[0.5, 0.8])
-    m.net = LinDistFlow(graph=g, root="sub", base_mva=1.0, v_min=0.9)
+    m.net = LinDistFlow(graph=g, ref_bus="sub", base_mva=1.0, v_min=0.9)
     return m
 
 

@@ -393,7 +393,7 @@ def to_pypsa_frames(model):
         out[f"{g}_t.p"] = df
     net = mk.get_network()
     if hasattr(net, "flows"):
-        f = net.flows()["f"].unstack("branch")
+        f = net.flows()["p_flow"].unstack("branch")
         comps = {}
         for br in f.columns:
             comps.setdefault(br.split(":", 1)[0] if ":" in str(br) and branch_name else "Line",
@@ -404,7 +404,7 @@ def to_pypsa_frames(model):
             df.index = idx
             out[{"Line": "lines_t.p0", "Transformer": "transformers_t.p0"}.get(comp, "lines_t.p0")] = df
     elif hasattr(net, "branch_flows"):
-        f = net.branch_flows()["p"].unstack("branch")
+        f = net.branch_flows()["p_flow"].unstack("branch")
         f.index = idx
         f.columns.name = "Line"
         out["lines_t.p0"] = f
@@ -471,17 +471,17 @@ def to_pandapower_frames(model, t=None):
         f = net.flows().xs(t, level="t")
         u = mk.power_unit_mw
         load_pct = [abs(v) / r * 100.0 if math.isfinite(r) and r > 0 else float("nan")
-                    for v, r in zip(f["f"], f["rating"])]
+                    for v, r in zip(f["p_flow"], f["rating"])]
         out["res_line"] = pd.DataFrame(
-            {"p_from_mw": f["f"].to_numpy() * u, "p_to_mw": -f["f"].to_numpy() * u,
+            {"p_from_mw": f["p_flow"].to_numpy() * u, "p_to_mw": -f["p_flow"].to_numpy() * u,
              "loading_percent": load_pct},
             index=pd.Index([branch_name.get(b, b) for b in f.index], name="line"))
     elif hasattr(net, "branch_flows"):
         f = net.branch_flows().xs(t, level="t")
         u = mk.power_unit_mw
         out["res_line"] = pd.DataFrame(
-            {"from_bus": f["from_bus"], "to_bus": f["to_bus"], "p_from_mw": f["p"] * u,
-             "q_from_mvar": f["q"] * u, "p_to_mw": -(f["p"] - f["loss_p"]) * u,
+            {"from_bus": f["from_bus"], "to_bus": f["to_bus"], "p_from_mw": f["p_flow"] * u,
+             "q_from_mvar": f["q_flow"] * u, "p_to_mw": -(f["p_flow"] - f["loss_p"]) * u,
              "pl_mw": f["loss_p"] * u})
         out["res_line"].index.name = "line"
     return out
