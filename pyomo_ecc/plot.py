@@ -21,9 +21,11 @@ price :math:`\pi` within its capacity and its ramp limits around the neighbourin
 solved outputs (its offer in the period given the rest of its schedule), and its local demand
 as inelastic demand; a community pool's grid import (supply at the import
 price) and export (demand at the export price); fixed loads and the loads the network holds as
-inelastic demand; and any participant whose choice is intertemporal (storage, flexible loads)
-as *price-taking* at its solved schedule: its discharge as supply offered at any price, its
-charge as demand bid at any price.
+inelastic demand; a storage's discharge offer and charge bid, and a flexible load's bid, priced
+by the value of what links their periods (the dual of the state-of-charge balance, of the energy
+requirement: :func:`_intertemporal_offer`); and any other participant as *price-taking* at its
+solved schedule (its injection as supply offered at any price, its withdrawal as demand bid at
+any price).
 
 Distribution feeders: :func:`dlmp_components` (stacked DLMP components per bus),
 :func:`voltage_profile`, :func:`price_heatmap` (bus by period) and :func:`feeder_map` (the
@@ -72,7 +74,10 @@ def _contributions(model, t, price=None):
                  _best_response(pyo.value(p.a), pyo.value(p.b), *_prosumer_range(model, p, t),
                                 price * eta))
             out.append((name, eta * x, pyo.value(p.demand[t])))
-        else:   # as solved; intertemporal ones are price-taking at their solved schedule
+        elif price is not None and p.block_kind() in ("Storage", "FlexibleLoad") \
+                and _dual(model, _linking_row(p, t)) is not None:
+            out.append((name,) + _intertemporal_offer(model, p, t, price))
+        else:   # as solved (price-taking at its solved schedule)
             inj = pyo.value(p.p_inj[t])
             out.append((name, max(inj, 0.0), max(-inj, 0.0)))
     net = model.get_network()
@@ -93,6 +98,49 @@ def _contributions(model, t, price=None):
                 out.append(("grid export", 0.0, (cap_e if cap_e is not None else width)
                             if price < exp else 0.0))
     return out
+
+
+def _dual(model, con):
+    """The dual of ``con`` in the solver layer's convention (d objective / d right-hand side),
+    or None when the solve left none."""
+    from pyomo_ecc.pricing.prices import _dual_suffix
+
+    suffix = _dual_suffix(model)
+    if suffix is None or con is None or con not in suffix:
+        return None
+    return float(suffix[con])
+
+
+def _linking_row(p, t):
+    """The constraint that links a storage's or a flexible load's periods."""
+    return p.eq_soc[t] if p.block_kind() == "Storage" else p.eq_energy
+
+
+def _intertemporal_offer(model, p, t, price):
+    r"""(supply, demand) of a storage or a flexible load at ``price`` (currency per power unit
+    per hour) in period t, from the value of what links its periods (the dual :math:`y` of
+    ``eq_soc[t]``, of ``eq_energy``):
+
+    * storage, with :math:`
+u_t = -y` the value of stored energy: discharge offered at
+      :math:`b + 2 a h + 
+u_t/\eta^{dis}`, charge bid at :math:`
+u_t\,\eta^{ch} - b - 2 a c`;
+    * flexible load: consumption bid at :math:`y - \sigma_t - 2 a d` inside its window.
+
+    These are its KKT conditions in the period: where it is dispatched strictly inside its
+    limits, its offer or bid price is the LMP."""
+    y = _dual(model, _linking_row(p, t))
+    a, b = pyo.value(p.a), pyo.value(p.b) if hasattr(p, "b") else 0.0
+    if p.block_kind() == "Storage":
+        nu = -y
+        h = _best_response(a, b + nu / pyo.value(p.eta_dis), 0.0, pyo.value(p.p_dis_max[t]), price)
+        c = _best_response(a, b - nu * pyo.value(p.eta_ch), 0.0, pyo.value(p.p_ch_max[t]), -price)
+        return h, c
+    if t in set(p.eq_outside.keys()) if hasattr(p, "eq_outside") else False:
+        return 0.0, 0.0
+    d = _best_response(a, pyo.value(p.shift_cost[t]) - y, 0.0, pyo.value(p.d_max[t]), -price)
+    return 0.0, d
 
 
 def _prosumer_range(model, p, t):
@@ -159,6 +207,20 @@ def _breakpoints(model, t):
             out.append(float(pyo.value(p.b)) / eta / u)
             out.append((float(pyo.value(p.b)) + 2 * float(pyo.value(p.a))
                         * float(pyo.value(p.p_max[t]))) / eta / u)
+        elif p.block_kind() in ("Storage", "FlexibleLoad"):
+            y = _dual(model, _linking_row(p, t))
+            if y is None:
+                continue
+            a = float(pyo.value(p.a))
+            if p.block_kind() == "Storage":
+                b, nu = float(pyo.value(p.b)), -y
+                base = [b + nu / float(pyo.value(p.eta_dis)), nu * float(pyo.value(p.eta_ch)) - b]
+                tops = [base[0] + 2 * a * float(pyo.value(p.p_dis_max[t])),
+                        base[1] - 2 * a * float(pyo.value(p.p_ch_max[t]))]
+            else:
+                base = [y - float(pyo.value(p.shift_cost[t]))]
+                tops = [base[0] - 2 * a * float(pyo.value(p.d_max[t]))]
+            out += [v / u for v in base + tops]
     net = model.get_network()
     if net is not None and hasattr(net, "import_price"):
         out += [pyo.value(net.import_price[t]) / u, pyo.value(net.export_price[t]) / u]

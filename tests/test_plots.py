@@ -84,6 +84,27 @@ def test_prosumer_curves_are_their_best_responses():
         assert row[0] == pytest.approx(eta * x) and row[1] == pytest.approx(pyo.value(p.demand[t]))
 
 
+def test_storage_and_flexible_load_bids_are_their_kkt_conditions():
+    m = _solved("prosumer_community")
+    lmp = ecc.prices(m).lmp
+    checked = 0
+    for t in m.T:
+        lam = float(lmp.xs(t, level="t").iloc[0]) * m.power_unit_mw
+        h, c = pl._intertemporal_offer(m, m.battery, t, lam)
+        assert h == pytest.approx(pyo.value(m.battery.p_dis[t]), abs=1e-5)
+        assert c == pytest.approx(pyo.value(m.battery.p_ch[t]), abs=1e-5)
+        _, d = pl._intertemporal_offer(m, m.ev, t, lam)
+        assert d == pytest.approx(pyo.value(m.ev.d[t]), abs=1e-5)
+        # strictly inside its limits, the bid's price at the solved quantity is the LMP
+        c_t = pyo.value(m.battery.p_ch[t])
+        if 1e-6 < c_t < pyo.value(m.battery.p_ch_max[t]) - 1e-6:
+            nu = -pl._dual(m, m.battery.eq_soc[t])
+            bid = nu * pyo.value(m.battery.eta_ch) - pyo.value(m.battery.b) - 2 * pyo.value(m.battery.a) * c_t
+            assert bid == pytest.approx(lam, rel=1e-6)
+            checked += 1
+    assert checked >= 1
+
+
 def test_a_congested_network_shows_its_lmp_range_and_per_bus_clearings():
     m = _solved("matpower_case5")
     lmp = ecc.prices(m).lmp.xs(0, level="t")
