@@ -9,7 +9,8 @@ carbon-electricity co-simulation (see :mod:`pyomo_ecc.simulation.cli`)
 ``pyomo-ecc dp [--out DIR] [--candidates K] [--draws N] [--seed S]``  the seed 000
 differentially private market study (Figs. 2-5, Table 3, reproduction verdict)
 ``pyomo-ecc run [CASE] [--solver NAME] [--out DIR] [--plot FILE]``  solve a case's default
-model, print a summary (welfare, prices, dispatch, surplus, and the model's own report tables);
+model, print a summary (welfare, prices, dispatch, surplus, the settlement of every party, and
+the model's own report tables);
 with ``--out`` also write ``prices.csv`` (bus, t, lmp) and ``dispatch.csv`` (participant, t,
 p_inj); with ``--plot DIR`` draw the market's pictures into a folder (network map with LMP
 colours, bus x period price heat map, dispatch stack, merit order of the highest-price period:
@@ -154,6 +155,9 @@ def run(case_name=None, solver="highs", out_dir=None, out=None, plot=None, price
     unit = model.config.power_unit if hasattr(model, "config") else ""
     _print_frame(f"dispatch p_inj [{unit}] by participant and period (+ injects, - withdraws)", disp, out)
     _print_frame(f"surplus at the clearing prices [{mk_currency}]", _natural(s["surplus"]), out)
+    from pyomo_ecc.results import settlement
+    _print_frame(f"settlement [{mk_currency} received]: every party's money at the clearing prices; "
+                 f"the net column adds up to the welfare", settlement(model), out)
     report = REPORTS.get(case.model_name)
     if report is not None:
         for title, frame in report(model).items():
