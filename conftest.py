@@ -3,8 +3,9 @@
 A doctest that needs an optional package skips cleanly when the package is missing. What it
 needs is read from its own examples (every ``import X`` / ``from X import ...``) and from the
 module attribute ``__doctest_requires__`` (a tuple of top-level package names, for examples that
-reach an optional package only through the library, e.g. a plot). Doctests are tier
-``component``: they build and solve small markets.
+reach an optional package only through the library, e.g. a plot; ``"ipopt"`` names the Ipopt
+solver, which also needs PyNumero's ASL library). Doctests are tier ``component``: they build
+and solve small markets.
 """
 import importlib.util
 import re
@@ -27,14 +28,27 @@ def doctest_requirements(item):
     return list(dict.fromkeys(needs))
 
 
+def _ipopt_available():
+    import pyomo_ecc as ecc
+    try:
+        ecc.Solver("ipopt")._interface()
+        return True
+    except ecc.SolverError:
+        return False
+
+
 def missing_packages(names):
-    """The names among ``names`` that cannot be imported here."""
+    """The names among ``names`` that cannot be imported (or, for ``"ipopt"``, the solver
+    that cannot be used) here."""
     out = []
     for n in names:
-        try:
-            found = importlib.util.find_spec(n) is not None
-        except (ImportError, ValueError):
-            found = False
+        if n == "ipopt":
+            found = _ipopt_available()
+        else:
+            try:
+                found = importlib.util.find_spec(n) is not None
+            except (ImportError, ValueError):
+                found = False
         if not found:
             out.append(n)
     return out

@@ -42,8 +42,6 @@ import pyomo.environ as pyo
 from pyomo_ecc.participants.curves import quantity_at_price
 from pyomo_ecc.pricing.prices import prices
 
-__doctest_requires__ = ("matplotlib",)
-
 
 def _best_response(a, b, lo, hi, price):
     """argmax_x price x - (a x^2 + b x) on [lo, hi]."""

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TIERS, tier_problem
+from conftest import TIERS, ipopt_available, tier_problem
 
 pytestmark = pytest.mark.unit
 
@@ -54,3 +54,5 @@ def test_doctest_requirements_are_read_from_the_examples():
 
     assert root.doctest_requirements(Item()) == ["pandapower", "scipy", "matplotlib"]
     assert root.missing_packages(["scipy", "no_such_package_xyz"]) == ["no_such_package_xyz"]
+    # "ipopt" names the solver (its interface must load), not only a package
+    assert (root.missing_packages(["ipopt"]) == []) == ipopt_available()
