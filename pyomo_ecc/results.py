@@ -56,9 +56,8 @@ Example::
 """
 import pandas as pd
 import pyomo.environ as pyo
-from pyomo.core.expr.numeric_expr import SumExpression
 
-from pyomo_ecc.core.market import markets_in
+from pyomo_ecc.core.market import require_markets
 from pyomo_ecc.errors import ModelError
 from pyomo_ecc.pricing.prices import _dual_suffix, price_frames, price_weight, prices, require_solved
 
@@ -67,9 +66,7 @@ SETTLEMENT_COLUMNS = ["energy", "reactive", "carbon", "certificates", "cost", "n
 
 
 def _markets(model):
-    mks = markets_in(model)
-    if not mks:
-        raise ModelError(f"'{model.name}' contains no Market block")
+    mks = require_markets(model)
     require_solved(model)   # "solve first", not the variables' starting values
     return mks
 
@@ -100,25 +97,18 @@ def _nodal_prices(mk):
 
 
 def _objective_terms(mk):
-    """The market objective split into its top-level terms: ``[(owner block or None, label,
-    value)]``; the owner is the registered block the term belongs to (None: the market's own or
-    a user's term)."""
-    blocks = {id(b): b for b in mk._registered()}
-    out, stack = [], [mk.obj.expr]
-    while stack:
-        e = stack.pop()
-        if isinstance(e, SumExpression):
-            stack.extend(reversed(list(e.args)))
-            continue
-        val = float(pyo.value(e))
-        owner, label = None, getattr(e, "name", None) if getattr(e, "is_named_expression_type",
-                                                              lambda: False)() else None
-        if label is not None:
-            b = e.parent_block()
-            while b is not None and id(b) not in blocks and b is not mk:
-                b = b.parent_block()
-            owner = blocks.get(id(b)) if b is not None else None
-        out.append((owner, label or "other objective terms", val))
+    """The market objective split by owner: ``[(block or None, label, value)]``, one entry per
+    registered block (its ``objective_cost()``, the block contract's objective term) and, when
+    hooks added terms of their own, one ``(None, "other objective terms", value)`` entry for the
+    rest of the objective."""
+    out, total = [], 0.0
+    for blk in mk._registered():
+        val = float(pyo.value(blk.objective_cost()))
+        out.append((blk, blk.name, val))
+        total += val
+    rest = float(pyo.value(mk.obj)) - total
+    if abs(rest) > 1e-12 * max(1.0, abs(total)):
+        out.append((None, "other objective terms", rest))
     return out
 
 

@@ -57,6 +57,10 @@ class ParticipantData(EccBlockData):
                                     doc="net reactive injection (power units)")
         market.register_participant(self)
 
+    def objective_cost(self):
+        """Its as-bid cost ``bid_cost`` (the block contract's objective term)."""
+        return self.bid_cost
+
     def withdrawal_params(self):
         """Mutable parameters to set to zero, besides fixing its variables at zero, when the
         participant is withdrawn (a fixed load's load, a prosumer's local demand): with them at

@@ -66,8 +66,8 @@ from pyomo.environ import Constraint, Expression, Param, Set
 
 from pyomo_ecc.core.block import declare_block
 from pyomo_ecc.core.config import nonnegative_float
+from pyomo_ecc.core.contract import PriceDecl
 from pyomo_ecc.policy.base import PolicyData, name_list, period_sum, term
-from pyomo_ecc.pricing.declarations import PriceDecl
 
 
 @declare_block("CarbonCap")
@@ -162,6 +162,9 @@ class CarbonCostData(PolicyData):
                                       doc="carbon cost (currency; negative: earns)")
         self.policy_cost = Expression(expr=sum(self.carbon_cost[n] for n in self.members),
                                       doc="total carbon cost (currency)")
+
+    def objective_cost(self):
+        return self.policy_cost
 
     settlement_column = "carbon"
 

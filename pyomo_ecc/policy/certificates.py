@@ -61,9 +61,9 @@ from pyomo.environ import Constraint, Expression, Param, Set
 
 from pyomo_ecc.core.block import declare_block
 from pyomo_ecc.core.config import nonnegative_float
+from pyomo_ecc.core.contract import PriceDecl
 from pyomo_ecc.policy.base import (PolicyData, consumption_mwh, name_list, period_sum,
                                    unit_interval)
-from pyomo_ecc.pricing.declarations import PriceDecl
 
 
 class _CertificateScopeData(PolicyData):
@@ -218,6 +218,9 @@ class CertificatePriceData(_CertificateScopeData):
         self.policy_cost = Expression(
             expr=self.price * (self.alpha * self.consumption - self.certificates),
             doc="certificate payments minus certificate revenue (currency)")
+
+    def objective_cost(self):
+        return self.policy_cost
 
     def payments(self, price):
         """Issuers receive the exogenous price per certificate, obligated consumers pay it on
