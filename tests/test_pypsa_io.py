@@ -146,6 +146,24 @@ def test_the_co2_limit_becomes_a_carbon_cap_with_pypsas_price():
                                           rel=1e-6, abs=1e-6)
 
 
+def test_a_storage_unit_moves_energy_between_snapshots_at_pypsas_prices():
+    n = two_level_network()
+    n.add("StorageUnit", "bat", bus="S3", p_nom=80.0, max_hours=2.0, efficiency_store=0.9,
+          efficiency_dispatch=0.92, state_of_charge_initial=40.0)
+    _pypsa_opf(n)
+    m = from_pypsa(n, phase_shifts="ignore")
+    ecc.solve(m)
+    frames = to_pypsa_frames(m)
+    p = frames["storage_units_t.p"]["bat"]
+    assert p.to_numpy() == pytest.approx(n.storage_units_t.p["bat"].to_numpy(), abs=1e-5)
+    assert p.abs().max() > 1.0, "the storage must be used"
+    mp = frames["buses_t.marginal_price"]
+    assert mp.to_numpy() == pytest.approx(n.buses_t.marginal_price[mp.columns].to_numpy(),
+                                          rel=1e-6, abs=1e-6)
+    soc = [pyo.value(m.storage_bat.e[t]) for t in m.T]
+    assert soc == pytest.approx(n.storage_units_t.state_of_charge["bat"].to_numpy(), abs=1e-5)
+
+
 def test_pandapower_shaped_results(solved_pair):
     n, m = solved_pair
     with pytest.raises(InputError, match="has 3 periods: give t"):
@@ -180,7 +198,10 @@ def test_graph_keeps_coordinates_and_pypsa_names():
 
 @pytest.mark.parametrize("change, words", [
     (lambda n: n.add("Link", "hvdc", bus0="N1", bus1="S3", p_nom=100), "links"),
-    (lambda n: n.add("StorageUnit", "bat", bus="S1", p_nom=10), "storage_units"),
+    (lambda n: n.add("StorageUnit", "bat", bus="S1", p_nom=10, cyclic_state_of_charge=True),
+     "StorageUnit 'bat': cyclic_state_of_charge"),
+    (lambda n: n.add("StorageUnit", "bat", bus="S1", p_nom=10, marginal_cost=1.0),
+     "StorageUnit 'bat': marginal_cost"),
     (lambda n: n.generators.loc.__setitem__(("gas", "p_nom_extendable"), True),
      "Generator 'gas': p_nom_extendable"),
     (lambda n: n.generators.loc.__setitem__(("coal", "committable"), True),

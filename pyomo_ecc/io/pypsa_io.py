@@ -25,6 +25,13 @@ PyPSA                           market
                                 :math:`\underline{P}_t = p_{nom}\,p_{min,pu,t}`
 ``loads``                       :class:`~pyomo_ecc.FixedLoad` ``load_<name>`` with
                                 :math:`L_t = -\mathrm{sign}\cdot p_{set,t}` as an injection
+``storage_units``               :class:`~pyomo_ecc.participants.storage.Storage`
+                                ``storage_<name>``: :math:`\overline{E} = p_{nom}\,h_{max}`,
+                                charge up to :math:`-p_{min,pu}\,p_{nom}`, discharge up to
+                                :math:`p_{max,pu}\,p_{nom}`, ``efficiency_store`` /
+                                ``efficiency_dispatch``, :math:`e_0` =
+                                ``state_of_charge_initial``, free terminal state (PyPSA's
+                                non-cyclic storage)
 ``carriers.co2_emissions`` and  generators get ``emission_intensity`` =
 a ``primary_energy``            :math:`co2/\eta`; the constraint becomes a
 ``GlobalConstraint`` (<=)       :class:`~pyomo_ecc.policy.CarbonCap` (its ``carbon_price`` is
@@ -34,10 +41,11 @@ a ``primary_energy``            :math:`co2/\eta`; the constraint becomes a
 A susceptance of a PyPSA branch is :math:`1/x_{pu,eff}` in MW per radian, and its flow
 :math:`(\theta_0 - \theta_1 - \varphi)/x_{pu,eff}`: the ``matpower`` convention of
 :mod:`pyomo_ecc.network.dc` with base 1 MVA. Components the market cannot represent are refused
-with an :class:`~pyomo_ecc.errors.InputError` naming them, never dropped: links, storage units,
-stores, shunt impedances, non-AC buses, extendable capacities, committable generators, a
+with an :class:`~pyomo_ecc.errors.InputError` naming them, never dropped: links, stores,
+shunt impedances, non-AC buses, extendable capacities, committable generators, a
 time-varying marginal cost or branch rating, a zero branch rating (PyPSA fixes such a flow at
-zero) and inactive components that something else needs.
+zero), storage units that are cyclic or have costs, standing losses, inflows or state of
+charge set points, and inactive components that something else needs.
 
 Exports (any solved market, not only imported ones):
 
@@ -83,7 +91,6 @@ from pyomo_ecc.errors import InputError
 #: PyPSA components the market refuses when they are present (and why)
 UNSUPPORTED = {
     "links": "controllable links (HVDC, sector coupling) have no pyomo_ecc block",
-    "storage_units": "storage units are not imported (build a pyomo_ecc Storage instead)",
     "stores": "stores are not imported",
     "shunt_impedances": "shunt impedances are not imported",
 }
@@ -98,6 +105,7 @@ class PypsaNames:
     snapshots: list
     generators: dict = field(default_factory=dict)
     loads: dict = field(default_factory=dict)
+    storage_units: dict = field(default_factory=dict)
     branches: dict = field(default_factory=dict)
 
 
@@ -147,9 +155,11 @@ def _weights(n):
     w = n.snapshot_weightings
     if isinstance(w, pd.DataFrame):
         obj = w["objective"]
-        if "generators" in w.columns and not np.allclose(w["generators"], obj):
-            raise InputError("snapshot_weightings: the 'generators' weights differ from the "
-                             "'objective' weights; the market has one period length per period")
+        for col in ("generators", "stores"):
+            if col in w.columns and not np.allclose(w[col], obj):
+                raise InputError(f"snapshot_weightings: the '{col}' weights differ from the "
+                                 f"'objective' weights; the market has one period length per "
+                                 f"period")
         return [float(v) for v in obj]
     return [float(v) for v in w]
 
@@ -291,6 +301,10 @@ def from_pypsa(n, name=None, formulation="btheta", line_limits=True, currency="$
         comp = "load_" + _safe(ld, taken)
         m.add_component(comp, FixedLoad(bus=row["bus"], p=vals if len(set(vals)) > 1 else vals[0]))
         names.loads[comp] = ld
+    for su, row in _active(n.storage_units).iterrows():
+        comp = "storage_" + _safe(su, taken)
+        m.add_component(comp, _storage_unit(n, su, row, G))
+        names.storage_units[comp] = su
     for u, v, d in G.edges(data=True):
         names.branches[d["name"]] = tuple(d["name"].split(":", 1))
     m.pypsa_names = names
@@ -299,6 +313,39 @@ def from_pypsa(n, name=None, formulation="btheta", line_limits=True, currency="$
     if cap is not None:
         m.co2_limit = CarbonCap(cap=cap)
     return m
+
+
+def _storage_unit(n, su, row, G):
+    """The :class:`~pyomo_ecc.participants.storage.Storage` of a PyPSA storage unit."""
+    from pyomo_ecc.participants.storage import Storage
+
+    what = f"StorageUnit '{su}'"
+    if row["bus"] not in G:
+        raise InputError(f"{what}: bus {row['bus']!r} is not an active bus of the network")
+    if bool(row.get("p_nom_extendable", False)):
+        raise InputError(f"{what}: p_nom_extendable is not supported (the market does not "
+                         f"invest); fix p_nom")
+    if bool(row.get("cyclic_state_of_charge", False)):
+        raise InputError(f"{what}: cyclic_state_of_charge is not supported (the market's storage "
+                         f"starts from state_of_charge_initial); set it False")
+    for attr in ("marginal_cost", "marginal_cost_storage", "marginal_cost_quadratic",
+                 "standing_loss"):
+        if attr in row and float(row[attr] or 0.0) != 0.0:
+            raise InputError(f"{what}: {attr} = {row[attr]} is not supported (give 0)")
+    for attr in ("inflow", "state_of_charge_set", "p_min_pu", "p_max_pu"):
+        table = getattr(n.storage_units_t, attr, None)
+        if table is not None and su in table.columns:
+            col = table[su]
+            if attr in ("inflow", "state_of_charge_set") and col.notna().any() and (col != 0).any():
+                raise InputError(f"{what}: time-varying {attr} is not supported")
+            if attr in ("p_min_pu", "p_max_pu"):
+                raise InputError(f"{what}: time-varying {attr} is not supported")
+    p_nom = float(row["p_nom"])
+    return Storage(bus=row["bus"], e_max=p_nom * float(row["max_hours"]),
+                   p_ch_max=max(-float(row["p_min_pu"]), 0.0) * p_nom,
+                   p_dis_max=max(float(row["p_max_pu"]), 0.0) * p_nom,
+                   eta_ch=float(row["efficiency_store"]), eta_dis=float(row["efficiency_dispatch"]),
+                   e_0=float(row["state_of_charge_initial"]), terminal="free")
 
 
 def _emission_rates(n, gens):
@@ -341,7 +388,7 @@ def _labels(market):
     periods = list(market.T)
     if names is None:
         return periods, {}, {}
-    return (names.snapshots, {**names.generators, **names.loads},
+    return (names.snapshots, {**names.generators, **names.loads, **names.storage_units},
             {k: v[1] for k, v in names.branches.items()})
 
 
