@@ -98,13 +98,18 @@ def _nodal_prices(mk):
 
 def _objective_terms(mk):
     """The market objective split by owner: ``[(block or None, label, value)]``, one entry per
-    registered block (its ``objective_cost()``, the block contract's objective term) and, when
-    hooks added terms of their own, one ``(None, "other objective terms", value)`` entry for the
-    rest of the objective."""
+    registered block (its ``objective_cost()``, the block contract's objective term), one per
+    term the user added with ``market.add_cost`` and, if a hook changed the objective, one
+    ``(None, "other objective terms", value)`` entry for the rest."""
     out, total = [], 0.0
     for blk in mk._registered():
         val = float(pyo.value(blk.objective_cost()))
         out.append((blk, blk.name, val))
+        total += val
+    for k, expr in enumerate(mk._reg.costs):   # the user's own terms (market.add_cost)
+        val = float(pyo.value(expr))
+        named = getattr(expr, "is_named_expression_type", lambda: False)()
+        out.append((None, expr.name if named else f"user cost {k}", val))
         total += val
     rest = float(pyo.value(mk.obj)) - total
     if abs(rest) > 1e-12 * max(1.0, abs(total)):

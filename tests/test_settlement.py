@@ -172,3 +172,16 @@ def test_network_charges_are_the_operators_cost():
     s = _identity(m)
     op = s.loc["net"]
     assert op.cost == pytest.approx(pyo.value(m.net.trade_cost), rel=1e-12) and op.cost > 0
+
+
+def test_the_users_own_objective_terms_have_their_own_row():
+    m = ecc.Market(periods=2)
+    m.g = ecc.Producer(bus="A", b=10, p_max=100)
+    m.d = ecc.Consumer(bus="A", b=30, d_max=60)
+    m.standby = pyo.Expression(expr=12.5)      # a fixed standby cost (currency)
+    m.add_cost(m.standby)
+    ecc.solve(m)
+    s = _identity(m)
+    assert s.loc["standby", "role"] == "other"
+    assert s.loc["standby", "cost"] == pytest.approx(12.5)
+    assert ecc.welfare(m) == pytest.approx(2 * 60 * (30 - 10) - 12.5)

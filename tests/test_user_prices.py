@@ -187,3 +187,19 @@ def test_readme_regional_import_limit_runs_as_written():
     ecc.solve(ref)
     assert ecc.solve(m).objective == pytest.approx(ecc.solve(ref).objective)
     assert ecc.price_names(m).loc["import_price", "unit"] == "$/MWh of import capacity"
+
+
+def test_a_users_cost_term_enters_the_objective_and_the_price():
+    """A reserve offer of 2 $/MW per hour, added with market.add_cost: the reserve price is
+    the opportunity cost plus the offer, 20 + 2, and the objective carries the term."""
+    dt = [0.5, 0.25, 2.0]
+    m = reserve_market(dt)
+    m.reserve.cost = pyo.Expression(expr=sum(2.0 * m.dt[t] * m.reserve.r[t] for t in m.T))
+    m.add_cost(m.reserve.cost)
+    res = ecc.solve(m)
+    assert ecc.price_frame(m, "reserve_price")["reserve_price"].tolist() == pytest.approx([22.0] * 3)
+    energy = sum(d * (10.0 * (100 - R) + 30.0 * (L - 100 + R))
+                 for d, R, L in zip(dt, (50, 40, 30), (80, 70, 90)))
+    assert res.objective == pytest.approx(energy + sum(2.0 * d * R for d, R in zip(dt, (50, 40, 30))))
+    with pytest.raises(ecc.ModelError, match="already assembled"):
+        m.add_cost(m.reserve.cost)

@@ -55,13 +55,31 @@ method / attribute               contract
 **Policies** (:class:`~pyomo_ecc.policy.base.PolicyData`): ``assemble()`` writes the constraints
 from the participants' terms; ``objective_cost()`` and ``price_declarations()`` as above.
 
-**Vocabulary** (the same names in every block; the retired names raise
-:class:`~pyomo_ecc.errors.InputError` naming the new one): ``p_load``/``q_load`` bus loads,
-``bus``/``branch`` sets, ``branch_limited`` and ``rating``, option ``ref_bus`` (reference bus,
-a feeder's root), option ``base_mva``, ``p_flow``/``q_flow`` branch flows, ``p_inj``/``q_inj``
-injections, a prosumer's ``p_net``, a bilateral trade's ``p_trade``; ``p`` is active power and
-``q`` reactive power everywhere. The full table, with the retired names, is in
-:mod:`pyomo_ecc.network.base`.
+**Vocabulary**: the same names in every block (as in :mod:`pyomo_ecc.network.base`); a retired
+name, given as an option or read as a component (``EccBlockData.RETIRED``), raises
+:class:`~pyomo_ecc.errors.InputError` naming the new one. ``p`` is active power and ``q``
+reactive power everywhere.
+
+=============================  =========================  ===================================
+meaning                        name                       retired names
+=============================  =========================  ===================================
+active / reactive bus load     ``p_load``, ``q_load``     ``load`` (DCNetwork, FixedLoad)
+set of buses                   ``bus``                    ``B`` (radial feeders)
+set of branches                ``branch``                 ``E`` (radial feeders)
+branches with a rating         ``branch_limited``         ``E_rated`` (radial feeders)
+branch rating (power units)    ``rating``                 ``s_max`` (radial feeders)
+buses with a voltage limit     ``bus_v_min``,             ``B_vmin``, ``B_vmax``
+                               ``bus_v_max``
+sides of a rating polygon      ``side``                   ``K`` (LinDistFlow)
+reference (slack) bus option   ``ref_bus``                ``root`` (radial feeders)
+per-unit base option (MVA)     ``base_mva`` (DC and       (an option of the radial feeders only)
+                               radial networks)
+active / reactive branch flow  ``p_flow``, ``q_flow``     ``f`` (DCNetwork), ``p``, ``q``
+                                                          (radial feeders)
+net injection / net trade      ``p_inj``, ``p_net``       ``q`` (Prosumer)
+bilateral trade (P2P)          ``p_trade``, ``p_sell``,   ``q``, ``q_sell``, ``q_buy``
+                               ``p_buy``                  (P2PNetwork)
+=============================  =========================  ===================================
 
 **A participant written from scratch.** An elastic demand that is ``worth`` :math:`v` per MWh up to
 :math:`\overline{D}` (power units) in every period: its injection is :math:`-d_t`, its
@@ -103,6 +121,8 @@ every period length (here 0.5 h):
     [50.0, 50.0]
     >>> round(float(ecc.welfare(m)), 9)    # (30 - 10) * 50 MW * 0.5 h * 2 periods
     1000.0
+    >>> [type(c).__name__ for c in m.town.withdrawal()]        # its withdrawal rule
+    ['Fix', 'Fix', 'SetParam', 'Deactivate']
 """
 from dataclasses import dataclass
 from typing import Any

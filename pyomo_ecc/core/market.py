@@ -10,7 +10,7 @@ from the registered terms when the market is *assembled*, in one fixed order:
 4. policies write their constraints from registered emissions / certificates;
 5. the objective :math:`\min \sum_b \mathrm{objective\_cost}_b` over every block (participants'
    ``bid_cost``, the network's and the policies' terms: the block contract,
-   :mod:`pyomo_ecc.core.contract`);
+   :mod:`pyomo_ecc.core.contract`), plus the user's terms (``market.add_cost(expr)``);
 6. user hooks (``market.add_hook(fn)``; ``fn(market)`` may add constraints).
 
 =====================  ===========================  =====================================
@@ -82,6 +82,7 @@ class _Registry:
     policies: list = field(default_factory=list)
     hooks: list = field(default_factory=list)
     prices: list = field(default_factory=list)      # user price declarations (declare_price)
+    costs: list = field(default_factory=list)       # the user's objective terms (add_cost)
 
 
 @declare_block("Market", concrete=True)
@@ -141,6 +142,17 @@ class MarketData(EccBlockData):
     def register_policy(self, blk):
         self._refuse_after_assembly(blk)
         self._reg.policies.append(blk)
+
+    def add_cost(self, expr):
+        """Add the user's own term ``expr`` (a Pyomo expression or Expression component, in
+        currency) to the objective the market writes when it is assembled, next to the blocks'
+        ``objective_cost()`` (a reserve offer's cost, a constant): nothing rewrites the
+        objective afterwards."""
+        if self._assembled:
+            raise ModelError(f"market '{self.name}' is already assembled (it has been solved): the "
+                             f"cost would be left out of its objective; add costs before the "
+                             f"first solve, or build a new market")
+        self._reg.costs.append(expr)
 
     def add_hook(self, fn):
         """Register ``fn(market)`` to run last when the market is assembled (phase 6)."""
@@ -242,8 +254,9 @@ class MarketData(EccBlockData):
         self._reg.network.assemble()
         for pol in self._reg.policies:
             pol.assemble()
-        cost = [blk.objective_cost() for blk in self._registered()]
-        self.obj = Objective(expr=sum(c for c in cost if not (isinstance(c, (int, float)) and c == 0)), sense=minimize,
+        cost = [blk.objective_cost() for blk in self._registered()] + list(self._reg.costs)
+        cost = [c for c in cost if not (isinstance(c, (int, float)) and c == 0)]   # no term
+        self.obj = Objective(expr=sum(cost), sense=minimize,
                              doc="total as-bid cost (currency); welfare = -obj")
         for fn in self._reg.hooks:
             fn(self)

@@ -1,4 +1,5 @@
-"""Base class of network formulations: one interface, interchangeable formulations.
+"""Base class of network formulations: one interface, interchangeable formulations (the
+network part of the block contract, :mod:`pyomo_ecc.core.contract`).
 
 A network block registers with its market when it is built and writes its balance
 ``eq_p_balance`` when the market is assembled (phase 3), from the participants' registered

@@ -63,6 +63,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from pyomo_ecc.core.config import series
 from pyomo_ecc.errors import InputError
 
 #: default per-unit power base (MVA)
@@ -120,16 +121,12 @@ def in_service(graph):
 
 
 def _load_value(value, what):
-    """A load: a number or a sequence of numbers (one per period); returned as float or tuple."""
-    if isinstance(value, (list, tuple, np.ndarray, pd.Series)):
-        out = tuple(attribute_number(x, f"{what} entry {k}") for k, x in enumerate(value))
-        if any(math.isinf(x) for x in out):
-            raise InputError(f"{what}: loads must be finite")
-        return out
-    v = attribute_number(value, what)
-    if math.isinf(v):
-        raise InputError(f"{what}: loads must be finite")
-    return v
+    """A load: a number or a sequence of numbers (one per period), as every block reads one
+    (:func:`pyomo_ecc.core.config.series`); returned as float or tuple."""
+    try:
+        return series(value)
+    except ValueError as e:
+        raise InputError(f"{what}: {e}") from None
 
 
 def graph_to_tables(G, required=("x",), allow_negative_x=False, drop_out_of_service=True):

@@ -1,6 +1,7 @@
-r"""The participant contract.
+r"""The participant contract (part of the block contract, :mod:`pyomo_ecc.core.contract`).
 
-Every participant block exposes, and nothing else is visible to networks and policies:
+Every participant block exposes, and nothing else is visible to networks and policies (its
+``objective_cost()`` is its ``bid_cost``; its withdrawal rule is :meth:`ParticipantData.withdrawal`):
 
 ==========================  ===================  ==================================================
 symbol                      attribute            meaning

@@ -28,7 +28,6 @@ from pyomo.common.config import ConfigValue
 from pyomo_ecc.core.block import EccBlockData
 from pyomo_ecc.core.config import finite_float
 from pyomo_ecc.core.market import find_market, require_markets
-from pyomo_ecc.errors import ModelError
 
 
 def name_list(x):

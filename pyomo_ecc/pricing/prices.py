@@ -12,8 +12,8 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from pyomo_ecc.core.contract import PRICE_UNITS, price_weight  # noqa: F401
-from pyomo_ecc.core.market import markets_in, require_markets
-from pyomo_ecc.errors import InputError, ModelError, PriceError
+from pyomo_ecc.core.market import require_markets
+from pyomo_ecc.errors import InputError, PriceError
 
 def _dual_suffix(model):
     blk = model
