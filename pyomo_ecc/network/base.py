@@ -113,6 +113,11 @@ class NetworkData(EccBlockData):
         (:func:`pyomo_ecc.results.summary` counts them in the merchandising surplus)."""
         return {}
 
+    def held_reactive_withdrawals(self, t):
+        """``{bus: reactive withdrawal}`` (power units) the network holds in period t (reactive bus
+        loads of a feeder); they pay the reactive nodal price ``qlmp`` where one is declared."""
+        return {}
+
     def assemble(self):  # pragma: no cover - overridden
         raise NotImplementedError
 

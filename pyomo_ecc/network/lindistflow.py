@@ -211,6 +211,9 @@ class RadialNetworkData(NetworkData):
     def held_withdrawals(self, t):
         return {j: value(self.p_load[j, t]) for j in self.feeder.buses}
 
+    def held_reactive_withdrawals(self, t):
+        return {j: value(self.q_load[j, t]) for j in self.feeder.buses}
+
     def _injections(self, t):
         """``{bus: (var p, fixed p, var q, fixed q)}`` lists of terms in period t."""
         out = {b: ([], [], [], []) for b in self.feeder.buses}

@@ -132,6 +132,31 @@ class PolicyData(EccBlockData):
                               f"{role} participant (its role is {p.policy_role()!r})")
         return chosen
 
+    #: the settlement column of this policy's payments: ``"carbon"`` or ``"certificates"``
+    settlement_column = None
+
+    def payments(self, price):
+        """What each participant pays under this policy in the solved market (currency; negative:
+        it receives): a list of ``(participant block, amount)``. ``price(name)`` is the
+        normalised price of one of this block's declared prices (see
+        :func:`pyomo_ecc.results.settlement`, which adds them up)."""
+        return []
+
+    def scope_members(self, names):
+        """The participant blocks named in ``names`` (a scope Set of local names), in its order."""
+        by_name = {p.local_name: p for p in self.market().participants(active=False)}
+        return [by_name[n] for n in names]
+
+
+def period_sum(p, attr, periods):
+    """:math:`\\sum_{t}` of ``p.attr[t]`` evaluated (0 when the participant has no such term)."""
+    return sum(pyo.value(term(p, attr, t)) for t in periods)
+
+
+def consumption_mwh(p, periods):
+    """Energy withdrawn by ``p`` over ``periods`` (MWh), evaluated."""
+    return -sum(pyo.value(p.energy_mwh(t)) for t in periods)
+
 
 def term(p, attr, t):
     """``p.attr[t]`` or 0 when the participant does not have that term."""
