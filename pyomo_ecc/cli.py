@@ -9,9 +9,12 @@ carbon-electricity co-simulation (see :mod:`pyomo_ecc.simulation.cli`)
 ``pyomo-ecc dp [--out DIR] [--candidates K] [--draws N] [--seed S]``  the seed 000
 differentially private market study (Figs. 2-5, Table 3, reproduction verdict)
 ``pyomo-ecc run [CASE] [--solver NAME] [--out DIR] [--plot FILE]``  solve a case's default
-model, print a summary (welfare, prices, dispatch, surplus, and the model's own report tables);
+model, print a summary (welfare, prices, dispatch, surplus, the settlement of every party, and
+the model's own report tables);
 with ``--out`` also write ``prices.csv`` (bus, t, lmp) and ``dispatch.csv`` (participant, t,
-p_inj); with ``--plot`` draw the merit order of the first period.
+p_inj); with ``--plot DIR`` draw the market's pictures into a folder (network map with LMP
+colours, bus x period price heat map, dispatch stack, merit order of the highest-price period:
+:func:`pyomo_ecc.plot.market_pictures`), with ``--plot FILE.png`` the merit order alone.
 Without CASE it runs the embedded default case.
 ``pyomo-ecc dlmp CASE [--periods N] [--losses] [--ac] [--out DIR] [--plot DIR]``  DLMPs of a
 feeder case: energy + loss + congestion + voltage by bus (and hour); ``--losses`` uses the
@@ -69,6 +72,17 @@ class CliError(Exception):
     """A command-line mistake (bad path, wrong command for a case): one line on stderr."""
 
 
+#: picture formats ``--plot FILE`` accepts
+PLOT_FORMATS = ("png", "pdf", "svg", "jpg", "jpeg", "eps", "ps", "tif", "tiff", "webp", "pgf")
+
+
+def _plot_folder(plot):
+    """``--plot`` names a folder (all the pictures) rather than one picture file: an existing
+    directory, or a name without a suffix."""
+    p = Path(plot)
+    return p.is_dir() or p.suffix == ""
+
+
 def _check_out_paths(out_dir, plot):
     """Refuse, before any solving, an ``--out`` that is not a writable directory and a
     ``--plot`` whose folder does not exist or whose format matplotlib cannot write."""
@@ -82,17 +96,24 @@ def _check_out_paths(out_dir, plot):
             raise CliError(f"--out {out_dir!r}: cannot create the directory ({e.strerror})") from None
         if not os.access(d, os.W_OK):
             raise CliError(f"--out {out_dir!r}: the directory is not writable")
-    if plot is not None:
+    if plot is not None and _plot_folder(plot):
+        d = Path(plot)
+        if d.exists() and not d.is_dir():
+            raise CliError(f"--plot {plot!r} is a file, not a directory")
+        parent = d.parent if str(d.parent) else Path(".")
+        if not d.exists() and not parent.is_dir():
+            raise CliError(f"--plot {plot!r}: the folder {str(parent)!r} does not exist")
+        if not os.access(d if d.exists() else parent, os.W_OK):
+            raise CliError(f"--plot {plot!r}: the folder is not writable")
+    elif plot is not None:
         f = Path(plot)
-        formats = ("png", "pdf", "svg", "jpg", "jpeg", "eps", "ps", "tif", "tiff", "webp", "pgf")
-        if f.suffix.lower().lstrip(".") not in formats:
+        if f.suffix.lower().lstrip(".") not in PLOT_FORMATS:
             raise CliError(f"--plot {plot!r}: give a file name ending in one of "
-                           f"{', '.join('.' + x for x in formats[:4])}, ...")
+                           f"{', '.join('.' + x for x in PLOT_FORMATS[:4])}, ... (or a folder name "
+                           f"without a suffix for all the pictures)")
         parent = f.parent if str(f.parent) else Path(".")
         if not parent.is_dir():
             raise CliError(f"--plot {plot!r}: the folder {str(parent)!r} does not exist")
-        if f.is_dir():
-            raise CliError(f"--plot {plot!r} is a directory; give a file name such as merit.png")
         if not os.access(parent, os.W_OK):
             raise CliError(f"--plot {plot!r}: the folder {str(parent)!r} is not writable")
 
@@ -127,24 +148,31 @@ def run(case_name=None, solver="highs", out_dir=None, out=None, plot=None, price
     lmp = _natural(s["prices"]["lmp"].unstack("t"))
     _print_frame(f"LMP [{mk_currency}/MWh] by bus (rows) and period (columns)", lmp, out)
     if price_range:
-        from pyomo_ecc.pricing.prices import price_range as one_sided
+        from pyomo_ecc.pricing.ranges import price_range as one_sided
         _print_frame(f"LMP range [{mk_currency}/MWh]: one-sided marginal costs (lower: a little less load, "
                      f"upper: a little more); any price in between clears", one_sided(model, solver=solver), out)
     disp = _natural(s["dispatch"]["p_inj"].unstack("t"))
     unit = model.config.power_unit if hasattr(model, "config") else ""
     _print_frame(f"dispatch p_inj [{unit}] by participant and period (+ injects, - withdraws)", disp, out)
     _print_frame(f"surplus at the clearing prices [{mk_currency}]", _natural(s["surplus"]), out)
+    from pyomo_ecc.results import settlement
+    _print_frame(f"settlement [{mk_currency} received]: every party's money at the clearing prices; "
+                 f"the net column adds up to the welfare", settlement(model), out)
     report = REPORTS.get(case.model_name)
     if report is not None:
         for title, frame in report(model).items():
             _print_frame(title, frame, out)
     if plot is not None:
         import matplotlib
-        matplotlib.use("Agg")   # a file, no window
-        from pyomo_ecc.plot import merit_order
-        ax = merit_order(model)
-        ax.figure.savefig(plot, dpi=120, bbox_inches="tight")
-        out.write(f"\nwrote the merit-order picture of period {model.T.first()} to {plot}\n")
+        matplotlib.use("Agg")   # files, no window
+        from pyomo_ecc.plot import market_pictures, merit_order
+        if _plot_folder(plot):
+            written = market_pictures(model, plot)
+            out.write(f"\nwrote {', '.join(written)} to {plot}\n")
+        else:
+            ax = merit_order(model)
+            ax.figure.savefig(plot, dpi=120, bbox_inches="tight")
+            out.write(f"\nwrote the merit-order picture of period {model.T.first()} to {plot}\n")
     if out_dir is not None:
         d = Path(out_dir)
         d.mkdir(parents=True, exist_ok=True)
@@ -297,8 +325,9 @@ def main(argv=None):
     p_cge.add_argument("--solver", default="ipopt", help="nonlinear solver (default: ipopt)")
     p_run.add_argument("--price-range", action="store_true",
                        help="also print the one-sided prices (a range where the LP price is not unique)")
-    p_run.add_argument("--plot", default=None, metavar="FILE.png",
-                       help="draw supply, demand and the clearing point of the first period")
+    p_run.add_argument("--plot", default=None, metavar="DIR|FILE.png",
+                       help="a folder: draw the network map, price heat map, dispatch stack and "
+                            "merit order there; a picture file: the merit order of the first period")
     p_dlmp = sub.add_parser("dlmp", help="DLMPs of a feeder case: energy, loss, congestion, voltage")
     p_dlmp.add_argument("case", help="feeder case name or path to a .toml case file")
     p_dlmp.add_argument("--periods", type=int, default=None, metavar="N",

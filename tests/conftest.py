@@ -1,4 +1,11 @@
-"""Shared fixtures and helpers for the test suite (tiers: unit / component / integration)."""
+"""Shared fixtures and helpers for the test suite (tiers: unit / component / integration).
+
+Every test declares exactly one tier marker (``pytestmark`` at module level or a decorator; see
+``[tool:pytest] markers`` in setup.cfg). A test with none, or with two different tiers, fails
+with a message naming it and the markers it has.
+"""
+from pathlib import Path
+
 import pytest
 
 import pyomo_ecc as ecc
@@ -10,6 +17,40 @@ def ipopt_available():
         return True
     except ecc.SolverError:
         return False
+
+
+#: the tiers of the suite: exactly one per test
+TIERS = ("unit", "component", "integration")
+_HERE = Path(__file__).resolve().parent
+
+
+def tier_problem(nodeid, marker_names):
+    """Why a test's markers do not name exactly one tier (None when they do)."""
+    tiers = sorted({m for m in marker_names if m in TIERS})
+    if len(tiers) == 1:
+        return None
+    if not tiers:
+        return (f"{nodeid} declares no tier marker: mark it (or its module, with pytestmark) "
+                f"with exactly one of {', '.join('pytest.mark.' + t for t in TIERS)}")
+    return f"{nodeid} declares {len(tiers)} tier markers ({', '.join(tiers)}): keep exactly one"
+
+
+_TIER_PROBLEM = pytest.StashKey[str]()
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if _HERE not in Path(str(item.path)).resolve().parents:
+            continue   # the library's doctests: see the conftest at the top of the tree
+        problem = tier_problem(item.nodeid, [m.name for m in item.iter_markers()])
+        if problem is not None:
+            item.stash[_TIER_PROBLEM] = problem
+
+
+def pytest_runtest_setup(item):
+    problem = item.stash.get(_TIER_PROBLEM, None)
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
 
 
 requires_ipopt = pytest.mark.skipif(not ipopt_available(),

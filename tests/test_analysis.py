@@ -8,15 +8,15 @@ from pyomo_ecc.analysis.market_power import (ConstantElasticityDemand, LinearDem
                                              pivotal_suppliers, residual_supply)
 from conftest import requires_ipopt
 
-pytestmark = pytest.mark.unit
 
-
+@pytest.mark.unit
 def test_seed002_hhi():
     # seed 002: shares 40/30/20/10 % -> HHI = 0.16 + 0.09 + 0.04 + 0.01 = 0.30
     assert hhi([0.4, 0.3, 0.2, 0.1]) == pytest.approx(0.30, abs=1e-12)
     assert hhi(market_shares([40, 30, 20, 10])) == pytest.approx(0.30, abs=1e-12)
 
 
+@pytest.mark.unit
 def test_seed002_lerner_from_cournot_equilibrium():
     # seed 002: HHI 0.30, |eps| = 5 -> share-weighted Lerner = HHI/|eps| = 0.06. Marginal costs
     # c_i = P (1 - s_i/|eps|) with P = 100 make the equilibrium shares 40/30/20/10 %; the solver
@@ -34,6 +34,7 @@ def test_seed002_lerner_from_cournot_equilibrium():
     assert df.attrs["weighted"] == pytest.approx(0.06, abs=1e-9)
 
 
+@pytest.mark.unit
 def test_cournot_linear_demand_closed_form_and_lerner_identity():
     # n symmetric firms, P = a - bQ, cost c: q_i = (a - c)/(b (n + 1))
     r = cournot(LinearDemand(100, 2), c=[10, 10, 10])
@@ -54,12 +55,14 @@ def test_cournot_linear_demand_closed_form_and_lerner_identity():
     (lambda: ConstantElasticityDemand(100, 0.0), "elasticity must be finite and non-zero"),
     (lambda: cournot("linear", c=[1, 2]), "has no method(s)"),
 ])
+@pytest.mark.unit
 def test_cournot_bad_demand_refused(make, words):
     with pytest.raises(ecc.InputError) as e:
         make()
     assert words in str(e.value)
 
 
+@pytest.mark.unit
 def test_residual_supply_index_and_pivotal_suppliers():
     df = residual_supply([500, 300, 200], demand=600, names=["A", "B", "C"])
     assert df["rsi"].to_numpy() == pytest.approx([500 / 600, 700 / 600, 800 / 600])
@@ -71,12 +74,14 @@ def test_residual_supply_index_and_pivotal_suppliers():
     ([0.5, 0.3, 0.1], "must sum to 1"),
     ([0.6, 0.6, -0.2], "outside [0, 1]"),
 ])
+@pytest.mark.unit
 def test_shares_refused(shares, words):
     with pytest.raises(ecc.InputError) as e:
         hhi(shares)
     assert words in str(e.value)
 
 
+@pytest.mark.unit
 def test_envy_matrix():
     # two agents with linear values 3/unit and 1/unit; allocation (1, 2) with payments (1, 2)
     u = [lambda x: 3 * x, lambda x: 1 * x]
@@ -87,6 +92,7 @@ def test_envy_matrix():
     assert envy_matrix(u, [1, 1], [1, 1]).attrs["envy_free"]
 
 
+@pytest.mark.unit
 def test_fair_allocation_welfare_and_maxmin_closed_forms():
     w = [1.0, 2.0, 4.0]
     wel = fair_allocation(10, w, objective="welfare")
@@ -97,6 +103,7 @@ def test_fair_allocation_welfare_and_maxmin_closed_forms():
     assert mm["utility"].to_numpy() == pytest.approx([z] * 3, rel=1e-7)
 
 
+@pytest.mark.unit
 @requires_ipopt
 def test_fair_allocation_proportional_closed_form():
     # max sum log(w_i x_i) s.t. sum x = X -> x_i = X / n whatever the weights

@@ -5,9 +5,8 @@ import pytest
 import pyomo_ecc as ecc
 from pyomo_ecc.mechanisms.auction import Order, double_auction
 
-pytestmark = pytest.mark.unit
 
-
+@pytest.mark.unit
 def test_seed002_example_midpoint():
     # seed 002: bids {12, 10, 8}, asks {5, 7, 9}, one kWh each -> Q = 2, p* = (7 + 10)/2 = 8.5
     r = double_auction([12, 10, 8], [5, 7, 9], price_rule="midpoint", divisible=False)
@@ -20,6 +19,7 @@ def test_seed002_example_midpoint():
     assert r.budget_surplus == pytest.approx(0.0)  # uniform price: strong budget balance
 
 
+@pytest.mark.unit
 def test_seed002_case_file_market_trades_the_same_volume():
     m = ecc.load_case("seed002_double_auction").build()
     ecc.solve(m)
@@ -34,11 +34,13 @@ def test_seed002_case_file_market_trades_the_same_volume():
     ("k", 0.25, 0.25 * 10 + 0.75 * 7),
     ("k", 1.0, 10.0),
 ])
+@pytest.mark.unit
 def test_price_rules(rule, k, expected):
     r = double_auction([12, 10, 8], [5, 7, 9], price_rule=rule, k=k)
     assert r.price == pytest.approx(expected)
 
 
+@pytest.mark.unit
 def test_divisible_partial_fill_of_marginal_order():
     # demand 3 @ 10, supply 1 @ 4 and 5 @ 6 -> Q = 3, the marginal ask fills 2 of 5
     r = double_auction([(10, 3)], [(4, 1), (6, 5)], price_rule="last_accepted_supply")
@@ -47,6 +49,7 @@ def test_divisible_partial_fill_of_marginal_order():
     assert r.price == 6
 
 
+@pytest.mark.unit
 def test_unit_orders_fill_whole_units():
     # 3 units wanted at 10; asks 2 units at 4 and 2 units at 6 -> Q = 3, the 6-ask sells 1 unit
     r = double_auction([(10, 3)], [(4, 2), (6, 2)], divisible=False, price_rule="midpoint")
@@ -55,6 +58,7 @@ def test_unit_orders_fill_whole_units():
     assert r.price == pytest.approx((6 + 10) / 2)
 
 
+@pytest.mark.unit
 def test_tie_breaks_fifo_pro_rata_random():
     bids = [Order("b", "bid", 10, 3)]
     asks = [Order("late", "ask", 5, 2, time=2.0), Order("early", "ask", 5, 2, time=1.0)]
@@ -88,12 +92,14 @@ def test_tie_breaks_fifo_pro_rata_random():
     ([10], [{"quantity": 2}], {}, "the key 'price' is missing"),
     ([10], [{"price": 5, "qty": 2}], {}, "unknown key(s) ['qty']"),
 ])
+@pytest.mark.unit
 def test_bad_input(bids, asks, kw, words):
     with pytest.raises(ecc.InputError) as e:
         double_auction(bids, asks, **kw)
     assert words in str(e.value)
 
 
+@pytest.mark.unit
 def test_zero_surplus_pair_trades():
     # b = a: the pair adds no welfare; the rule takes the largest welfare-maximising volume
     r = double_auction([12, 7], [5, 7], divisible=False)
@@ -101,6 +107,7 @@ def test_zero_surplus_pair_trades():
     assert r.welfare == pytest.approx(12 - 5)
 
 
+@pytest.mark.unit
 def test_no_trade_gives_nan_price():
     r = double_auction([3, 2], [5, 7])
     assert r.quantity == 0 and np.isnan(r.price)

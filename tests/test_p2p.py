@@ -10,8 +10,6 @@ from pyomo_ecc.analysis.transactive import transactive_check
 from pyomo_ecc.mechanisms.p2p import P2PNetwork
 from conftest import requires_ipopt
 
-pytestmark = pytest.mark.component
-
 
 def _three_peers(**net):
     m = ecc.Market(periods=1)
@@ -22,6 +20,7 @@ def _three_peers(**net):
     return m
 
 
+@pytest.mark.component
 def test_reciprocity_and_bilateral_prices_from_duals():
     m = _three_peers(preferences=[("C", "A", 1.0)], distances=[("A", "C", 2.0), ("B", "C", 1.0),
                                                               ("A", "B", 1.0)], network_charge=0.5)
@@ -51,6 +50,7 @@ def test_reciprocity_and_bilateral_prices_from_duals():
         assert inj == pytest.approx(net_out, abs=1e-9)
 
 
+@pytest.mark.component
 def test_transactive_check_passes_on_bilateral_market_with_charges():
     # peers respond to their own peer prices lambda_n; charges are paid by the network
     m = _three_peers(preferences=[("C", "A", 1.0)], distances=[("A", "C", 2.0), ("B", "C", 1.0),
@@ -60,6 +60,7 @@ def test_transactive_check_passes_on_bilateral_market_with_charges():
     assert chk.passed(1e-6), chk.table
 
 
+@pytest.mark.component
 def test_product_differentiation_moves_trades():
     base = _three_peers()
     ecc.solve(base)
@@ -78,6 +79,7 @@ def test_product_differentiation_moves_trades():
     assert lam.iloc[0] == pytest.approx(ecc.prices(cp).lmp.iloc[0], abs=1e-7)
 
 
+@pytest.mark.component
 def test_community_market_prices_between_export_and_import():
     m = ecc.Market(periods=2)
     m.a = ecc.Producer(bus="A", a=0.5, b=10, p_max=10)
@@ -101,6 +103,7 @@ def test_community_market_prices_between_export_and_import():
     (dict(import_price=30), "['import_price'] need community=True"),
     (dict(community=True, import_price=30, export_price=5, pairs=[("A", "B")]), "option 'pairs'"),
 ])
+@pytest.mark.component
 def test_bad_input(net, words):
     with pytest.raises(ecc.InputError) as e:
         m = _three_peers(**net)
@@ -125,6 +128,7 @@ def test_prosumer_community_case_transactive_check_and_cli():
         assert title in out.stdout
 
 
+@pytest.mark.component
 @requires_ipopt
 def test_loss_neutral_settlement_keeps_substation_supply_unchanged():
     """AC DistFlow feeder sub - A - B: with MLFs from the solved model, a trade A -> B settled

@@ -54,6 +54,8 @@ from pyomo.environ import Constraint, Var, value
 from pyomo_ecc.core.block import declare_block
 from pyomo_ecc.network.lindistflow import RadialNetworkData
 
+__doctest_requires__ = ("ipopt",)   # the example solves with Ipopt
+
 
 @declare_block("ACDistFlow")
 class ACDistFlowData(RadialNetworkData):

@@ -15,9 +15,10 @@ symbol                     participant attribute     meaning
 
 A scope is a set of participants (by name; default: every participant that has the term the
 policy needs) and a set of periods (default: all of the market's periods). A policy may add a
-``policy_cost`` Expression (currency), which the market adds to its objective, and declares its
+``policy_cost`` Expression (currency), its ``objective_cost()`` (the block contract,
+:mod:`pyomo_ecc.core.contract`) which the market sums into its objective, and declares its
 price-forming constraints through :meth:`PolicyData.price_declarations`
-(:class:`~pyomo_ecc.pricing.declarations.PriceDecl` with ``kind="quantity"``: prices in currency
+(:class:`~pyomo_ecc.core.contract.PriceDecl` with ``kind="quantity"``: prices in currency
 per tonne or per certificate).
 """
 import pandas as pd
@@ -26,8 +27,7 @@ from pyomo.common.config import ConfigValue
 
 from pyomo_ecc.core.block import EccBlockData
 from pyomo_ecc.core.config import finite_float
-from pyomo_ecc.core.market import find_market, markets_in
-from pyomo_ecc.errors import ModelError
+from pyomo_ecc.core.market import find_market, require_markets
 
 
 def name_list(x):
@@ -132,8 +132,30 @@ class PolicyData(EccBlockData):
                               f"{role} participant (its role is {p.policy_role()!r})")
         return chosen
 
-    def price_declarations(self):
+    #: the settlement column of this policy's payments: ``"carbon"`` or ``"certificates"``
+    settlement_column = None
+
+    def payments(self, price):
+        """What each participant pays under this policy in the solved market (currency; negative:
+        it receives): a list of ``(participant block, amount)``. ``price(name)`` is the
+        normalised price of one of this block's declared prices (see
+        :func:`pyomo_ecc.results.settlement`, which adds them up)."""
         return []
+
+    def scope_members(self, names):
+        """The participant blocks named in ``names`` (a scope Set of local names), in its order."""
+        by_name = {p.local_name: p for p in self.market().participants(active=False)}
+        return [by_name[n] for n in names]
+
+
+def period_sum(p, attr, periods):
+    """:math:`\\sum_{t}` of ``p.attr[t]`` evaluated (0 when the participant has no such term)."""
+    return sum(pyo.value(term(p, attr, t)) for t in periods)
+
+
+def consumption_mwh(p, periods):
+    """Energy withdrawn by ``p`` over ``periods`` (MWh), evaluated."""
+    return -sum(pyo.value(p.energy_mwh(t)) for t in periods)
 
 
 def term(p, attr, t):
@@ -150,9 +172,7 @@ def policy_terms(model):
     without a term has 0 in that column.
     """
     rows = []
-    mks = markets_in(model)
-    if not mks:
-        raise ModelError(f"'{model.name}' contains no Market block")
+    mks = require_markets(model)
     for mk in mks:
         for p in mk.participants():
             label = p.local_name if mk is model else p.name

@@ -66,8 +66,8 @@ from pyomo.environ import Constraint, Expression, Param, Set
 
 from pyomo_ecc.core.block import declare_block
 from pyomo_ecc.core.config import nonnegative_float
-from pyomo_ecc.policy.base import PolicyData, name_list, term
-from pyomo_ecc.pricing.declarations import PriceDecl
+from pyomo_ecc.core.contract import PriceDecl
+from pyomo_ecc.policy.base import PolicyData, name_list, period_sum, term
 
 
 @declare_block("CarbonCap")
@@ -109,6 +109,15 @@ class CarbonCapData(PolicyData):
     def shortfall(self):
         """Emissions above the cap in the current solution (tCO2, 0 when within the cap)."""
         return max(pyo.value(self.emissions) - pyo.value(self.cap), 0.0)
+
+    settlement_column = "carbon"
+
+    def payments(self, price):
+        r"""Every emitter buys its emissions' allowances at the carbon price:
+        :math:`\pi^{CO_2} \sum_t e_{i,t}`; the cap's holder collects :math:`\pi^{CO_2}\,\Pi`
+        when the cap binds (the auction revenue)."""
+        pi, periods = price("carbon_price"), self.scope_periods()
+        return [(p, pi * period_sum(p, "emissions", periods)) for p in self.scope_members(self.members)]
 
 
 @declare_block("CarbonCost")
@@ -154,6 +163,17 @@ class CarbonCostData(PolicyData):
         self.policy_cost = Expression(expr=sum(self.carbon_cost[n] for n in self.members),
                                       doc="total carbon cost (currency)")
 
+    def objective_cost(self):
+        return self.policy_cost
+
+    settlement_column = "carbon"
+
+    def payments(self, price):
+        """Each member pays its carbon cost :math:`C_i` (negative: it sells surplus allowances);
+        the payments leave the market (their total is this block's objective term)."""
+        return [(p, pyo.value(self.carbon_cost[p.local_name]))
+                for p in self.scope_members(self.members)]
+
 
 @declare_block("IntensityStandard")
 class IntensityStandardData(PolicyData):
@@ -189,5 +209,16 @@ class IntensityStandardData(PolicyData):
     def price_declarations(self):
         return [PriceDecl("intensity_price", (self.local_name,), ("policy",),
                           self.ineq_intensity, -1, "quantity")]
+
+    settlement_column = "carbon"
+
+    def payments(self, price):
+        r"""Each generator pays the standard's price on its emissions above the rate,
+        :math:`\pi \sum_t (e_{i,t} - R\,E_{i,t})` (a cleaner one receives); they add up to zero
+        when the standard binds."""
+        pi, periods, rate = price("intensity_price"), self.scope_periods(), pyo.value(self.rate)
+        return [(p, pi * (period_sum(p, "emissions", periods)
+                          - rate * sum(pyo.value(p.energy_mwh(t)) for t in periods)))
+                for p in self.scope_members(self.members)]
 
 

@@ -55,13 +55,15 @@ Example::
     >>> round(m.wind.p[0].value, 6), round(float(ecc.price_frame(m, "certificate_price").iloc[0, 0]), 6)
     (30.0, 10.0)
 """
+import pyomo.environ as pyo
 from pyomo.common.config import ConfigValue
 from pyomo.environ import Constraint, Expression, Param, Set
 
 from pyomo_ecc.core.block import declare_block
 from pyomo_ecc.core.config import nonnegative_float
-from pyomo_ecc.policy.base import PolicyData, name_list, unit_interval
-from pyomo_ecc.pricing.declarations import PriceDecl
+from pyomo_ecc.core.contract import PriceDecl
+from pyomo_ecc.policy.base import (PolicyData, consumption_mwh, name_list, period_sum,
+                                   unit_interval)
 
 
 class _CertificateScopeData(PolicyData):
@@ -95,6 +97,19 @@ class _CertificateScopeData(PolicyData):
                 expr=sum(-p.energy_mwh(t) for p in consumers for t in periods),
                 doc="obligated consumption (MWh)")
 
+    settlement_column = "certificates"
+
+    def _certificate_payments(self, pi, alpha, issuer_share=-1.0):
+        """Issuers: ``issuer_share`` x pi x their certificates; obligated consumers: pi x alpha x
+        their consumption."""
+        periods = self.scope_periods()
+        out = [(p, issuer_share * pi * period_sum(p, "certificates", periods))
+               for p in self.scope_members(self.issuer_set)]
+        if hasattr(self, "consumer_set"):
+            out += [(p, pi * alpha * consumption_mwh(p, periods))
+                    for p in self.scope_members(self.consumer_set)]
+        return out
+
 
 @declare_block("CertificateQuota")
 class CertificateQuotaData(_CertificateScopeData):
@@ -127,6 +142,12 @@ class CertificateQuotaData(_CertificateScopeData):
         return [PriceDecl("certificate_price", (self.local_name,), ("policy",),
                           self.ineq_certificate_quota, +1, "quantity")]
 
+    def payments(self, price):
+        r"""Issuers sell their certificates at :math:`\pi^G` (receive :math:`\pi^G \sum_t z_{i,t}`),
+        obligated consumers buy :math:`lpha` per MWh (pay :math:`\pi^G lpha \sum_t D_{j,t}`);
+        they add up to zero when the quota binds."""
+        return self._certificate_payments(price("certificate_price"), pyo.value(self.alpha))
+
 
 @declare_block("CertificateCap")
 class CertificateCapData(_CertificateScopeData):
@@ -157,6 +178,12 @@ class CertificateCapData(_CertificateScopeData):
     def price_declarations(self):
         return [PriceDecl("certificate_cap_price", (self.local_name,), ("policy",),
                           self.ineq_certificate_cap, -1, "quantity")]
+
+    def payments(self, price):
+        r"""Issuers buy the right to issue at the cap's scarcity price: :math:`\pi\,lpha
+        \sum_t z_{i,t}` (the cap's holder collects :math:`\pi Z^{cap}` when it binds)."""
+        return self._certificate_payments(price("certificate_cap_price"), 0.0,
+                                          issuer_share=pyo.value(self.alpha))
 
 
 @declare_block("CertificatePrice")
@@ -191,3 +218,12 @@ class CertificatePriceData(_CertificateScopeData):
         self.policy_cost = Expression(
             expr=self.price * (self.alpha * self.consumption - self.certificates),
             doc="certificate payments minus certificate revenue (currency)")
+
+    def objective_cost(self):
+        return self.policy_cost
+
+    def payments(self, price):
+        """Issuers receive the exogenous price per certificate, obligated consumers pay it on
+        alpha per MWh; the payments leave the market (their total is this block's objective
+        term)."""
+        return self._certificate_payments(pyo.value(self.price), pyo.value(self.alpha))
