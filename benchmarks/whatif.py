@@ -278,7 +278,7 @@ def main(argv=None):
         paired = float(np.median([c / d for (c, _), (d, _) in zip(runs["c"], runs["d"])]))
         same = (inside["d"] + per["(c) engine"] - inside["c"]) / per["(d) HiGHS alone"]
         print(f"  (c)/(d) paired run by run: median {paired:.2f};  with HiGHS's own time taken equal in both "
-              f"(they make the same simplex iterations): {same:.2f}")
+              f"(they make the same HiGHS iterations): {same:.2f}")
         print(f"  with {a.workers} processes: (a)/(c) = {r4:.1f}   (c)/(d) = {r5:.2f}   "
               f"(c) serial / {a.workers} processes = {r6:.2f}")
         rows.append((kind, per, r1, r2))
