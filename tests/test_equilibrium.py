@@ -174,3 +174,40 @@ def test_whatif_engine_and_plain_resolve_agree_on_seed001():
         pays[engine] = [g.payoffs(p) for p in profs]
     for a, b in zip(pays["whatif"], pays["resolve"]):
         assert a == pytest.approx(b, rel=1e-9, abs=1e-6)
+
+
+@pytest.mark.integration
+def test_seed001_study_script_tables_are_consistent():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "models" / "bidding_seed001.py"
+    spec = importlib.util.spec_from_file_location("bidding_seed001", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    t = mod.study(markups=(0.25, 1.0), grid=3, max_iter=2, cert_grid=5, dgf_profiles=1)
+    units, gains = t["units"], t["gains"]
+    assert list(units.index) == list(mod.UNITS) == list(gains.index)
+    # the hours listed are those with a positive best gain; the largest is the table's maximum
+    for u in mod.UNITS:
+        hours = [str(h) for h, g in gains.loc[u].items() if g > 1e-6]
+        assert units.loc[u, "hours"] == (", ".join(hours) if hours else "none")
+        assert units.loc[u, "largest_hourly_gain"] == pytest.approx(gains.loc[u].max())
+    # the whole-day gain of the best daily markup, recomputed by two independent day solves
+    _, g = mod.build_game()
+    truthful = {u: 0.0 for u in mod.UNITS}
+    base = g.payoffs(truthful)
+    for u in ("G3", "G6"):
+        dev = dict(truthful, **{u: units.loc[u, "best_markup"]})
+        assert units.loc[u, "daily_gain"] == pytest.approx(g.payoffs(dev)[u] - base[u], rel=1e-9, abs=1e-6)
+    assert units.loc["G6", "daily_gain"] > 0 and units.loc["G1", "hours"] == "none"
+    # the certificate's eps is its largest gain, and its best deviation pays what it says
+    s = t["equilibrium search"]
+    assert s.attrs["eps"] == pytest.approx(s["gain"].max())
+    worst = s["gain"].idxmax()
+    prof = dict(s["strategy"])
+    prof[worst] = s.loc[worst, "best_deviation"]
+    assert g.payoffs(prof)[worst] == pytest.approx(s.loc[worst, "best_payoff"], rel=1e-9)
+    assert t["dgf"]["compact_convex"].all()
+    assert "Debreu-Glicksberg-Fan" in mod.report(t)
+    g.restore()
