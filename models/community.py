@@ -62,7 +62,7 @@ def community_report(model):
     net = model.get_network()
     prices = price_frame(model, "lmp")
     if isinstance(net, P2PNetwork):
-        out["trades (positive: the peer sells)"] = net.trades()["q"].unstack("t")
+        out["trades (positive: the peer sells)"] = net.trades()["p_trade"].unstack("t")
         if net.config.community:
             prices = prices["lmp"].unstack("t")
             prices.loc["pool"] = price_frame(model, "community_price")["community_price"]

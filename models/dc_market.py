@@ -126,7 +126,7 @@ def dc_report(model):
     comp = lmp_components(model)
     cong = comp["congestion"].unstack("bus") + 0.0
     flows = net.flows()
-    f = flows["f"].unstack("branch")
+    f = flows["p_flow"].unstack("branch")
     out = {f"LMP [{cur}/MWh] by period (rows) and bus (columns)": lmp,
            f"energy component [{cur}/MWh] by period ({comp.attrs['slack']})":
                comp["energy"].groupby(level="t").first().to_frame("energy"),

@@ -5,7 +5,7 @@ A case with ``model = "feeder"`` has a ``[network]`` table, one ``[[bus]]`` entr
 
     [network]
     type = "lindistflow"    # or "ac_distflow" (solve with Ipopt)
-    root = 1                # substation bus
+    ref_bus = 1             # substation (reference) bus
     base_kv = 12.66         # line-to-line base voltage: line r, x are in ohm
     base_mva = 10.0
     v_root = 1.0            # pu; also v_min, v_max (pu), and for LinDistFlow polygon_sides, polygon
@@ -237,5 +237,5 @@ def synthetic_market(n, rng, periods=1, formulation="lindistflow", der_share=0.0
         a, c = float(rng.uniform(5, 30)), float(rng.uniform(52, 70))
         m.add_component(f"der{k}", PARTICIPANT_BLOCKS["producer"](
             bus=int(b), a=a if quadratic else 0.0, b=c, p_max=float(4 * total / n_der)))
-    m.network = FORMULATIONS[formulation](graph=g, root=fd.root, base_mva=base, v_min=v_min)
+    m.network = FORMULATIONS[formulation](graph=g, ref_bus=fd.root, base_mva=base, v_min=v_min)
     return m

@@ -13,6 +13,11 @@ class InputError(EccError, ValueError):
     """Bad input data: a negative capacity, min > max, NaN, unknown bus, malformed case, ..."""
 
 
+class RetiredNameError(InputError, AttributeError):
+    """A name that was renamed: the message gives the new one. It is an ``AttributeError`` too, so
+    ``hasattr(block, old_name)`` stays False."""
+
+
 class ModelError(EccError):
     """A model that cannot be assembled or priced as asked (e.g. no participants)."""
 

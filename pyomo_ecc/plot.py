@@ -186,7 +186,7 @@ def feeder_map(net, values, t=None, ax=None, label="lmp", currency="$"):
     vals = values.xs(t, level="t")
     for j in fd.branches:
         (x0, y0), (x1, y1) = pos[fd.parent[j]], pos[j]
-        rated = j in set(getattr(net, "E_rated", []))
+        rated = j in set(getattr(net, "branch_limited", []))
         ax.plot([x0, x1], [y0, y1], color="0.3" if rated else "0.7", lw=2.5 if rated else 0.8,
                 zorder=1)
     xs = [pos[b][0] for b in fd.buses]

@@ -75,10 +75,10 @@ def test_two_bus_closed_form():
     g.nodes["A"]["load"] = load
     m = ecc.Market()
     m.grid = ecc.Producer(bus="sub", b=price, p_max=10)
-    m.net = ACDistFlow(graph=g, root="sub", base_mva=base)
+    m.net = ACDistFlow(graph=g, ref_bus="sub", base_mva=base)
     ecc.solve(m, "ipopt")
-    assert math.isclose(m.net.p["A", 0].value, p, rel_tol=1e-8)
-    assert math.isclose(m.net.q["A", 0].value, q, rel_tol=1e-6)
+    assert math.isclose(m.net.p_flow["A", 0].value, p, rel_tol=1e-8)
+    assert math.isclose(m.net.q_flow["A", 0].value, q, rel_tol=1e-6)
     assert math.isclose(m.net.v_sq["A", 0].value, v, rel_tol=1e-8)
     assert math.isclose(m.grid.p[0].value, p, rel_tol=1e-8)
     h = 1e-5

@@ -71,9 +71,9 @@ def test_rounds_mutate_the_one_model(engine):
     mk = build_market(engine=engine)
     m = mk.model
     n_con = sum(1 for _ in m.component_data_objects(pyo.Constraint, active=True))
-    ids = (id(m), id(m.G3.step_price), id(m.load_3.load))
+    ids = (id(m), id(m.G3.step_price), id(m.load_3.p_load))
     log = Experiment("q-learning", rounds=3, seed=2, progress=False, simulator=Simulator(market=mk)).run()
-    assert (id(m), id(m.G3.step_price), id(m.load_3.load)) == ids
+    assert (id(m), id(m.G3.step_price), id(m.load_3.p_load)) == ids
     assert sum(1 for _ in m.component_data_objects(pyo.Constraint, active=True)) == n_con
     last = log.offers.xs(3, level="round").xs("G3", level="unit")
     if engine == "whatif":      # what-ifs on the one compiled model, undone after each round
@@ -82,7 +82,7 @@ def test_rounds_mutate_the_one_model(engine):
     else:                       # the Params hold the last round's offers and loads
         assert [pyo.value(m.G3.step_price[k]) for k in m.G3.K] == last["price"].tolist()
         loads = log.loads.xs(3, level="round")["load"]
-        assert pyo.value(m.load_3.load[9]) == loads.loc[(9, 3)]
+        assert pyo.value(m.load_3.p_load[9]) == loads.loc[(9, 3)]
 
 
 @pytest.mark.unit

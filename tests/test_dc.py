@@ -46,7 +46,7 @@ def test_three_bus_closed_form(formulation):
     assert m.g1.p[0].value == pytest.approx(75.0)
     lmp = ecc.prices(m).lmp
     assert lmp.to_dict() == pytest.approx({(1, 0): 10.0, (2, 0): 20.0, (3, 0): 30.0})
-    f = m.net.flows().f
+    f = m.net.flows().p_flow
     assert f.to_dict() == pytest.approx({("1-2", 0): 25.0, ("1-3", 0): 50.0, ("2-3", 0): 25.0})
     # the line price is the value of one more MW on 1-3: G1 replaces G3 for 1.5 MW -> 30 $/MWh
     assert ecc.price_frame(m, "line_price_ub").iloc[0, 0] == pytest.approx(30.0)
@@ -75,7 +75,7 @@ def test_prices_invariant_to_power_unit_and_period_length(unit, scale, dt):
     m = three_bus(unit=unit, scale=scale, dt=dt)
     ecc.solve(m)
     assert ecc.prices(m).lmp.tolist() == pytest.approx([10.0, 20.0, 30.0])
-    assert m.net.flows().f.loc[("1-3", 0)] == pytest.approx(50.0 * scale)
+    assert m.net.flows().p_flow.loc[("1-3", 0)] == pytest.approx(50.0 * scale)
 
 
 def test_multi_period_uncongested_and_congested():
@@ -97,7 +97,7 @@ def test_bus_loads_from_graph_are_mutable_params():
     m.net = DCNetwork(graph=G)
     ecc.solve(m)
     assert [m.g2.p[t].value for t in (0, 1)] == pytest.approx([0.0, 20.0], abs=1e-7)
-    m.net.load[2, 0] = 70.0  # a what-if is a mutation of the same model
+    m.net.p_load[2, 0] = 70.0  # a what-if is a mutation of the same model
     ecc.solve(m)
     assert m.g2.p[0].value == pytest.approx(10.0)
     assert ecc.prices(m).lmp.loc[(2, 0)] == pytest.approx(25.0)
@@ -146,7 +146,7 @@ def test_matpower_phase_shift_against_numpy(formulation, slack, unit, scale):
     theta = np.zeros(3)
     theta[1:] = np.linalg.solve(B[1:, 1:], (P - A.T @ fs)[1:])
     f = np.diag(b) @ A @ theta + fs
-    got = m.net.flows().f.xs(0, level="t")
+    got = m.net.flows().p_flow.xs(0, level="t")
     np.testing.assert_allclose(got[["1-2", "2-3", "1-3"]].to_numpy() / scale, f, rtol=1e-9)
 
 
@@ -159,7 +159,7 @@ def test_dcp_convention_ignores_taps_and_shifts():
         m.l3 = ecc.FixedLoad(bus=3, p=120)
         m.net = DCNetwork(graph=G, convention="dcp")
         ecc.solve(m)
-        flows.append(m.net.flows().f.xs(0, level="t")[["1-2", "2-3", "1-3"]].to_numpy())
+        flows.append(m.net.flows().p_flow.xs(0, level="t")[["1-2", "2-3", "1-3"]].to_numpy())
     np.testing.assert_allclose(flows[0], flows[1])
     # b = x / (r^2 + x^2): injection at 1, withdrawal at 3 split by susceptance
     b = np.array([0.1 / (0.05**2 + 0.1**2), 0.2 / (0.02**2 + 0.2**2), 0.1 / (0.01**2 + 0.1**2)])
@@ -174,7 +174,7 @@ def test_btheta_and_ptdf_agree_on_congested_case30(convention):
         m = build_matpower_market(load_matpower_case("pglib_opf_case30_ieee"), formulation=form,
                                   convention=convention)
         res = ecc.solve(m)
-        out[form] = (res.objective, ecc.prices(m).lmp, ecc.dispatch(m).p_inj, m.net.flows().f)
+        out[form] = (res.objective, ecc.prices(m).lmp, ecc.dispatch(m).p_inj, m.net.flows().p_flow)
     (o1, l1, d1, f1), (o2, l2, d2, f2) = out["btheta"], out["ptdf"]
     assert o1 == pytest.approx(o2, rel=1e-9)
     assert l1.max() - l1.min() > 10  # congested: prices differ by bus
@@ -218,7 +218,7 @@ def test_ptdf_reproduces_solved_flows():
     H = sens.ptdf()
     pnet = np.array([sum(pyo.value(p.p_inj[0]) for p in m.participants() if p.bus == b)
                      for b in sens.buses])
-    f = m.net.flows().f.xs(0, level="t").reindex(sens.branches).to_numpy()
+    f = m.net.flows().p_flow.xs(0, level="t").reindex(sens.branches).to_numpy()
     np.testing.assert_allclose(H @ pnet, f, atol=1e-7)
     assert np.abs(H[:, sens.ref_pos]).max() == 0.0
     # bus 8 hangs on branch 7-8 alone: all of its injection flows on that branch
@@ -275,12 +275,12 @@ def test_finite_difference_lmp_on_congested_case5():
     lmp = ecc.prices(m).lmp.xs(0, level="t")
     eps = 1e-3
     for bus in (2, 3, 4):
-        L0 = pyo.value(m.net.load[bus, 0])
-        m.net.load[bus, 0] = L0 + eps
+        L0 = pyo.value(m.net.p_load[bus, 0])
+        m.net.p_load[bus, 0] = L0 + eps
         up = solver.solve(m).objective
-        m.net.load[bus, 0] = L0 - eps
+        m.net.p_load[bus, 0] = L0 - eps
         down = solver.solve(m).objective
-        m.net.load[bus, 0] = L0
+        m.net.p_load[bus, 0] = L0
         assert (up - down) / (2 * eps) == pytest.approx(lmp[bus], rel=1e-6)
     assert solver.solve(m).objective == pytest.approx(base)
 
@@ -367,7 +367,7 @@ def test_btheta_and_ptdf_agree_with_a_congested_phase_shifter(slack):
     for form in ("btheta", "ptdf"):
         m = build(form)
         obj = ecc.solve(m).objective
-        got[form] = (obj, ecc.prices(m).lmp.to_numpy(), m.net.flows().f.to_numpy())
+        got[form] = (obj, ecc.prices(m).lmp.to_numpy(), m.net.flows().p_flow.to_numpy())
         c = lmp_components(m)
         np.testing.assert_allclose(c.energy + c.congestion, c.lmp, atol=1e-9)
     b = np.array([1 / 0.1, 1 / 0.2, 1 / (0.1 * 1.05)]) * 100.0

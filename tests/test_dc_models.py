@@ -60,7 +60,7 @@ def test_seed001_runs_from_the_cli_and_prints_24_hour_lmps():
         np.testing.assert_allclose(got, want, atol=1e-6, err_msg=f"hour {t}")
     # hour 1: line 1-2 is full (G6 at bus 1 cannot reach bus 2): prices separate
     assert lmp.loc[1].tolist() == pytest.approx([216.0, 299.0, 256.0])
-    flows = m.network.flows().f
+    flows = m.network.flows().p_flow
     assert flows.loc[("1-2", 1)] == pytest.approx(600.0)
     c = lmp_components(m)
     np.testing.assert_allclose(c.energy + c.congestion, c.lmp, atol=1e-6)

@@ -45,7 +45,7 @@ def congested(graph, periods=1, dt=1.0, unit="MW", scale=1.0, loads=None):
     m.sub = ecc.Producer(bus=1, b=50.0 / scale, p_max=10 * scale)
     for name, (bus, a, b) in DER.items():
         m.add_component(name, ecc.Producer(bus=bus, a=a / scale ** 2, b=b / scale, p_max=1.0 * scale))
-    m.net = LinDistFlow(graph=g, root=1, base_mva=10.0, v_min=0.95, v_max=1.05)
+    m.net = LinDistFlow(graph=g, ref_bus=1, base_mva=10.0, v_min=0.95, v_max=1.05)
     return m
 
 
@@ -66,7 +66,7 @@ def test_components_sum_to_lmp_with_binding_limits(solved):
     net = solved.net
     assert solved.dual[net.ineq_v_min[14, 0]] > 1e-6         # bus 14 sits at 0.95 pu
     assert net.v_sq[14, 0].value == pytest.approx(0.95 ** 2, abs=1e-9)
-    assert any(solved.dual[net.ineq_s_max[26, 0, k]] < -1e-6 for k in net.K)
+    assert any(solved.dual[net.ineq_s_max[26, 0, k]] < -1e-6 for k in net.side)
     downstream = set(net.feeder.downstream(26))
     for (bus, _), row in d.iterrows():
         assert row.energy == pytest.approx(50.0, abs=1e-9)        # the marginal substation offer
@@ -187,7 +187,7 @@ def test_ac_components_sum_with_binding_limits(graph):
         m2.add_component(name, ecc.Producer(bus=bus, a=a, b=b, p_max=1.0))
     g = graph.copy()
     g.edges[6, 26]["rating"] = 0.97
-    m2.net = ACDistFlow(graph=g, root=1, base_mva=10.0, v_min=0.95, v_max=1.05)
+    m2.net = ACDistFlow(graph=g, ref_bus=1, base_mva=10.0, v_min=0.95, v_max=1.05)
     ecc.solve(m2, "ipopt")
     d = dlmp(m2, check=False)
     np.testing.assert_allclose(d[list(COMPONENTS)].sum(axis=1), d.lmp, rtol=1e-7, atol=1e-6)
@@ -221,7 +221,7 @@ def reverse_flow(graph, extra_load_18=0.0):
     m = ecc.Market()
     m.sub = ecc.Producer(bus=1, b=50.0, p_max=10)
     m.pv = ecc.Producer(bus=18, a=5.0, b=20.0, p_max=3.0)
-    m.net = LinDistFlow(graph=g, root=1, base_mva=10.0, v_min=0.95, v_max=1.03)
+    m.net = LinDistFlow(graph=g, ref_bus=1, base_mva=10.0, v_min=0.95, v_max=1.03)
     return m
 
 
@@ -271,7 +271,7 @@ def priced_reactive(graph, network):
     m.sub = ecc.Producer(bus=1, b=50.0, p_max=10)
     m.var_root = PricedReactiveSupply(bus=1, c=4.0)
     m.var_18 = PricedReactiveSupply(bus=18, c=10.0)
-    m.net = network(graph=graph, root=1, base_mva=10.0, q_root_free=False)
+    m.net = network(graph=graph, ref_bus=1, base_mva=10.0, q_root_free=False)
     return m
 
 

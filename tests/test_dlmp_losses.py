@@ -182,7 +182,7 @@ def test_declared_limit_prices_are_finite_differences_of_cost(limits):
     costs = []
     for sign in (+1, -1):
         mm = build_feeder(limits, "lindistflow")
-        mm.network.s_max[26] = mm.network.s_max[26].value + sign * 1e-4
+        mm.network.rating[26] = mm.network.rating[26].value + sign * 1e-4
         costs.append(ecc.solve(mm).objective)
     # a polygon side binds: the rating's price is the sum over sides (the rhs moves together)
     assert bp.xs(26, level="branch").sum() == pytest.approx(-(costs[0] - costs[1]) / 2e-4, rel=1e-5)
@@ -203,7 +203,7 @@ def test_limit_prices_invariant_to_units_and_period_length(limits):
     k.sub = ecc.Producer(bus=1, b=0.05, p_max=1e4)
     k.der18 = ecc.Producer(bus=18, a=20e-6, b=0.055, p_max=1000)
     k.der33 = ecc.Producer(bus=33, a=20e-6, b=0.060, p_max=1000)
-    k.network = ecc.LinDistFlow(graph=g, root=1, base_mva=10.0, v_min=0.95, v_max=1.05)
+    k.network = ecc.LinDistFlow(graph=g, ref_bus=1, base_mva=10.0, v_min=0.95, v_max=1.05)
     ecc.solve(k)
     for name in ("v_min_price", "branch_price", "lmp"):
         a = ecc.price_frame(m, name)[name]
@@ -238,7 +238,7 @@ def test_meshed_feeder_named():
     m = ecc.Market()
     m.sub = ecc.Producer(bus=0, b=50, p_max=10)
     with pytest.raises(ecc.InputError, match="not radial: it has the cycle"):
-        m.net = ecc.LinDistFlowLosses(graph=g, root=0)
+        m.net = ecc.LinDistFlowLosses(graph=g, ref_bus=0)
 
 
 def test_missing_substation_named():
@@ -250,14 +250,14 @@ def test_missing_substation_named():
     with pytest.raises(ecc.InputError, match="no root"):
         m.net = ecc.LinDistFlowLosses(graph=g)
     with pytest.raises(ecc.InputError, match="root .*'sub' is not a node"):
-        m.net = ecc.LinDistFlowLosses(graph=g, root="sub")
+        m.net = ecc.LinDistFlowLosses(graph=g, ref_bus="sub")
 
 
 def test_infeasible_voltage_band_named():
     """v_min = 0.97 pu cannot be met on case33bw without DERs: the error names voltage limits."""
     case = ecc.load_case("case33bw")
     m = build_feeder(case, "losses")
-    for b in m.network.B_vmin:
+    for b in m.network.bus_v_min:
         m.network.v_min[b] = 0.97
     with pytest.raises(ecc.InfeasibleMarketError, match=r"ineq_v_min\[18,0\]"):
         solve_losses(m)
@@ -322,7 +322,7 @@ def test_reverse_flow_upper_voltage_limit_matches_ac():
         m = ecc.Market()
         m.sub = ecc.Producer(bus=1, b=50.0, p_max=10)
         m.pv = ecc.Producer(bus=18, a=5.0, b=20.0, p_max=3.0)
-        m.net = net(graph=g, root=1, base_mva=10.0, v_min=0.95, v_max=1.03)
+        m.net = net(graph=g, ref_bus=1, base_mva=10.0, v_min=0.95, v_max=1.03)
         return m
 
     a = market(ecc.LinDistFlowLosses)

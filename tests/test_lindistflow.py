@@ -88,7 +88,7 @@ def test_cycle_is_named():
     with pytest.raises(ecc.InputError, match=r"not radial.*cycle") as err:
         m = ecc.Market()
         m.g = ecc.Producer(bus=0, b=1.0, p_max=1)
-        m.net = LinDistFlow(graph=g, root=0, base_mva=1.0)
+        m.net = LinDistFlow(graph=g, ref_bus=0, base_mva=1.0)
     msg = str(err.value)
     loop = msg.split("cycle ")[1].split(" (")[0]
     named = {int(x) for x in loop.split(" - ")}
@@ -105,7 +105,7 @@ def test_tie_line_of_case33bw_closes_a_named_loop(graph):
     with pytest.raises(ecc.InputError, match=r"cycle .*21|cycle .*8"):
         m = ecc.Market()
         m.g = ecc.Producer(bus=1, b=1.0, p_max=1)
-        m.net = LinDistFlow(graph=g, root=1, base_mva=BASE_MVA)
+        m.net = LinDistFlow(graph=g, ref_bus=1, base_mva=BASE_MVA)
 
 
 def test_parallel_lines_are_a_cycle():
@@ -132,7 +132,7 @@ def test_missing_impedance_names_the_edge():
     m = ecc.Market()
     m.g = ecc.Producer(bus=0, b=1.0, p_max=1)
     with pytest.raises(ecc.InputError, match=r"LinDistFlow 'net'.*branch \(1, 2\) has no attribute 'x'"):
-        m.net = LinDistFlow(graph=g, root=0, base_mva=1.0)
+        m.net = LinDistFlow(graph=g, ref_bus=0, base_mva=1.0)
 
 
 def test_bad_attributes_are_named():
@@ -141,7 +141,7 @@ def test_bad_attributes_are_named():
     m = ecc.Market()
     m.g = ecc.Producer(bus=0, b=1.0, p_max=1)
     with pytest.raises(ecc.InputError, match=r"branch \(0, 1\): resistance r must be >= 0"):
-        m.net = LinDistFlow(graph=g, root=0)
+        m.net = LinDistFlow(graph=g, ref_bus=0)
     g = nx.Graph()
     g.add_edge(0, 1, r=0.1, x="high")
     with pytest.raises(ecc.InputError, match=r"branch \(0, 1\) attribute 'x' must be a number"):
@@ -152,13 +152,13 @@ def test_bad_attributes_are_named():
     m2 = ecc.Market()
     m2.g = ecc.Producer(bus=0, b=1.0, p_max=1)
     with pytest.raises(ecc.InputError, match=r"bus 1: node attribute 'p_load' is not read"):
-        m2.net = LinDistFlow(graph=g, root=0)
+        m2.net = LinDistFlow(graph=g, ref_bus=0)
     g.nodes[1]["load"] = [1.0, 2.0]
     del g.nodes[1]["p_load"]
     m3 = ecc.Market()
     m3.g = ecc.Producer(bus=0, b=1.0, p_max=1)
     with pytest.raises(ecc.InputError, match=r"bus 1: attribute 'load' has 2 values but the market has 1"):
-        m3.net = LinDistFlow(graph=g, root=0)
+        m3.net = LinDistFlow(graph=g, ref_bus=0)
 
 
 def test_missing_root_and_unknown_bus():
@@ -170,7 +170,7 @@ def test_missing_root_and_unknown_bus():
         m.net = LinDistFlow(graph=g, base_mva=1.0)
     m2 = ecc.Market()
     m2.g = ecc.Producer(bus=7, b=1.0, p_max=1)
-    m2.net = LinDistFlow(graph=g, root=0, base_mva=1.0)
+    m2.net = LinDistFlow(graph=g, ref_bus=0, base_mva=1.0)
     with pytest.raises(ecc.InputError, match="unknown bus 7"):
         ecc.solve(m2)
 
@@ -187,7 +187,7 @@ def test_directions_are_ignored(graph):
     for g in (graph, dg):
         m = ecc.Market()
         m.sub = ecc.Producer(bus=1, b=50.0, p_max=10)
-        m.net = LinDistFlow(graph=g, root=1)          # base_mva from the graph
+        m.net = LinDistFlow(graph=g, ref_bus=1)          # base_mva from the graph
         ecc.solve(m)
         assert round(m.net.voltages().v_pu.min(), 4) == 0.9159
 
@@ -254,7 +254,7 @@ def test_power_unit_and_period_invariance(case, graph):
         m = ecc.Market(periods=2, dt=dt, power_unit=unit)
         m.sub = ecc.Producer(bus=1, b=50.0 / scale, p_max=10 * scale)
         m.der = ecc.Producer(bus=18, a=30.0 / scale ** 2, b=55.0 / scale, p_max=2 * scale)
-        m.net = LinDistFlow(graph=g, root=1, base_mva=BASE_MVA, v_min=0.925)
+        m.net = LinDistFlow(graph=g, ref_bus=1, base_mva=BASE_MVA, v_min=0.925)
         ecc.solve(m)
         return m
 
@@ -275,9 +275,9 @@ def test_polygon_limits_branch_flow(graph):
         m = ecc.Market()
         m.sub = ecc.Producer(bus=1, b=50.0, p_max=10)
         m.der = ecc.Producer(bus=33, b=80.0, p_max=2)
-        m.net = LinDistFlow(graph=g, root=1, base_mva=BASE_MVA, polygon=polygon, polygon_sides=12)
+        m.net = LinDistFlow(graph=g, ref_bus=1, base_mva=BASE_MVA, polygon=polygon, polygon_sides=12)
         ecc.solve(m)
-        p, q = m.net.p[26, 0].value, m.net.q[26, 0].value
+        p, q = m.net.p_flow[26, 0].value, m.net.q_flow[26, 0].value
         assert math.isclose(q, q_down, rel_tol=1e-9)
         thetas = [2 * math.pi * k / 12 for k in range(12)]
         p_max = min((kappa * 1.0 - math.sin(th) * q) / math.cos(th) for th in thetas if math.cos(th) > 1e-12)
@@ -356,7 +356,7 @@ def test_case33bw_file_equals_pandapower_case33bw(case):
     net = pn.case33bw()
     assert net.bus.vn_kv.unique().tolist() == [case.data["network"]["base_kv"]]
     assert net.sn_mva == case.data["network"]["base_mva"]
-    assert net.ext_grid.bus.tolist() == [case.data["network"]["root"] - 1]
+    assert net.ext_grid.bus.tolist() == [case.data["network"]["ref_bus"] - 1]
     assert net.ext_grid.vm_pu.tolist() == [case.data["network"]["v_root"]]
     ref = {int(k) + 1: [0.0, 0.0] for k in net.bus.index}
     for _, ld in net.load.iterrows():

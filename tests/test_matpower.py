@@ -237,7 +237,7 @@ def test_phase_shift_tap_and_shunt_conductance_from_the_file(formulation):
     theta = np.zeros(3)
     theta[1:] = np.linalg.solve(B[1:, 1:], (P - A.T @ pfinj)[1:])
     want = np.diag(b) @ A @ theta + pfinj
-    got = m.net.flows().f.xs(0, level="t").reindex([1, 2, 3]).to_numpy()
+    got = m.net.flows().p_flow.xs(0, level="t").reindex([1, 2, 3]).to_numpy()
     np.testing.assert_allclose(got, want, rtol=1e-9)
     theta[1:] = np.linalg.solve(B[1:, 1:], P[1:])
     assert abs(want[2] - (np.diag(b) @ A @ theta)[2]) > 5  # the shift moves flow off branch 3
@@ -259,7 +259,7 @@ def test_out_of_service_generators_and_branches_are_left_out():
     m = build_matpower_market(mpc)
     assert ecc.solve(m).objective == pytest.approx(ecc.solve(ref).objective)
     assert ecc.solve(m).objective == pytest.approx(2000.0)
-    f_ref = ref.net.flows().f.xs(0, level="t").to_dict()
-    f = m.net.flows().f.xs(0, level="t").to_dict()
+    f_ref = ref.net.flows().p_flow.xs(0, level="t").to_dict()
+    f = m.net.flows().p_flow.xs(0, level="t").to_dict()
     assert set(f) == {2, 3, 4}  # MATPOWER row numbers; row 1 is out of service
     assert [f[k + 1] for k in (1, 2, 3)] == pytest.approx([f_ref[k] for k in (1, 2, 3)])

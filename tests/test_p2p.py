@@ -32,7 +32,7 @@ def test_reciprocity_and_bilateral_prices_from_duals():
     assert c[("C", "A")] == pytest.approx(1.0 + 0.5 * 2.0)
     assert c[("B", "C")] == c[("C", "B")] == pytest.approx(0.5)
     assert c[("A", "B")] == pytest.approx(0.5)
-    tr = m.net.trades()["q"]
+    tr = m.net.trades()["p_trade"]
     lam = ecc.prices(m).lmp
     gamma = ecc.price_frame(m, "p2p_price")["p2p_price"]
     charge = m.net.trades()["charge"]
@@ -65,7 +65,7 @@ def test_product_differentiation_moves_trades():
     ecc.solve(base)
     pref = _three_peers(preferences=[("C", "A", 5.0)])  # C dislikes energy from A
     ecc.solve(pref)
-    q = lambda m, n, k: m.net.trades()["q"][(n, k, 0)]
+    q = lambda m, n, k: m.net.trades()["p_trade"][(n, k, 0)]
     assert q(pref, "A", "C") < q(base, "A", "C") - 1e-3
     # without charges the P2P market prices every peer alike: the copper-plate price
     cp = ecc.Market(periods=1)
@@ -143,7 +143,7 @@ def test_loss_neutral_settlement_keeps_substation_supply_unchanged():
         m.grid = ecc.Producer(bus="sub", b=40.0, p_max=20)
         m.la = ecc.FixedLoad(bus="A", p=la)
         m.lb = ecc.FixedLoad(bus="B", p=lb)
-        m.net = ACDistFlow(graph=g, root="sub", base_mva=10.0)
+        m.net = ACDistFlow(graph=g, ref_bus="sub", base_mva=10.0)
         ecc.solve(m, "ipopt")
         return m
 
@@ -152,7 +152,7 @@ def test_loss_neutral_settlement_keeps_substation_supply_unchanged():
     assert mlf[("sub", 0)] == pytest.approx(1.0, abs=1e-9)
     assert 1.0 < mlf[("A", 0)] < mlf[("B", 0)]          # farther from the substation: more losses
     dp = 0.05
-    tr = loss_neutral_settlement(pd.DataFrame({"seller": ["A"], "buyer": ["B"], "q": [dp]}), mlf)
+    tr = loss_neutral_settlement(pd.DataFrame({"seller": ["A"], "buyer": ["B"], "p_trade": [dp]}), mlf)
     withdrawn = tr["withdrawn"].iloc[0]
     assert withdrawn == pytest.approx(dp * mlf[("A", 0)] / mlf[("B", 0)], rel=1e-12)
     base = m.grid.p[0].value
@@ -160,7 +160,7 @@ def test_loss_neutral_settlement_keeps_substation_supply_unchanged():
     naive = solved(1.0 - dp, 2.0 + dp).grid.p[0].value - base
     assert naive == pytest.approx(dp * (mlf[("B", 0)] - mlf[("A", 0)]), rel=0.05)
     assert abs(neutral) < 0.05 * abs(naive)
-    with pytest.raises(ecc.InputError, match="q must be > 0"):
-        loss_neutral_settlement(pd.DataFrame({"seller": ["A"], "buyer": ["B"], "q": [0.0]}), mlf)
+    with pytest.raises(ecc.InputError, match="p_trade must be > 0"):
+        loss_neutral_settlement(pd.DataFrame({"seller": ["A"], "buyer": ["B"], "p_trade": [0.0]}), mlf)
     with pytest.raises(ecc.InputError, match="no marginal loss factor for bus 'Z'"):
-        loss_neutral_settlement(pd.DataFrame({"seller": ["A"], "buyer": ["Z"], "q": [1.0]}), mlf)
+        loss_neutral_settlement(pd.DataFrame({"seller": ["A"], "buyer": ["Z"], "p_trade": [1.0]}), mlf)

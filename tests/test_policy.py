@@ -214,7 +214,7 @@ def test_certificate_quota_kkt_consumer_price():
     assert m.wind.p[0].value == pytest.approx(0.3 * 127)
     # finite difference: one more MWh of obligated load costs lambda + alpha pi_G
     base = pyo.value(m.obj)
-    m.town.load[0] = 50 + 1e-3
+    m.town.p_load[0] = 50 + 1e-3
     s.solve(m)
     assert (pyo.value(m.obj) - base) / 1e-3 == pytest.approx(20 + 0.3 * 10, rel=1e-6)
 
@@ -284,7 +284,7 @@ def test_exogenous_certificate_price():
     assert m.wind.p[0].value == pytest.approx(60.0)
     assert pyo.value(m.gec.policy_cost) == pytest.approx(15 * (0.2 * 100 - 60))
     base = pyo.value(m.obj)
-    m.load.load[0] = 100 + 1e-3
+    m.load.p_load[0] = 100 + 1e-3
     s.solve(m)
     assert (pyo.value(m.obj) - base) / 1e-3 == pytest.approx(20 + 3, rel=1e-6)
 

@@ -27,10 +27,10 @@ def test_lmp_equals_finite_difference_of_total_cost(dt):
     solver = ecc.Solver()
     for t in m.T:
         delta = 1e-3
-        m.town.load[t] = m.town.load[t].value + delta
+        m.town.p_load[t] = m.town.p_load[t].value + delta
         solver.solve(m)
         fd = (_cost(m) - base) / (delta * dt)      # currency per MWh
-        m.town.load[t] = m.town.load[t].value - delta
+        m.town.p_load[t] = m.town.p_load[t].value - delta
         assert fd == pytest.approx(lmp[("south", t)], rel=1e-5, abs=1e-6)
     solver.solve(m)
     assert _cost(m) == pytest.approx(base)

@@ -90,7 +90,7 @@ def test_wrong_sign_and_complementarity_are_caught():
 def test_verification_can_be_switched_off_and_prices_wait_for_it():
     m = docstring_triangle()
     ecc.solve(m)
-    m.d.load[0] = 100.0
+    m.d.p_load[0] = 100.0
     s = ecc.Solver("highs", verify=False)
     assert s.solve(m).termination == "optimal"
     assert ecc.prices(m)["lmp"].tolist() == pytest.approx([10, 20, 30])

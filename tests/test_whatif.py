@@ -209,7 +209,7 @@ def test_undefined_payment_is_explained():
     (lambda m: SetParam(m.g.p_min, 120.0), r"parameter 'p_min\[0\]' = 120.0 exceeds 'p_max\[0\]' = 100.0"),
     (lambda m: SetParam(m.g.a, -0.1), r"quadratic coefficient a = -0.1; need a >= 0"),
     (lambda m: SetParam(m.lin.a, 0.1), r"the curve was built linear"),
-    (lambda m: SetParam(m.d.load, float("inf")), r"FixedLoad 'd': parameter 'd.load\[0\]' = inf"),
+    (lambda m: SetParam(m.d.p_load, float("inf")), r"FixedLoad 'd': parameter 'd.p_load\[0\]' = inf"),
     (lambda m: SetParam(m.g.p_max, {7: 1.0}), r"parameter 'g.p_max' has no index 7"),
     (lambda m: SetParam("g.nothing", 1.0), r"has no parameter called 'g.nothing'"),
     (lambda m: Fix(m.g.p[0], float("nan")), r"cannot fix 'g.p\[0\]' at nan"),
@@ -242,11 +242,11 @@ def test_a_mutated_parameter_is_validated_before_every_solve():
     with pytest.raises(ecc.InputError, match=r"Producer 's': non-convex curve: step prices must be non-decreasing"):
         ecc.solve(m)
     m.s.step_price[0] = 30.0
-    m.d.load[0] = float("nan")
-    with pytest.raises(ecc.InputError, match=r"FixedLoad 'd': parameter 'd.load\[0\]' = nan"):
+    m.d.p_load[0] = float("nan")
+    with pytest.raises(ecc.InputError, match=r"FixedLoad 'd': parameter 'd.p_load\[0\]' = nan"):
         ecc.solve(m)
-    m.d.load[0] = "5"
-    with pytest.raises(ecc.InputError, match=r"parameter 'd.load\[0\]' = '5': expected a number"):
+    m.d.p_load[0] = "5"
+    with pytest.raises(ecc.InputError, match=r"parameter 'd.p_load\[0\]' = '5': expected a number"):
         ecc.solve(m)
 
 

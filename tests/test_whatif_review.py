@@ -58,12 +58,12 @@ def test_milp_prices_of_a_whatif_are_those_of_the_lp_with_integers_fixed():
     w = WhatIf(m)
     base = _assert_matches_fresh(w, m)
     assert base.prices["lmp"].tolist() == pytest.approx([10.0, 30.0])   # g1 off in period 1
-    out = _assert_matches_fresh(w, m, [SetParam(m.d.load, {1: 80.0})])
+    out = _assert_matches_fresh(w, m, [SetParam(m.d.p_load, {1: 80.0})])
     assert out.prices["lmp"].tolist() == pytest.approx([10.0, 10.0])
     assert "integers fixed" in out.route
     # without g2 the 10 MW of period 1 cannot be served (g1 runs at 20 MW or not at all)
     assert w.run([withdraw(m.g2)], prices=["lmp"]).status == "infeasible"
-    _assert_matches_fresh(w, m, [withdraw(m.g2), SetParam(m.d.load, {1: 30.0})])
+    _assert_matches_fresh(w, m, [withdraw(m.g2), SetParam(m.d.p_load, {1: 30.0})])
 
 
 @pytest.mark.component
@@ -125,7 +125,7 @@ def test_whatif_prices_of_a_maximised_objective_are_the_negated_ones():
     maxs.assemble()
     maxs.obj.deactivate()
     maxs.welfare = pyo.Objective(expr=-maxs.obj.expr, sense=pyo.maximize)
-    for changes in ([], [("g1.b", 20.0)], [("d.load", {0: 120.0})]):
+    for changes in ([], [("g1.b", 20.0)], [("d.p_load", {0: 120.0})]):
         outs = []
         for m in (mins, maxs):
             w = WhatIf(m)

@@ -24,7 +24,7 @@ import weakref
 from pyomo.common.config import ConfigDict
 from pyomo.core.base.block import BlockData, CustomBlock, declare_custom_block
 
-from pyomo_ecc.errors import EccError, InputError, ModelError
+from pyomo_ecc.errors import EccError, InputError, ModelError, RetiredNameError
 
 _PYOMO_BLOCK_OPTIONS = {"rule", "concrete", "dense", "name", "doc", "ctype", "options"}
 
@@ -61,6 +61,10 @@ class EccBlockData(BlockData):
     def _ecc_build(self, *index):
         opts = getattr(self.parent_component(), "_ecc_options", {})
         kind = self.block_kind()
+        for k in opts:
+            if k in self.RETIRED and k not in self.CONFIG:
+                raise InputError(f"{kind} '{self.name}': option '{k}' was renamed "
+                                 f"'{self.RETIRED[k]}'; write {self.RETIRED[k]}=...")
         unknown = [k for k in opts if k not in self.CONFIG]
         if unknown:
             raise InputError(
@@ -81,6 +85,17 @@ class EccBlockData(BlockData):
     #: options read whenever they are used (not only by ``build``): these may still be changed
     #: through ``config`` after the block is built
     LIVE_OPTIONS = ()
+
+    #: retired names of options and components, ``{old: new}`` (see the vocabulary table in
+    #: :mod:`pyomo_ecc.network.base`): an old option given to the block, or an old component
+    #: read from it, raises :class:`~pyomo_ecc.errors.RetiredNameError` naming the new one
+    RETIRED = {}
+
+    def __getattr__(self, name):
+        new = type(self).RETIRED.get(name)
+        if new is not None:
+            raise RetiredNameError(retired_message(self, name))
+        return super().__getattr__(name)
 
     #: domains of mutable parameters whose name is not a ``CONFIG`` option (see
     #: :mod:`pyomo_ecc.core.params`)
@@ -165,6 +180,24 @@ def _root_cause(e):
             break
         cause = nxt
     return str(cause) if cause is not e else ""
+
+
+def retired_message(blk, name):
+    """The message for the retired name ``name`` of block ``blk`` (``blk.RETIRED[name]``)."""
+    new = type(blk).RETIRED[name]
+    return (f"{blk.block_kind()} '{blk.name}': '{name}' was renamed '{new}'; use "
+            f"{blk.name}.{new}")
+
+
+def retired_component(model, name):
+    """The :class:`~pyomo_ecc.errors.RetiredNameError` message for a dotted component name
+    ``name`` of ``model`` whose last part is a retired name of its block (else None): lookups by
+    name (``model.find_component``) give None for a retired name, and this says why."""
+    head, _, last = name.rpartition(".")
+    blk = model.find_component(head) if head else model
+    if isinstance(blk, EccBlockData) and last.split("[")[0] in type(blk).RETIRED:
+        return retired_message(blk, last.split("[")[0])
+    return None
 
 
 def find_enclosing(blk, cls, what):

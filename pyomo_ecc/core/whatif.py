@@ -66,6 +66,10 @@ def _find(model, name, kind):
     if comp is None or comp.parent_block() is None:   # not cached, or deleted since
         comp = model.find_component(name)
         if comp is None:
+            from pyomo_ecc.core.block import retired_component
+            retired = retired_component(model, name)
+            if retired:
+                raise InputError(f"what-if: {retired}")
             raise InputError(f"what-if: model '{model.name}' has no {kind} called '{name}'")
         cache[name] = comp
     return comp
@@ -384,11 +388,11 @@ def applied(model, changes, keep_solution=False):
     >>> m = ecc.Market()
     >>> m.g = ecc.Producer(bus="A", b=10.0, p_max=100)
     >>> m.d = ecc.FixedLoad(bus="A", p=60)
-    >>> with applied(m, [SetParam(m.d.load, 80)]):
+    >>> with applied(m, [SetParam(m.d.p_load, 80)]):
     ...     _ = ecc.solve(m)
     ...     m.g.p[0].value
     80.0
-    >>> m.d.load[0].value, m.g.p[0].value
+    >>> m.d.p_load[0].value, m.g.p[0].value
     (60.0, 0.0)
     """
     ops = resolve(model, changes)
@@ -851,12 +855,12 @@ def _dask_map(job, chunks, address, workers, progress):
 
 
 #: names of load parameters, on fixed loads and on networks (bus loads)
-LOAD_PARAMS = ("load", "p_load", "q_load")
+LOAD_PARAMS = ("p_load", "q_load")
 
 
 def scale_loads(model, factor):
-    """Changes that multiply every load of ``model`` by ``factor``: fixed loads' ``load`` and
-    the networks' bus loads (``load``, ``p_load``, ``q_load``)."""
+    """Changes that multiply every load of ``model`` by ``factor``: fixed loads' ``p_load`` and
+    the networks' bus loads (``p_load``, ``q_load``)."""
     from pyomo_ecc.core.market import markets_in
     changes = []
     for mk in markets_in(model):

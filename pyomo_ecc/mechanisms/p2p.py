@@ -52,8 +52,8 @@ the substation's supply unchanged to first order when the buyer :math:`j` withdr
 ===================================  ===========================  ===================================
 symbol                               attribute                    meaning
 ===================================  ===========================  ===================================
-:math:`q^{s}_{nm,t}, q^{b}_{nm,t}`   ``q_sell``, ``q_buy``        sale / purchase of n with m
-:math:`q_{nm,t}`                     ``q[n, m, t]``               net trade (positive: n sells)
+:math:`q^{s}_{nm,t}, q^{b}_{nm,t}`   ``p_sell``, ``p_buy``        sale / purchase of n with m
+:math:`q_{nm,t}`                     ``p_trade[n, m, t]``         net trade (positive: n sells)
 :math:`c_{nm}`                       ``charge[n, m]``             charge per unit (mutable)
 :math:`\lambda_{n,t}`                ``eq_p_balance[n, t]``       peer balance (price ``lmp``)
 :math:`\gamma_{nm,t}`                ``eq_reciprocity[n, m, t]``  reciprocity (price ``p2p_price``)
@@ -121,6 +121,7 @@ def _optional_nonnegative(x):
 class P2PNetworkData(NetworkData):
     """Bilateral trades between peers (buses), or trades through a community pool (module doc)."""
 
+    RETIRED = {"q": "p_trade", "q_sell": "p_sell", "q_buy": "p_buy"}
     CONFIG = NetworkData.CONFIG()
     CONFIG.declare("pairs", ConfigValue(default=None, domain=_pairs,
                                         doc="trading pairs (peer, partner); default: every pair"))
@@ -221,9 +222,10 @@ class P2PNetworkData(NetworkData):
         self.charge = Param(self.directed, initialize=self._charges(directed), mutable=True,
                             doc="charge per unit traded (currency/(u h))")
         ub = (0.0, cfg.trade_max)
-        self.q_sell = Var(self.directed, T, domain=NonNegativeReals, bounds=ub, doc="sale of n to m")
-        self.q_buy = Var(self.directed, T, domain=NonNegativeReals, bounds=ub, doc="purchase of n from m")
-        self.q = Expression(self.directed, T, rule=lambda b, n, m, t: b.q_sell[n, m, t] - b.q_buy[n, m, t])
+        self.p_sell = Var(self.directed, T, domain=NonNegativeReals, bounds=ub, doc="sale of n to m")
+        self.p_buy = Var(self.directed, T, domain=NonNegativeReals, bounds=ub, doc="purchase of n from m")
+        self.p_trade = Expression(self.directed, T,
+                                  rule=lambda b, n, m, t: b.p_sell[n, m, t] - b.p_buy[n, m, t])
         partners = {}
         for n, m in directed:
             partners.setdefault(n, []).append(m)
@@ -232,14 +234,14 @@ class P2PNetworkData(NetworkData):
 
         def balance(b, n, t):
             var, fixed = inj[t].get(n, ([], []))
-            trades = sum(b.q[n, m, t] for m in partners.get(n, []))
+            trades = sum(b.p_trade[n, m, t] for m in partners.get(n, []))
             if n == POOL:
                 return b.g_import[t] - b.g_export[t] - trades == 0
             if not var and not partners.get(n):
                 self.fail(f"peer {n!r} has nothing to decide in period {t}")
             return sum(var) - trades == -sum(fixed)
 
-        cost = sum(market.dt[t] * self.charge[n, m] * (self.q_sell[n, m, t] + self.q_buy[n, m, t])
+        cost = sum(market.dt[t] * self.charge[n, m] * (self.p_sell[n, m, t] + self.p_buy[n, m, t])
                    for (n, m) in directed for t in T)
         if cfg.community:
             if cfg.import_price is None or cfg.export_price is None:
@@ -258,7 +260,7 @@ class P2PNetworkData(NetworkData):
                                               - self.export_price[t] * self.g_export[t]) for t in T)
         self.eq_p_balance = Constraint(nodes, T, rule=balance, doc="peer balance")
         self.eq_reciprocity = Constraint(self.pair_set, T,
-                                         rule=lambda b, n, m, t: b.q[n, m, t] + b.q[m, n, t] == 0,
+                                         rule=lambda b, n, m, t: b.p_trade[n, m, t] + b.p_trade[m, n, t] == 0,
                                          doc="trade reciprocity")
         self.trade_cost = Expression(expr=cost, doc="trade charges and grid cost (currency)")
 
@@ -287,11 +289,11 @@ class P2PNetworkData(NetworkData):
         return out
 
     def trades(self):
-        """Solved trades: DataFrame indexed (``peer``, ``partner``, ``t``) with ``q`` (positive:
+        """Solved trades: DataFrame indexed (``peer``, ``partner``, ``t``) with ``p_trade`` (positive:
         the peer sells) and ``charge``."""
-        rows = [(n, m, t, pyo.value(self.q[n, m, t]) + 0.0, pyo.value(self.charge[n, m]))
+        rows = [(n, m, t, pyo.value(self.p_trade[n, m, t]) + 0.0, pyo.value(self.charge[n, m]))
                 for (n, m) in self.directed for t in self.market().T]
-        return pd.DataFrame(rows, columns=["peer", "partner", "t", "q", "charge"]
+        return pd.DataFrame(rows, columns=["peer", "partner", "t", "p_trade", "charge"]
                             ).set_index(["peer", "partner", "t"])
 
 
@@ -329,7 +331,7 @@ def marginal_loss_factors(model, check=True):
 def loss_neutral_settlement(trades, mlf):
     r"""Settle trades loss-neutrally: :math:`dP_j = dP_i\,\mathrm{MLF}_i / \mathrm{MLF}_j`.
 
-    ``trades``: DataFrame with columns ``seller``, ``buyer``, ``q`` (the seller's injection,
+    ``trades``: DataFrame with columns ``seller``, ``buyer``, ``p_trade`` (the seller's injection,
     > 0) and optionally ``t`` (default: the first period of ``mlf``); ``mlf``: Series indexed
     (``bus``, ``t``) or by bus. Returns the trades with ``mlf_seller``, ``mlf_buyer`` and
     ``withdrawn`` (what the buyer may take out).
@@ -337,11 +339,13 @@ def loss_neutral_settlement(trades, mlf):
     from pyomo_ecc.errors import InputError
 
     df = pd.DataFrame(trades).copy()
-    for col in ("seller", "buyer", "q"):
+    if "q" in df and "p_trade" not in df:
+        raise InputError("trades: column 'q' was renamed 'p_trade' (the seller's injection)")
+    for col in ("seller", "buyer", "p_trade"):
         if col not in df:
             raise InputError(f"trades need a column {col!r}; they have {list(df.columns)}")
-    df["q"] = [number(q, f"trade {k!r}: quantity q", minimum=0.0, strict=True)
-               for k, q in zip(df.index, df["q"])]
+    df["p_trade"] = [number(q, f"trade {k!r}: quantity p_trade", minimum=0.0, strict=True)
+                     for k, q in zip(df.index, df["p_trade"])]
     if not isinstance(mlf, pd.Series):
         raise InputError(f"mlf: expected a pandas Series of marginal loss factors by bus (or by "
                          f"(bus, t)), got {type(mlf).__name__}")
@@ -358,5 +362,5 @@ def loss_neutral_settlement(trades, mlf):
     ts = df["t"] if nested else [None] * len(df)
     df["mlf_seller"] = [factor(b, t) for b, t in zip(df["seller"], ts)]
     df["mlf_buyer"] = [factor(b, t) for b, t in zip(df["buyer"], ts)]
-    df["withdrawn"] = df["q"] * df["mlf_seller"] / df["mlf_buyer"]
+    df["withdrawn"] = df["p_trade"] * df["mlf_seller"] / df["mlf_buyer"]
     return df

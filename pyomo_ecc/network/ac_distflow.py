@@ -27,7 +27,8 @@ at flat voltage, which leads Ipopt to the high-voltage (physical) solution.
 =================================  ==========================  ===================================
 symbol                             attribute                   meaning
 =================================  ==========================  ===================================
-:math:`P, Q, v`                    ``p``, ``q``, ``v_sq``      as in LinDistFlow
+:math:`P, Q, v`                    ``p_flow``, ``q_flow``,     as in LinDistFlow
+                                   ``v_sq``
 :math:`\ell_{j,t}`                 ``l_sq[j, t]``              squared branch current (pu²)
 current                            ``eq_current[j, t]``        :math:`\ell v = s^2(P^2+Q^2)`
 voltage drop                       ``eq_v_drop[j, t]``         with the loss term
@@ -42,7 +43,7 @@ Example (two buses; losses :math:`r\ell/s`)::
     >>> g.nodes["A"]["load"] = 1.0
     >>> m = ecc.Market()
     >>> m.grid = ecc.Producer(bus="sub", b=40.0, p_max=10)
-    >>> m.net = ACDistFlow(graph=g, root="sub", base_mva=10.0)
+    >>> m.net = ACDistFlow(graph=g, ref_bus="sub", base_mva=10.0)
     >>> _ = ecc.solve(m, "ipopt")
     >>> round(float(m.net.losses().iloc[0]) * 1000, 3)   # kW: r s (1 + loss)^2 MW
     5.051
@@ -70,34 +71,34 @@ class ACDistFlowData(RadialNetworkData):
             p, q = self._lossless_flows(t)
             return s ** 2 * (p[j] ** 2 + q[j] ** 2) / v0
 
-        self.l_sq = Var(self.E, market.T, initialize=l_init, bounds=(0, None),
+        self.l_sq = Var(self.branch, market.T, initialize=l_init, bounds=(0, None),
                         doc="squared branch current (pu^2)")
         self._build_common()
         self.eq_v_drop = Constraint(
-            self.E, market.T,
+            self.branch, market.T,
             rule=lambda b, j, t: self.v_sq[j, t] == self.v_sq[fd.parent[j], t]
-            - 2 * s * (self.r[j] * self.p[j, t] + self.x[j] * self.q[j, t])
+            - 2 * s * (self.r[j] * self.p_flow[j, t] + self.x[j] * self.q_flow[j, t])
             + (self.r[j] ** 2 + self.x[j] ** 2) * self.l_sq[j, t],
             doc="voltage drop along each branch")
         self.eq_current = Constraint(
-            self.E, market.T,
+            self.branch, market.T,
             rule=lambda b, j, t: self.l_sq[j, t] * self.v_sq[fd.parent[j], t]
-            == s ** 2 * (self.p[j, t] ** 2 + self.q[j, t] ** 2),
+            == s ** 2 * (self.p_flow[j, t] ** 2 + self.q_flow[j, t] ** 2),
             doc="squared current")
         self.ineq_s_max = Constraint(
-            self.E_rated, market.T,
-            rule=lambda b, j, t: self.p[j, t] ** 2 + self.q[j, t] ** 2 <= self.s_max[j] ** 2,
+            self.branch_limited, market.T,
+            rule=lambda b, j, t: self.p_flow[j, t] ** 2 + self.q_flow[j, t] ** 2 <= self.rating[j] ** 2,
             doc="apparent-power limit at the sending end")
 
     def inflow_p(self, j, t):
         if j == self.feeder.root:
             return 0.0
-        return self.p[j, t] - self.r[j] * self.l_sq[j, t] / self.pu_per_unit
+        return self.p_flow[j, t] - self.r[j] * self.l_sq[j, t] / self.pu_per_unit
 
     def inflow_q(self, j, t):
         if j == self.feeder.root:
             return 0.0
-        return self.q[j, t] - self.x[j] * self.l_sq[j, t] / self.pu_per_unit
+        return self.q_flow[j, t] - self.x[j] * self.l_sq[j, t] / self.pu_per_unit
 
     def branch_loss(self, j, t):
         return value(self.r[j]) * value(self.l_sq[j, t]) / self.pu_per_unit
@@ -105,11 +106,11 @@ class ACDistFlowData(RadialNetworkData):
     def current_gradient(self, t):
         fd = self.feeder
         s = self.pu_per_unit
-        p = np.array([value(self.p[j, t]) for j in fd.branches])
-        q = np.array([value(self.q[j, t]) for j in fd.branches])
+        p = np.array([value(self.p_flow[j, t]) for j in fd.branches])
+        q = np.array([value(self.q_flow[j, t]) for j in fd.branches])
         lsq = np.array([value(self.l_sq[j, t]) for j in fd.branches])
         vpar = np.array([value(self.v_sq[fd.parent[j], t]) for j in fd.branches])
         return vpar, lsq, -2 * s ** 2 * p, -2 * s ** 2 * q
 
     def rating_gradient(self, j, t, k):
-        return 2 * value(self.p[j, t]), 2 * value(self.q[j, t])
+        return 2 * value(self.p_flow[j, t]), 2 * value(self.q_flow[j, t])

@@ -4,10 +4,42 @@ A network block registers with its market when it is built and writes its balanc
 ``eq_p_balance`` when the market is assembled (phase 3), from the participants' registered
 ``p_inj``. It declares the balance constraints as ``lmp`` prices
 (:class:`~pyomo_ecc.pricing.declarations.PriceDecl`).
+
+**Vocabulary.** Every network formulation and participant uses the same names for the same
+things; the retired names (right column) raise :class:`~pyomo_ecc.errors.InputError` naming the
+new one, as options and as components (``EccBlockData.RETIRED``).
+
+=============================  =========================  ===================================
+meaning                        name                       retired names
+=============================  =========================  ===================================
+active / reactive bus load     ``p_load``, ``q_load``     ``load`` (DCNetwork, FixedLoad)
+set of buses                   ``bus``                    ``B`` (radial feeders)
+set of branches                ``branch``                 ``E`` (radial feeders)
+branches with a rating         ``branch_limited``         ``E_rated`` (radial feeders)
+branch rating (power units)    ``rating``                 ``s_max`` (radial feeders)
+buses with a voltage limit     ``bus_v_min``,             ``B_vmin``, ``B_vmax``
+                               ``bus_v_max``
+sides of a rating polygon      ``side``                   ``K`` (LinDistFlow)
+reference (slack) bus option   ``ref_bus``                ``root`` (radial feeders)
+per-unit base option (MVA)     ``base_mva`` (DC and       (an option of the radial feeders only)
+                               radial networks)
+active / reactive branch flow  ``p_flow``, ``q_flow``     ``f`` (DCNetwork), ``p``, ``q``
+                                                          (radial feeders)
+net injection / net trade      ``p_inj``, ``p_net``       ``q`` (Prosumer)
+bilateral trade (P2P)          ``p_trade``, ``p_sell``,   ``q``, ``q_sell``, ``q_buy``
+                               ``p_buy``                  (P2PNetwork)
+=============================  =========================  ===================================
+
+``p`` is active power and ``q`` reactive power, everywhere; a participant's own output stays
+``p`` (a producer's dispatch), its injections are ``p_inj`` and ``q_inj``. The graph data keep
+the names of :mod:`pyomo_ecc.network.graph` (node attributes ``load``, ``q_load``, edge attribute
+``rating``). Result frames use the component names: ``flows()`` / ``branch_flows()`` have
+columns ``p_flow`` (and ``q_flow``).
 """
 from pyomo.common.config import ConfigValue
 
 from pyomo_ecc.core.block import EccBlockData
+from pyomo_ecc.core.config import optional, positive_float
 from pyomo_ecc.core.market import find_market
 
 
@@ -18,6 +50,13 @@ def _bus_list(x):
     if len(set(labels)) != len(labels):
         raise ValueError(f"bus labels must be unique, got {labels}")
     return tuple(labels)
+
+
+def declare_base_mva(config):
+    """Declare the option ``base_mva`` (the per-unit base of a graph's impedances) in ``config``."""
+    config.declare("base_mva", ConfigValue(default=None, domain=optional(positive_float),
+                                           doc="per-unit base of the graph's r, x in MVA (default: "
+                                               "graph.graph['base_mva'], else 100)"))
 
 
 class NetworkData(EccBlockData):

@@ -10,7 +10,7 @@ interchangeable formulations that give the same dispatch and the same prices.
 * ``"dcp"`` (PowerModels' ``DCPPowerModel``, the pglib-opf BASELINE "DC" column):
   :math:`b_l = x_l/(r_l^2 + x_l^2)`, taps and shifts ignored, shunt conductance as load.
 
-With :math:`S` the per-unit base (``base_mva``) and :math:`u` the market's MW per power unit,
+With :math:`S` the per-unit base (option ``base_mva``, default ``graph.graph["base_mva"]`` or 100) and :math:`u` the market's MW per power unit,
 the susceptance in power units per radian is :math:`\beta_l = S\,b_l/u`.
 
 **B-θ** (``formulation="btheta"``, default), for every bus :math:`n` and period :math:`t`:
@@ -52,12 +52,12 @@ symbol                        attribute                  meaning
 :math:`n`, :math:`l`          ``bus``, ``branch``        sets of buses and branches (in service)
 :math:`\beta_l`               ``beta[l]``                susceptance, power units / rad
 :math:`\varphi_l`             ``shift[l]``               phase shift (rad; 0 in ``dcp``)
-:math:`L_{n,t}`               ``load[n, t]``             bus load from the graph (mutable)
+:math:`L_{n,t}`               ``p_load[n, t]``           bus load from the graph (mutable)
 :math:`G_n`                   ``gs[n]``                  shunt conductance load (mutable)
 :math:`\overline{F}_l`        ``rating[l]``              flow limit of limited branches (mutable)
 :math:`\theta_{n,t}`          ``theta[n, t]``            voltage angle, rad (B-θ), in ±``ANGLE_BOUND``
 :math:`P_{n,t}`               ``p_net[n, t]``            net injection (PTDF)
-:math:`f_{l,t}`               ``f[l, t]``                flow from ``from_bus`` to ``to_bus``
+:math:`f_{l,t}`               ``p_flow[l, t]``           flow from ``from_bus`` to ``to_bus``
 :math:`\lambda_{n,t}`         ``eq_p_balance[n, t]``     bus balance; dual -> ``lmp``
 :math:`\mu^\pm_{l,t}`         ``ineq_f_ub``/``ineq_f_lb``  flow limits; duals -> ``line_price_*``
 ============================  =========================  ==========================================
@@ -93,7 +93,7 @@ from pyomo.common.config import ConfigValue, In
 from pyomo_ecc.core.block import declare_block
 from pyomo_ecc.core.config import flag
 from pyomo_ecc.errors import InputError, ModelError
-from pyomo_ecc.network.base import NetworkData, raise_unknown_bus
+from pyomo_ecc.network.base import NetworkData, declare_base_mva, raise_unknown_bus
 from pyomo_ecc.network.graph import graph_to_tables, incidence, islands, reference_buses
 from pyomo_ecc.pricing.declarations import PriceDecl
 
@@ -236,6 +236,7 @@ class DCNetworkData(NetworkData):
     CONFIG.declare("ref_bus", ConfigValue(default=None,
                                           doc="reference bus (or one per island); default: buses "
                                               "flagged ref / type 3, or the first bus"))
+    declare_base_mva(CONFIG)
     CONFIG.declare("slack", ConfigValue(default="ref", domain=In(SLACKS),
                                         doc="'ref' or 'distributed' slack for PTDF and LMP components"))
     CONFIG.declare("slack_weights", ConfigValue(default=None, domain=_weights,
@@ -245,6 +246,8 @@ class DCNetworkData(NetworkData):
                                               doc="enforce branch ratings"))
     CONFIG.declare("allow_negative_x", ConfigValue(default=False, domain=flag,
                                                    doc="accept negative reactances"))
+
+    RETIRED = {"load": "p_load", "f": "p_flow"}
 
     #: read when prices are decomposed (:meth:`slack_weights`), so it may change after build
     LIVE_OPTIONS = ("slack_weights",)
@@ -264,7 +267,7 @@ class DCNetworkData(NetworkData):
         except InputError as e:
             self.fail(str(e))
         market = self.market()
-        base = buses.attrs["base_mva"]
+        base = cfg.base_mva if cfg.base_mva is not None else buses.attrs["base_mva"]
         unit = market.power_unit_mw
         b_pu, shift = susceptance(branches, cfg.convention)
         if cfg.convention == "dcp" and np.any(b_pu == 0):
@@ -289,8 +292,8 @@ class DCNetworkData(NetworkData):
             except ValueError as e:
                 self.fail(f"bus {bus!r}: load: {e}")
             loads.update({(bus, t): v for t, v in per.items()})
-        self.load = pyo.Param(self.bus, market.T, initialize=loads, mutable=True,
-                              doc="bus load from the graph (power units)")
+        self.p_load = pyo.Param(self.bus, market.T, initialize=loads, mutable=True,
+                                doc="bus load from the graph (power units)")
         self.gs = pyo.Param(self.bus, initialize=buses["gs"].astype(float).to_dict(), mutable=True,
                             doc="shunt conductance load at 1 pu (power units)")
         self.rating = pyo.Param(self.branch_limited,
@@ -303,7 +306,7 @@ class DCNetworkData(NetworkData):
         return list(self._buses.index)
 
     def held_withdrawals(self, t):
-        return {n: pyo.value(self.load[n, t]) + pyo.value(self.gs[n]) for n in self.bus}
+        return {n: pyo.value(self.p_load[n, t]) + pyo.value(self.gs[n]) for n in self.bus}
 
     def bus_table(self):
         """The validated bus table (index ``bus``)."""
@@ -334,7 +337,7 @@ class DCNetworkData(NetworkData):
 
     def _fixed_load_share(self):
         market = self.market()
-        tot = {b: sum(pyo.value(self.load[b, t]) + pyo.value(self.gs[b]) for t in market.T)
+        tot = {b: sum(pyo.value(self.p_load[b, t]) + pyo.value(self.gs[b]) for t in market.T)
                for b in self.bus}
         for p in market.participants():
             if p.fixed_injection:
@@ -376,28 +379,28 @@ class DCNetworkData(NetworkData):
             for r in self._refs:
                 for t in T:
                     self.theta[r, t].fix(0.0)
-            self.f = pyo.Expression(
+            self.p_flow = pyo.Expression(
                 self.branch, T,
                 rule=lambda b, l, t: b.beta[l] * (b.theta[frm[l], t] - b.theta[to[l], t] - b.shift[l]),
                 doc="flow from from_bus to to_bus (power units)")
 
             def balance(b, n, t):
                 var, fixed = inj[t][n]
-                return (sum(var) - sum(b.f[l, t] for l in out_of[n]) + sum(b.f[l, t] for l in into[n])
-                        == b.load[n, t] + b.gs[n] - sum(fixed))
+                return (sum(var) - sum(b.p_flow[l, t] for l in out_of[n]) + sum(b.p_flow[l, t] for l in into[n])
+                        == b.p_load[n, t] + b.gs[n] - sum(fixed))
         else:
             self._build_ptdf(T, inj)
 
             def balance(b, n, t):
                 var, fixed = inj[t][n]
-                return sum(var) - b.p_net[n, t] == b.load[n, t] + b.gs[n] - sum(fixed)
+                return sum(var) - b.p_net[n, t] == b.p_load[n, t] + b.gs[n] - sum(fixed)
 
         self.eq_p_balance = pyo.Constraint(self.bus, T, rule=balance, doc="bus power balance")
         self.ineq_f_ub = pyo.Constraint(self.branch_limited, T,
-                                        rule=lambda b, l, t: b.f[l, t] <= b.rating[l],
+                                        rule=lambda b, l, t: b.p_flow[l, t] <= b.rating[l],
                                         doc="flow limit, from -> to")
         self.ineq_f_lb = pyo.Constraint(self.branch_limited, T,
-                                        rule=lambda b, l, t: b.f[l, t] >= -b.rating[l],
+                                        rule=lambda b, l, t: b.p_flow[l, t] >= -b.rating[l],
                                         doc="flow limit, to -> from")
 
     def check_solution(self):
@@ -430,7 +433,7 @@ class DCNetworkData(NetworkData):
         rows = {l: [(bus_list[j], H[i, j]) for j in np.flatnonzero(np.abs(H[i]) > tol)]
                 for i, l in enumerate(self.branch)}
         f0d = dict(zip(self.branch, f0))
-        self.f = pyo.Expression(
+        self.p_flow = pyo.Expression(
             self.branch, T,
             rule=lambda b, l, t: sum(h * b.p_net[n, t] for n, h in rows[l]) + f0d[l],
             doc="flow from from_bus to to_bus (power units)")
@@ -449,11 +452,11 @@ class DCNetworkData(NetworkData):
         return decls
 
     def flows(self):
-        """Solved flows: DataFrame indexed (``branch``, ``t``) with ``f`` and ``rating``."""
+        """Solved flows: DataFrame indexed (``branch``, ``t``) with ``p_flow`` and ``rating``."""
         T = list(self.market().T)
         rating = self._branches["rating"]
-        rows = [(l, t, pyo.value(self.f[l, t]), float(rating[l])) for l in self.branch for t in T]
-        return pd.DataFrame(rows, columns=["branch", "t", "f", "rating"]).set_index(["branch", "t"])
+        rows = [(l, t, pyo.value(self.p_flow[l, t]), float(rating[l])) for l in self.branch for t in T]
+        return pd.DataFrame(rows, columns=["branch", "t", "p_flow", "rating"]).set_index(["branch", "t"])
 
 
 def _per_period(value, periods):

@@ -43,25 +43,27 @@ Graph data, with the names of :mod:`pyomo_ecc.network.graph`: edge attributes ``
 (apparent power limit, power units; 0, None or inf: no limit); node attributes ``load``,
 ``q_load`` (active and reactive load, power units, one number or one per period; default 0),
 ``v_min``, ``v_max`` (pu; override the options); ``in_service=False`` leaves a node or edge out.
-The root is the option ``root``, ``graph.graph["root"]`` or the node flagged ``root=True`` (or
+The root is the option ``ref_bus`` (the reference bus, as in every network),
+``graph.graph["root"]`` or the node flagged ``root=True`` (or
 ``ref=True``). Directions of a ``DiGraph`` are ignored: branches are oriented away from the root.
 
 ===================================  ==========================================  =================================
 symbol                               attribute                                   meaning
 ===================================  ==========================================  =================================
-:math:`P_{j,t}, Q_{j,t}`             ``p[j, t]``, ``q[j, t]``                    branch flows (power units)
+buses, branches                      ``bus``, ``branch``                         sets (branch ``j`` ends at bus j)
+:math:`P_{j,t}, Q_{j,t}`             ``p_flow[j, t]``, ``q_flow[j, t]``          branch flows (power units)
 :math:`v_{j,t}`                      ``v_sq[j, t]``                              squared voltage magnitude (pu²)
 :math:`q^{sub}_t`                    ``q_sub[t]``                                reactive supply at the root
 :math:`P^L, Q^L`                     ``p_load[j, t]``, ``q_load[j, t]``          bus loads (mutable, power units)
 :math:`\underline{V}, \overline{V}`  ``v_min[j]``, ``v_max[j]``                  voltage limits (mutable, pu)
-:math:`\overline{S}_j`               ``s_max[j]``                                branch rating (mutable)
+:math:`\overline{S}_j`               ``rating[j]``                               branch rating (mutable)
 :math:`r_j, x_j`                     ``r[j]``, ``x[j]``                          branch impedance (mutable, pu)
 :math:`\lambda^p_{j,t}`              ``eq_p_balance[j, t]``                      active balance (price ``lmp``)
 :math:`\lambda^q_{j,t}`              ``eq_q_balance[j, t]``                      reactive balance (price ``qlmp``)
 voltage drop                         ``eq_v_drop[j, t]``
 root voltage                         ``eq_v_root[t]``
-voltage limits                       ``ineq_v_min[j, t]``, ``ineq_v_max[j, t]``
-polygon                              ``ineq_s_max[j, t, k]``                     sides ``K`` (``branch_price``)
+voltage limits                       ``ineq_v_min[j, t]``, ``ineq_v_max[j, t]``  on ``bus_v_min``, ``bus_v_max``
+polygon                              ``ineq_s_max[j, t, k]``                     sides ``side`` (``branch_price``)
 voltage limit prices                 ``ineq_v_min``, ``ineq_v_max``              ``v_min_price``, ``v_max_price``
 ===================================  ==========================================  =================================
 
@@ -73,7 +75,7 @@ Example (two buses, 1 MW at the end of a 0.05 pu line)::
     >>> g.nodes["A"]["load"] = 1.0
     >>> m = ecc.Market()
     >>> m.grid = ecc.Producer(bus="sub", b=40.0, p_max=10)
-    >>> m.net = LinDistFlow(graph=g, root="sub", base_mva=10.0)
+    >>> m.net = LinDistFlow(graph=g, ref_bus="sub", base_mva=10.0)
     >>> _ = ecc.solve(m)
     >>> round(m.net.v_sq["A", 0].value, 6)      # 1 - 2 * 0.05 * 1/10
     0.99
@@ -89,7 +91,7 @@ from pyomo.environ import Constraint, Expression, Param, Set, Var, value
 from pyomo_ecc.core.block import declare_block
 from pyomo_ecc.core.config import bus_label, flag, per_period, positive_float, series
 from pyomo_ecc.errors import InputError
-from pyomo_ecc.network.base import NetworkData, raise_unknown_bus
+from pyomo_ecc.network.base import NetworkData, declare_base_mva, raise_unknown_bus
 from pyomo_ecc.network.radial import RadialFeeder
 from pyomo_ecc.pricing.declarations import PriceDecl
 
@@ -122,12 +124,11 @@ class RadialNetworkData(NetworkData):
     CONFIG = NetworkData.CONFIG()
     CONFIG.declare("graph", ConfigValue(default=None, domain=_graph,
                                         doc="the feeder: a networkx graph (a tree)"))
-    CONFIG.declare("root", ConfigValue(default=None, domain=_optional_bus,
-                                       doc="substation bus (default: graph.graph['root'] or the "
-                                           "node with root=True)"))
-    CONFIG.declare("base_mva", ConfigValue(default=None, domain=_optional_positive,
-                                           doc="base of the per-unit r, x in MVA (default: "
-                                               "graph.graph['base_mva'], else 100)"))
+    CONFIG.declare("ref_bus", ConfigValue(default=None, domain=_optional_bus,
+                                          doc="reference bus: the substation, root of the tree "
+                                              "(default: graph.graph['root'] or the node with "
+                                              "root=True)"))
+    declare_base_mva(CONFIG)
     CONFIG.declare("v_root", ConfigValue(default=1.0, domain=positive_float,
                                          doc="voltage magnitude at the root (pu)"))
     CONFIG.declare("v_min", ConfigValue(default=None, domain=_optional_positive,
@@ -137,6 +138,10 @@ class RadialNetworkData(NetworkData):
     CONFIG.declare("q_root_free", ConfigValue(default=True, domain=flag,
                                               doc="the upstream grid supplies reactive power "
                                                   "at the root at no cost"))
+
+    RETIRED = {"root": "ref_bus", "B": "bus", "E": "branch", "E_rated": "branch_limited",
+               "B_vmin": "bus_v_min", "B_vmax": "bus_v_max", "K": "side", "p": "p_flow",
+               "q": "q_flow", "s_max": "rating"}
 
     #: name of the formulation in messages
     formulation = "radial feeder"
@@ -148,7 +153,7 @@ class RadialNetworkData(NetworkData):
         if cfg.buses is not None:
             self.fail("option 'buses' is not used: the buses are the graph's nodes")
         try:
-            self.feeder = RadialFeeder(cfg.graph, root=cfg.root, required=("r", "x"),
+            self.feeder = RadialFeeder(cfg.graph, root=cfg.ref_bus, required=("r", "x"),
                                        optional=("rating",), what=f"{self.block_kind()} '{self.name}'")
         except InputError as e:
             raise InputError(str(e)) from None
@@ -160,23 +165,23 @@ class RadialNetworkData(NetworkData):
         super().build()
         market = self.market()
         fd = self.feeder
-        self.B = Set(initialize=fd.buses, ordered=True, doc="buses")
-        self.E = Set(initialize=fd.branches, ordered=True,
+        self.bus = Set(initialize=fd.buses, ordered=True, doc="buses")
+        self.branch = Set(initialize=fd.branches, ordered=True,
                      doc="branches, labelled by their receiving bus")
         bd = fd.branch_data
         for j, r in bd["r"].items():
             if r < 0:
                 self.fail(f"branch {(fd.parent[j], j)!r}: resistance r must be >= 0, got {r}")
-        self.r = Param(self.E, initialize=bd["r"].to_dict(), mutable=True, doc="resistance (pu)")
-        self.x = Param(self.E, initialize=bd["x"].to_dict(), mutable=True, doc="reactance (pu)")
+        self.r = Param(self.branch, initialize=bd["r"].to_dict(), mutable=True, doc="resistance (pu)")
+        self.x = Param(self.branch, initialize=bd["x"].to_dict(), mutable=True, doc="reactance (pu)")
         rated = {j: v for j, v in bd["rating"].items()
                  if v is not None and not pd.isna(v) and v != 0 and not math.isinf(v)}
         for j, v in rated.items():
             if v < 0:
                 self.fail(f"branch {(fd.parent[j], j)!r}: rating must be > 0, got {v}")
-        self.E_rated = Set(initialize=[j for j in fd.branches if j in rated], ordered=True,
+        self.branch_limited = Set(initialize=[j for j in fd.branches if j in rated], ordered=True,
                            doc="branches with an apparent-power rating")
-        self.s_max = Param(self.E_rated, initialize=rated, mutable=True,
+        self.rating = Param(self.branch_limited, initialize=rated, mutable=True,
                            doc="apparent-power rating (power units)")
         p_load, q_load, vmin, vmax = {}, {}, {}, {}
         for b, data in fd.graph.nodes(data=True):
@@ -200,14 +205,14 @@ class RadialNetworkData(NetworkData):
                         self.fail(f"bus {b!r}: attribute '{attr}': {e}")
             if b in vmin and b in vmax and vmin[b] > vmax[b]:
                 self.fail(f"bus {b!r}: v_min = {vmin[b]} exceeds v_max = {vmax[b]}")
-        self.p_load = Param(self.B, market.T, initialize=p_load, mutable=True,
+        self.p_load = Param(self.bus, market.T, initialize=p_load, mutable=True,
                             doc="active bus load (power units)")
-        self.q_load = Param(self.B, market.T, initialize=q_load, mutable=True,
+        self.q_load = Param(self.bus, market.T, initialize=q_load, mutable=True,
                             doc="reactive bus load (power units)")
-        self.B_vmin = Set(initialize=[b for b in fd.buses if b in vmin], ordered=True)
-        self.B_vmax = Set(initialize=[b for b in fd.buses if b in vmax], ordered=True)
-        self.v_min = Param(self.B_vmin, initialize=vmin, mutable=True, doc="lower voltage limit (pu)")
-        self.v_max = Param(self.B_vmax, initialize=vmax, mutable=True, doc="upper voltage limit (pu)")
+        self.bus_v_min = Set(initialize=[b for b in fd.buses if b in vmin], ordered=True)
+        self.bus_v_max = Set(initialize=[b for b in fd.buses if b in vmax], ordered=True)
+        self.v_min = Param(self.bus_v_min, initialize=vmin, mutable=True, doc="lower voltage limit (pu)")
+        self.v_max = Param(self.bus_v_max, initialize=vmax, mutable=True, doc="upper voltage limit (pu)")
 
     # -- shared parts --------------------------------------------------------------------------
     @property
@@ -253,12 +258,12 @@ class RadialNetworkData(NetworkData):
         market = self.market()
         fd = self.feeder
         init = {t: self._lossless_flows(t) for t in market.T}
-        self.p = Var(self.E, market.T, initialize=lambda b, j, t: init[t][0][j],
+        self.p_flow = Var(self.branch, market.T, initialize=lambda b, j, t: init[t][0][j],
                      doc="active branch flow, from parent to child (power units)")
-        self.q = Var(self.E, market.T, initialize=lambda b, j, t: init[t][1][j],
+        self.q_flow = Var(self.branch, market.T, initialize=lambda b, j, t: init[t][1][j],
                      doc="reactive branch flow (power units)")
         v0 = self.config.v_root ** 2
-        self.v_sq = Var(self.B, market.T, initialize=v0, bounds=(0, None),
+        self.v_sq = Var(self.bus, market.T, initialize=v0, bounds=(0, None),
                         doc="squared voltage magnitude (pu^2)")
         if self.config.q_root_free:
             self.q_sub = Var(market.T, initialize=lambda b, t: sum(
@@ -267,31 +272,31 @@ class RadialNetworkData(NetworkData):
 
         def p_balance(b, j, t):
             var_p, fixed_p, _, _ = inj[t][j]
-            flow = self.inflow_p(j, t) - sum(self.p[k, t] for k in fd.children[j])
+            flow = self.inflow_p(j, t) - sum(self.p_flow[k, t] for k in fd.children[j])
             return flow + sum(var_p) == self.p_load[j, t] - sum(fixed_p)
 
         def q_balance(b, j, t):
             _, _, var_q, fixed_q = inj[t][j]
-            flow = self.inflow_q(j, t) - sum(self.q[k, t] for k in fd.children[j])
+            flow = self.inflow_q(j, t) - sum(self.q_flow[k, t] for k in fd.children[j])
             if j == fd.root and self.config.q_root_free:
                 flow = flow + self.q_sub[t]
             return flow + sum(var_q) == self.q_load[j, t] - sum(fixed_q)
 
-        self.eq_p_balance = Constraint(self.B, market.T, rule=p_balance, doc="active power balance")
-        self.eq_q_balance = Constraint(self.B, market.T, rule=q_balance, doc="reactive power balance")
+        self.eq_p_balance = Constraint(self.bus, market.T, rule=p_balance, doc="active power balance")
+        self.eq_q_balance = Constraint(self.bus, market.T, rule=q_balance, doc="reactive power balance")
         self.eq_v_root = Constraint(market.T, rule=lambda b, t: self.v_sq[fd.root, t] == v0,
                                     doc="root voltage")
-        self.ineq_v_min = Constraint(self.B_vmin, market.T,
+        self.ineq_v_min = Constraint(self.bus_v_min, market.T,
                                      rule=lambda b, j, t: self.v_sq[j, t] >= self.v_min[j] ** 2)
-        self.ineq_v_max = Constraint(self.B_vmax, market.T,
+        self.ineq_v_max = Constraint(self.bus_v_max, market.T,
                                      rule=lambda b, j, t: self.v_sq[j, t] <= self.v_max[j] ** 2)
 
     def inflow_p(self, j, t):
         """Active power arriving at bus ``j`` through its incoming branch."""
-        return 0.0 if j == self.feeder.root else self.p[j, t]
+        return 0.0 if j == self.feeder.root else self.p_flow[j, t]
 
     def inflow_q(self, j, t):
-        return 0.0 if j == self.feeder.root else self.q[j, t]
+        return 0.0 if j == self.feeder.root else self.q_flow[j, t]
 
     def price_declarations(self):
         r"""Nodal prices ``lmp``, ``qlmp`` (currency per MWh, per Mvarh) from the balances, and the
@@ -310,11 +315,11 @@ class RadialNetworkData(NetworkData):
             for j in self.feeder.buses:
                 out.append(PriceDecl("lmp", (j, t), ("bus", "t"), pbal[j, t], +1, "power", t))
                 out.append(PriceDecl("qlmp", (j, t), ("bus", "t"), qbal[j, t], +1, "power", t))
-        for j in self.B_vmin:
+        for j in self.bus_v_min:
             for t in periods:
                 out.append(PriceDecl("v_min_price", (j, t), ("bus", "t"), self.ineq_v_min[j, t], +1,
                                      "hourly", t))
-        for j in self.B_vmax:
+        for j in self.bus_v_max:
             for t in periods:
                 out.append(PriceDecl("v_max_price", (j, t), ("bus", "t"), self.ineq_v_max[j, t], -1,
                                      "hourly", t))
@@ -354,13 +359,15 @@ class RadialNetworkData(NetworkData):
 
     def branch_flows(self):
         """Branch flows: DataFrame indexed (``branch``, ``t``) with ``from_bus``, ``to_bus``,
-        ``p``, ``q`` (sending end, power units) and ``loss_p`` (active loss, power units)."""
+        ``p_flow``, ``q_flow`` (sending end, power units) and ``loss_p`` (active loss, power
+        units)."""
         rows = []
         for t in self.market().T:
             for j in self.feeder.branches:
-                rows.append((j, t, self.feeder.parent[j], j, value(self.p[j, t]),
-                             value(self.q[j, t]), self.branch_loss(j, t)))
-        return pd.DataFrame(rows, columns=["branch", "t", "from_bus", "to_bus", "p", "q", "loss_p"]
+                rows.append((j, t, self.feeder.parent[j], j, value(self.p_flow[j, t]),
+                             value(self.q_flow[j, t]), self.branch_loss(j, t)))
+        return pd.DataFrame(rows, columns=["branch", "t", "from_bus", "to_bus", "p_flow", "q_flow",
+                                   "loss_p"]
                             ).set_index(["branch", "t"])
 
     def branch_loss(self, j, t):  # lossless by default
@@ -390,18 +397,18 @@ class LinDistFlowData(RadialNetworkData):
         fd = self.feeder
         s = self.pu_per_unit
         self.eq_v_drop = Constraint(
-            self.E, market.T,
+            self.branch, market.T,
             rule=lambda b, j, t: self.v_sq[j, t] == self.v_sq[fd.parent[j], t]
-            - 2 * s * (self.r[j] * self.p[j, t] + self.x[j] * self.q[j, t]),
+            - 2 * s * (self.r[j] * self.p_flow[j, t] + self.x[j] * self.q_flow[j, t]),
             doc="voltage drop along each branch")
         n = self.config.polygon_sides
         kappa = 1.0 if self.config.polygon == "outer" else math.cos(math.pi / n)
         self.polygon_kappa = kappa
-        self.K = Set(initialize=range(n), ordered=True, doc="polygon sides")
+        self.side = Set(initialize=range(n), ordered=True, doc="polygon sides")
         self.ineq_s_max = Constraint(
-            self.E_rated, market.T, self.K,
-            rule=lambda b, j, t, k: math.cos(2 * math.pi * k / n) * self.p[j, t]
-            + math.sin(2 * math.pi * k / n) * self.q[j, t] <= kappa * self.s_max[j],
+            self.branch_limited, market.T, self.side,
+            rule=lambda b, j, t, k: math.cos(2 * math.pi * k / n) * self.p_flow[j, t]
+            + math.sin(2 * math.pi * k / n) * self.q_flow[j, t] <= kappa * self.rating[j],
             doc="apparent-power limit (polygon)")
 
     def rating_gradient(self, j, t, k):
@@ -487,13 +494,13 @@ class LinDistFlowLossesData(RadialNetworkData):
         v0 = self.config.v_root ** 2
         init = {t: self._lossless_flows(t) for t in market.T}
         # the first operating point is zero flow at flat voltage: the first iterate is LinDistFlow
-        self.p_hat = Param(self.E, market.T, initialize=0.0, mutable=True,
+        self.p_hat = Param(self.branch, market.T, initialize=0.0, mutable=True,
                            doc="operating point: active flow")
-        self.q_hat = Param(self.E, market.T, initialize=0.0, mutable=True,
+        self.q_hat = Param(self.branch, market.T, initialize=0.0, mutable=True,
                            doc="operating point: reactive flow")
-        self.v_hat = Param(self.B, market.T, initialize=v0, mutable=True,
+        self.v_hat = Param(self.bus, market.T, initialize=v0, mutable=True,
                            doc="operating point: squared voltage")
-        self.l_hat = Param(self.E, market.T, initialize=0.0, mutable=True,
+        self.l_hat = Param(self.branch, market.T, initialize=0.0, mutable=True,
                            doc="operating point: squared current")
 
         def direction(j, t, trig):   # the bus loads' flow until a solution is known
@@ -501,31 +508,31 @@ class LinDistFlowLossesData(RadialNetworkData):
             phi = math.atan2(q, p) if (p or q) else 0.0
             return trig(phi)
 
-        self.c_p = Param(self.E_rated, market.T, mutable=True,
+        self.c_p = Param(self.branch_limited, market.T, mutable=True,
                          initialize=lambda b, j, t: direction(j, t, math.cos),
                          doc="tangent direction of the rating (cos)")
-        self.c_q = Param(self.E_rated, market.T, mutable=True,
+        self.c_q = Param(self.branch_limited, market.T, mutable=True,
                          initialize=lambda b, j, t: direction(j, t, math.sin),
                          doc="tangent direction of the rating (sin)")
         self._build_common()
         self.eq_v_drop = Constraint(
-            self.E, market.T,
+            self.branch, market.T,
             rule=lambda b, j, t: self.v_sq[j, t] == self.v_sq[fd.parent[j], t]
-            - 2 * s * (self.r[j] * self.p[j, t] + self.x[j] * self.q[j, t])
+            - 2 * s * (self.r[j] * self.p_flow[j, t] + self.x[j] * self.q_flow[j, t])
             + (self.r[j] ** 2 + self.x[j] ** 2) * self._current(j, t),
             doc="voltage drop along each branch")
-        self.l_sq = Expression(self.E, market.T, rule=lambda b, j, t: self._current(j, t),
+        self.l_sq = Expression(self.branch, market.T, rule=lambda b, j, t: self._current(j, t),
                                doc="squared current, linearised at the operating point (pu^2)")
         self.ineq_s_max = Constraint(
-            self.E_rated, market.T,
-            rule=lambda b, j, t: self.c_p[j, t] * self.p[j, t] + self.c_q[j, t] * self.q[j, t]
-            <= self.s_max[j],
+            self.branch_limited, market.T,
+            rule=lambda b, j, t: self.c_p[j, t] * self.p_flow[j, t] + self.c_q[j, t] * self.q_flow[j, t]
+            <= self.rating[j],
             doc="apparent-power limit: tangent of the circle at the operating point's direction")
-        self.rho = Param(self.E, market.T, initialize=0.0, mutable=True,
+        self.rho = Param(self.branch, market.T, initialize=0.0, mutable=True,
                          doc="curvature of the losses at the operating point (cost per unit^2)")
         self.prox_cost = Expression(
-            expr=sum(0.5 * self.rho[j, t] * ((self.p[j, t] - self.p_hat[j, t]) ** 2
-                                             + (self.q[j, t] - self.q_hat[j, t]) ** 2)
+            expr=sum(0.5 * self.rho[j, t] * ((self.p_flow[j, t] - self.p_hat[j, t]) ** 2
+                                             + (self.q_flow[j, t] - self.q_hat[j, t]) ** 2)
                      for j in fd.branches for t in market.T),
             doc="second-order term of the losses (zero at a fixed point)")
         market.add_hook(_add_prox_cost(self))
@@ -534,18 +541,18 @@ class LinDistFlowLossesData(RadialNetworkData):
         """The linearised squared current of branch ``j`` (an expression in P, Q, v)."""
         s = self.pu_per_unit
         i = self.feeder.parent[j]
-        return (2 * s ** 2 * (self.p_hat[j, t] * self.p[j, t] + self.q_hat[j, t] * self.q[j, t])
+        return (2 * s ** 2 * (self.p_hat[j, t] * self.p_flow[j, t] + self.q_hat[j, t] * self.q_flow[j, t])
                 - self.l_hat[j, t] * self.v_sq[i, t]) / self.v_hat[i, t]
 
     def inflow_p(self, j, t):
         if j == self.feeder.root:
             return 0.0
-        return self.p[j, t] - self.r[j] * self._current(j, t) / self.pu_per_unit
+        return self.p_flow[j, t] - self.r[j] * self._current(j, t) / self.pu_per_unit
 
     def inflow_q(self, j, t):
         if j == self.feeder.root:
             return 0.0
-        return self.q[j, t] - self.x[j] * self._current(j, t) / self.pu_per_unit
+        return self.q_flow[j, t] - self.x[j] * self._current(j, t) / self.pu_per_unit
 
     def branch_loss(self, j, t):
         return value(self.r[j]) * value(self.l_sq[j, t]) / self.pu_per_unit
@@ -559,12 +566,12 @@ class LinDistFlowLossesData(RadialNetworkData):
             for j in fd.buses:
                 self.v_hat[j, t] = value(self.v_sq[j, t])
             for j in fd.branches:
-                p, q = value(self.p[j, t]), value(self.q[j, t])
+                p, q = value(self.p_flow[j, t]), value(self.q_flow[j, t])
                 self.p_hat[j, t], self.q_hat[j, t] = p, q
                 # the current of the operating point, on the AC manifold
                 self.l_hat[j, t] = s ** 2 * (p ** 2 + q ** 2) / value(self.v_hat[fd.parent[j], t])
-            for j in self.E_rated:
-                p, q = value(self.p[j, t]), value(self.q[j, t])
+            for j in self.branch_limited:
+                p, q = value(self.p_flow[j, t]), value(self.q_flow[j, t])
                 if p or q:
                     phi = math.atan2(q, p)
                     self.c_p[j, t] = math.cos(phi)
@@ -593,13 +600,13 @@ class LinDistFlowLossesData(RadialNetworkData):
         cur, rat = 0.0, 0.0
         for t in self.market().T:
             for j in fd.branches:
-                p, q, lsq = value(self.p[j, t]), value(self.q[j, t]), value(self.l_sq[j, t])
+                p, q, lsq = value(self.p_flow[j, t]), value(self.q_flow[j, t]), value(self.l_sq[j, t])
                 v = value(self.v_sq[fd.parent[j], t])
                 exact = s ** 2 * (p ** 2 + q ** 2) / max(v, 1e-12)
                 cur = max(cur, value(self.r[j]) * abs(lsq - exact) / s * u)
-            for j in self.E_rated:
-                p, q = value(self.p[j, t]), value(self.q[j, t])
-                rat = max(rat, (math.hypot(p, q) - value(self.s_max[j])) * u)
+            for j in self.branch_limited:
+                p, q = value(self.p_flow[j, t]), value(self.q_flow[j, t])
+                rat = max(rat, (math.hypot(p, q) - value(self.rating[j])) * u)
         return cur, rat
 
     def current_gradient(self, t):

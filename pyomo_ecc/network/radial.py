@@ -122,7 +122,7 @@ def find_root(graph, root=None, what="graph"):
     if len(flagged) > 1:
         raise InputError(f"{what}: several buses are flagged root=True or ref=True: {flagged}; "
                          f"a feeder has exactly one substation bus")
-    raise InputError(f"{what}: no root (substation) bus: give option root=..., set "
+    raise InputError(f"{what}: no root (substation) bus: give option ref_bus=..., set "
                      f"graph.graph['root'], or flag one node with root=True (or ref=True)")
 
 

@@ -8,7 +8,7 @@ balance dual is the marginal cost of serving one more unit of this load: the LMP
 ==================  ==============  =====================================
 symbol              attribute       meaning
 ==================  ==============  =====================================
-:math:`L_t`         ``load[t]``     load in power units (mutable)
+:math:`L_t`         ``p_load[t]``   load in power units (mutable)
 ==================  ==============  =====================================
 """
 from pyomo.common.config import ConfigValue
@@ -29,16 +29,17 @@ class FixedLoadData(ParticipantData):
                                     doc="load: one number or one per period (power units)"))
 
     #: the load keeps the domain of the option ``p`` it comes from
-    PARAM_DOMAINS = {"load": series}
+    PARAM_DOMAINS = {"p_load": series}
+    RETIRED = {"load": "p_load"}
 
     def withdrawal_params(self):
         """Its load goes to zero when it is withdrawn."""
-        return [self.load]
+        return [self.p_load]
 
     def build_participant(self, market):
-        self.load = Param(market.T, initialize=self.series("p", self.config.p, market),
-                          mutable=True, doc="load (power units)")
-        self.p_inj = Expression(market.T, rule=lambda b, t: -b.load[t])
+        self.p_load = Param(market.T, initialize=self.series("p", self.config.p, market),
+                            mutable=True, doc="load (power units)")
+        self.p_inj = Expression(market.T, rule=lambda b, t: -b.p_load[t])
         self.bid_cost = Expression(expr=0.0)
 
 

@@ -6,7 +6,8 @@ served first, and the net trade with the market is
 
 .. math::
 
-    q_t = \eta\,p_t - d_t \qquad (q_t > 0:\ \text{net sale}, \ q_t < 0:\ \text{net purchase})
+    p^{net}_t = \eta\,p_t - d_t \qquad (p^{net}_t > 0:\ \text{net sale}, \
+        p^{net}_t < 0:\ \text{net purchase})
 
 subject to
 
@@ -14,7 +15,7 @@ subject to
 
     0 \le p_t \le P^{\max}_t, \qquad
     -R \le p_t - p_{t-1} \le R \quad (p_{t_0 - 1} = p_0), \qquad
-    -\overline{Q}^{imp}_t \le q_t \le \overline{Q}^{exp}_t \ \text{(optional)}
+    -\overline{Q}^{imp}_t \le p^{net}_t \le \overline{Q}^{exp}_t \ \text{(optional)}
 
 and the as-bid cost of the DER output :math:`\mathrm{BC} = \sum_t \Delta t_t (a\,p_t^2 + b\,p_t)`
 (the local demand is inelastic: its value is a constant and is left out).
@@ -23,7 +24,8 @@ and the as-bid cost of the DER output :math:`\mathrm{BC} = \sum_t \Delta t_t (a\
 symbol                           attribute           meaning
 ===============================  ==================  ===========================================
 :math:`p_t`                      ``p[t]``            DER internal dispatch (power units)
-:math:`q_t`                      ``q[t]``, ``p_inj[t]``  net trade at the meter (power units)
+:math:`p^{net}_t`                ``p_net[t]``,       net trade at the meter (power units)
+                                 ``p_inj[t]``
 :math:`P^{\max}_t`               ``p_max[t]``        DER capacity (mutable)
 :math:`d_t`                      ``demand[t]``       local demand (mutable)
 :math:`\eta`                     ``eta``             conversion efficiency (mutable)
@@ -66,6 +68,7 @@ _optional_nonnegative = optional(nonnegative_float)
 class ProsumerData(ParticipantData):
     """A DER with capacity, ramp limit and conversion efficiency, plus a local demand."""
 
+    RETIRED = {"q": "p_net"}
     CONFIG = ParticipantData.CONFIG()
     CONFIG.declare("p_max", ConfigValue(default=None, domain=nonnegative_series,
                                         doc="DER capacity P^max: one number or one per period"))
@@ -117,17 +120,17 @@ class ProsumerData(ParticipantData):
                     for k, t in enumerate(market.T)}
             self.ineq_ramp_up = Constraint(market.T, rule=lambda b, t: b.p[t] - prev[t] <= b.ramp)
             self.ineq_ramp_down = Constraint(market.T, rule=lambda b, t: prev[t] - b.p[t] <= b.ramp)
-        self.q = Expression(market.T, rule=lambda b, t: b.eta * b.p[t] - b.demand[t],
-                            doc="net trade at the meter (power units)")
+        self.p_net = Expression(market.T, rule=lambda b, t: b.eta * b.p[t] - b.demand[t],
+                                doc="net trade at the meter (power units)")
         if cfg.export_max is not None:
             self.export_max = Param(market.T, initialize=self.series("export_max", cfg.export_max,
                                                                      market), mutable=True)
-            self.ineq_export = Constraint(market.T, rule=lambda b, t: b.q[t] <= b.export_max[t])
+            self.ineq_export = Constraint(market.T, rule=lambda b, t: b.p_net[t] <= b.export_max[t])
         if cfg.import_max is not None:
             self.import_max = Param(market.T, initialize=self.series("import_max", cfg.import_max,
                                                                      market), mutable=True)
-            self.ineq_import = Constraint(market.T, rule=lambda b, t: -b.q[t] <= b.import_max[t])
-        self.p_inj = Expression(market.T, rule=lambda b, t: b.q[t], doc="net injection")
+            self.ineq_import = Constraint(market.T, rule=lambda b, t: -b.p_net[t] <= b.import_max[t])
+        self.p_inj = Expression(market.T, rule=lambda b, t: b.p_net[t], doc="net injection")
         self.bid_cost = Expression(
             expr=sum(market.dt[t] * (self.a * self.p[t] ** 2 + self.b * self.p[t]) for t in market.T),
             doc="as-bid DER cost over the horizon (currency)")

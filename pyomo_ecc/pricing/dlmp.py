@@ -80,7 +80,7 @@ Example::
     >>> m = ecc.Market()
     >>> m.grid = ecc.Producer(bus=0, b=40.0, p_max=10)
     >>> m.der = ecc.Producer(bus=1, b=70.0, p_max=10)
-    >>> m.net = LinDistFlow(graph=g, root=0, base_mva=1.0, v_min=0.95)
+    >>> m.net = LinDistFlow(graph=g, ref_bus=0, base_mva=1.0, v_min=0.95)
     >>> _ = ecc.solve(m)
     >>> dlmp(m).round(6).loc[(1, 0)].tolist()     # lmp, energy, loss, congestion, voltage
     [70.0, 40.0, 0.0, 0.0, 30.0]

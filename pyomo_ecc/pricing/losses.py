@@ -47,7 +47,7 @@ Example (two buses, 2 MW at the end of the line: the loss component is positive)
     >>> g.nodes[1]["load"] = 2.0
     >>> m = ecc.Market()
     >>> m.grid = ecc.Producer(bus=0, b=40.0, p_max=10)
-    >>> m.net = LinDistFlowLosses(graph=g, root=0, base_mva=10.0)
+    >>> m.net = LinDistFlowLosses(graph=g, ref_bus=0, base_mva=10.0)
     >>> it = solve_losses(m)
     >>> bool(it.converged.iloc[-1]), len(it) < 10
     (True, True)

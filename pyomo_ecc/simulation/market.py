@@ -14,7 +14,7 @@ three-bus system with LMPs, five-segment offers, load forecast error, settlement
 
 **Clearing**. The market is built once (:func:`build_market`): each unit is a
 :class:`~pyomo_ecc.Producer` with five mutable segments ``step_q[k]``, ``step_price[k]``, each bus
-load a :class:`~pyomo_ecc.FixedLoad` with mutable ``load[t]``, the network the seed's
+load a :class:`~pyomo_ecc.FixedLoad` with mutable ``p_load[t]``, the network the seed's
 :class:`~pyomo_ecc.DCNetwork`. A round (:func:`clear_round`) is a what-if on that one model
 (:class:`~pyomo_ecc.core.whatif.WhatIf`, compiled once into a live HiGHS model): it sets those
 Params, pushes only the changed numbers, re-solves warm from the base basis and undoes the
@@ -349,7 +349,7 @@ def round_changes(market, offers, loads=None):
             blk = m.component(f"load_{bus}")
             if blk is None:
                 raise InputError(f"no load at bus {bus!r}")
-            ch.append(SetParam(blk.load, {t: float(loads.at[t, bus]) for t in market.hours}))
+            ch.append(SetParam(blk.p_load, {t: float(loads.at[t, bus]) for t in market.hours}))
     return ch
 
 
@@ -372,7 +372,7 @@ def set_loads(market, loads):
         if blk is None:
             raise InputError(f"no load at bus {bus!r}")
         for t in market.hours:
-            blk.load[t] = float(loads.at[t, bus])
+            blk.p_load[t] = float(loads.at[t, bus])
 
 
 @dataclass
