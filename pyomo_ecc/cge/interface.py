@@ -1,8 +1,8 @@
 r"""What a sector-level policy block needs from the economy it is placed in.
 
 A block such as :class:`~pyomo_ecc.cge.ets.EmissionTrading` taxes or caps what sectors produce.
-It does not need to know how the economy is closed (trade, government, saving); it needs five
-things, which both the SAM-based :class:`~pyomo_ecc.cge.economy.Economy` and the closed
+It does not need to know how the economy is closed (trade, government, saving); it needs the
+following, which both the SAM-based :class:`~pyomo_ecc.cge.economy.Economy` and the closed
 economies of :mod:`pyomo_ecc.cge.closed` provide:
 
 ==================================  ==========================================================
