@@ -142,6 +142,35 @@ def test_pymarket_muda_docstring_example_with_trade():
 
 
 @pytest.mark.unit
+def test_lottery_muda_on_pymarket_dataset_1_by_hand():
+    # the halves and prices of pymarket's dataset 1 (left trades at 6.3, right at 4.65); the long
+    # sides are rationed by the lottery instead of price priority and pay no fees: left sellers
+    # 7, 8, 9 offer 5 units for the 3 bought (1, 3, 4): the lottery order 9, 7 gives 9 two units
+    # and 7 one; right buyers 0, 2, 5 want 3 units of seller 6's one: the lottery gives it to 5
+    bids = [Order(str(i), "bid", p, 1, i) for i, p in enumerate([6.7, 6.6, 6.5, 6.4, 6.3, 6])]
+    asks = [Order(str(i), "ask", p, q, i)
+            for i, (p, q) in zip(range(6, 11), [(1, 1), (2, 1), (3, 2), (4, 2), (6.1, 1)])]
+    left = {1, 3, 4, 7, 8, 9}
+    split = {str(i): "left" if i in left else "right" for i in range(11)}
+    lottery = {"9": 0, "7": 1, "8": 2, "5": 3, "2": 4, "0": 5, "1": 6, "3": 7, "4": 8, "6": 9, "10": 10}
+    r = double_auction(bids, asks, "muda_lottery", split=split, lottery=lottery)
+    assert (r.extra["price_left"], r.extra["price_right"]) == pytest.approx((4.65, 6.3))
+    f = r.orders["filled"]
+    assert {o: x for (s, o), x in f.items() if x > 0} == {"1": 1, "3": 1, "4": 1, "5": 1, "6": 1, "7": 1, "9": 2}
+    assert (r.orders["fee"] == 0).all() and r.budget_surplus == pytest.approx(0.0, abs=1e-12)
+    assert r.orders.loc[("bid", "5"), "payment"] == pytest.approx(4.65)
+    assert r.orders.loc[("ask", "9"), "payment"] == pytest.approx(-2 * 6.3)
+    # drawn from a generator: reproducible; and the lottery needs a rank for every order
+    a = double_auction(bids, asks, "muda_lottery", split=split, rng=np.random.default_rng(4))
+    b = double_auction(bids, asks, "muda_lottery", split=split, rng=np.random.default_rng(4))
+    assert a.orders.equals(b.orders) and a.extra["lottery"] == b.extra["lottery"]
+    with pytest.raises(InputError, match=r"lottery: order\(s\) \['10'\] have no numeric rank"):
+        double_auction(bids, asks, "muda_lottery", split=split, lottery={k: v for k, v in lottery.items() if k != "10"})
+    with pytest.raises(InputError, match="lottery applies to rule 'muda_lottery' only"):
+        double_auction(bids, asks, "muda", split=split, lottery=lottery)
+
+
+@pytest.mark.unit
 def test_muda_random_split_needs_a_generator_and_is_reproducible():
     bids, asks = [12, 10, 9, 8], [3, 5, 6, 7]
     with pytest.raises(InputError, match="Generator"):
@@ -199,6 +228,11 @@ def test_property_table_of_the_rules_and_the_documented_table():
     for r in ("mcafee", "trade_reduction", "huang", "muda"):
         assert df.loc[r, "weak_bb"] and not df.loc[r, "strong_bb"]
         assert df.loc[r, "efficiency"] < 1.0
+    # Lottery-MUDA: truthful and strongly budget balanced (each half trades at one price), so
+    # by Myerson-Satterthwaite it gives up efficiency (on book 3 its lotteries pick the buyer 8
+    # and the seller 9: welfare (8 - 7) + (10 - 9) = 2 of 10)
+    assert df.loc["muda_lottery", ["ic", "ir", "strong_bb"]].all()
+    assert df.loc["muda_lottery", "efficiency"] == pytest.approx(0.2)
     # McAfee on book 2 drops the pair (9, 8) worth 1 of 15: efficiency 14/15
     assert df.loc["mcafee", "efficiency"] == pytest.approx(14 / 15)
     # trade reduction always drops the marginal pair: on book 3 (welfare 7 + 3) it keeps 12 - 5
@@ -214,7 +248,7 @@ def test_property_table_of_the_rules_and_the_documented_table():
 @pytest.mark.parametrize("rule", ["uniform"] + list(RULES))
 def test_every_rule_returns_the_one_result_type(rule):
     bids, asks = [12, 10, 9, 8], [3, 5, 6, 7]
-    opts = {"rng": np.random.default_rng(0)} if rule == "muda" else {}
+    opts = {"rng": np.random.default_rng(0)} if rule.startswith("muda") else {}
     r = double_auction(bids, asks, rule, **opts)
     assert isinstance(r, AuctionResult)
     assert r.rule == ("midpoint" if rule == "uniform" else rule)
@@ -242,7 +276,7 @@ def test_uniform_rule_is_the_old_double_auction_and_the_old_entry_is_deprecated(
         double_auction(bids, asks, "mcafee", price_rule="midpoint")
     with pytest.raises(InputError, match="tie_break applies to the uniform rules"):
         double_auction(bids, asks, "huang", tie_break="pro_rata")
-    with pytest.raises(InputError, match="split applies to rule 'muda' only"):
+    with pytest.raises(InputError, match="split applies to the MUDA rules only"):
         double_auction(bids, asks, "midpoint", split={})
     import pyomo_ecc as ecc
     for entry in (auction_rules.clear, ecc.auction_rule):

@@ -46,6 +46,10 @@ rules can also be named as the rule itself):
                                    priority and each long-side trader pays the surplus it
                                    displaces, :math:`f_u = \sum_{j \ne u} |p_j - p|
                                    \,(x^{-u}_j - x_j)^+` (Vickrey-MUDA)
+``"muda_lottery"``                 the same halves and prices; the long side is rationed by a      Segal-Halevi, Hassidim & Aumann (2018),
+                                   lottery (a random priority over the traders' names, drawn       Lottery-MUDA
+                                   independently of the reports), no fees: strongly budget
+                                   balanced
 =================================  ==============================================================  =======================================
 
 The uniform price rules give a price in :math:`[a_K, b_K]`, so every filled order is willing to
@@ -105,7 +109,7 @@ from pyomo_ecc.errors import InputError
 PRICE_RULES = ("midpoint", "last_accepted_supply", "last_accepted_demand", "k")
 #: every rule of :func:`double_auction`
 RULES = ("uniform",) + PRICE_RULES + ("vertical_overlap_midpoint", "pay_as_bid", "mcafee",
-                                      "trade_reduction", "huang", "muda")
+                                      "trade_reduction", "huang", "muda", "muda_lottery")
 #: rules with one clearing price for every trade
 UNIFORM_RULES = PRICE_RULES + ("vertical_overlap_midpoint",)
 TIE_BREAKS = ("fifo", "random", "pro_rata")
@@ -363,8 +367,9 @@ def _half_price(B, A):
     return 0.5 * (a_k + b_k) if q > _TOL else float("nan")
 
 
-def _exogenous(B, A, p):
-    """One MUDA half at the exogenous price p: fills and Vickrey fees, by order name."""
+def _exogenous(B, A, p, lottery=None):
+    """One MUDA half at the exogenous price p: fills and Vickrey fees, by order name (with a
+    ``lottery`` {name: rank}: the long side filled in lottery order, no fees)."""
     fills, fees = {}, {}
     if not np.isfinite(p):
         return fills, fees
@@ -373,6 +378,10 @@ def _exogenous(B, A, p):
     qb, qs = sum(o.quantity for _, o in buy), sum(o.quantity for _, o in sell)
     vol = min(qb, qs)
     if vol <= _TOL:
+        return fills, fees
+    if lottery is not None:
+        for book in (buy, sell):
+            fills.update(_priority_fill(sorted(book, key=lambda no: (lottery[no[0]], no[0])), vol))
         return fills, fees
     for book in (buy, sell):
         fills.update(_priority_fill(book, vol))
@@ -399,7 +408,7 @@ def _resolve_rule(rule, price_rule):
 
 
 def double_auction(bids, asks, rule="uniform", k=0.5, tie_break="fifo", rng=None, divisible=True, *,
-                   price_rule=None, scarcity_price=None, split=None):
+                   price_rule=None, scarcity_price=None, split=None, lottery=None):
     """Clear a double auction under ``rule`` (see the module doc); returns an
     :class:`AuctionResult`.
 
@@ -410,7 +419,9 @@ def double_auction(bids, asks, rule="uniform", k=0.5, tie_break="fifo", rng=None
     for the rules that fill by price priority (uniform and pay-as-bid). ``scarcity_price``:
     price when supply runs out with demand unserved (uniform rules). MUDA needs the split of
     the traders: ``split={order name: "left" | "right"}`` or ``rng``, a
-    :class:`numpy.random.Generator` (each trader goes left with probability 1/2).
+    :class:`numpy.random.Generator` (each trader goes left with probability 1/2); Lottery-MUDA
+    also its priority, ``lottery={order name: rank}`` (lower first) or ``rng`` (a uniformly
+    random order of the names, drawn after the split).
     """
     rule = _resolve_rule(rule, price_rule)
     if tie_break not in TIE_BREAKS:
@@ -431,8 +442,10 @@ def double_auction(bids, asks, rule="uniform", k=0.5, tie_break="fifo", rng=None
         if rule not in UNIFORM_RULES:
             raise InputError(f"scarcity_price only applies to the uniform rules {UNIFORM_RULES}; "
                              f"got rule {rule!r}")
-    if split is not None and rule != "muda":
-        raise InputError(f"split applies to rule 'muda' only (got rule {rule!r})")
+    if split is not None and rule not in ("muda", "muda_lottery"):
+        raise InputError(f"split applies to the MUDA rules only (got rule {rule!r})")
+    if lottery is not None and rule != "muda_lottery":
+        raise InputError(f"lottery applies to rule 'muda_lottery' only (got rule {rule!r})")
     B0, A0 = _as_orders(bids, "bid"), _as_orders(asks, "ask")
     if not divisible:
         for _, o in B0 + A0:
@@ -495,7 +508,7 @@ def double_auction(bids, asks, rule="uniform", k=0.5, tie_break="fifo", rng=None
                 if book:
                     for (k_, _), x in zip(book, _equal_cut(qq, vol)):
                         fills[k_] = float(x) if x > _TOL else 0.0
-    else:  # muda
+    else:  # muda, muda_lottery
         if split is None:
             if not isinstance(rng, np.random.Generator):
                 raise InputError("rule 'muda' needs split={name: 'left'|'right'} or rng="
@@ -506,12 +519,25 @@ def double_auction(bids, asks, rule="uniform", k=0.5, tie_break="fifo", rng=None
         missing = [n for n in names if split.get(n) not in ("left", "right")]
         if missing:
             raise InputError(f"split: order(s) {missing} are neither 'left' nor 'right'")
+        if rule == "muda_lottery":
+            if lottery is None:
+                if not isinstance(rng, np.random.Generator):
+                    raise InputError("rule 'muda_lottery' needs lottery={name: rank} or rng="
+                                     "numpy.random.Generator")
+                order = sorted(names)
+                lottery = {n: int(r) for n, r in zip(order, rng.permutation(len(order)))}
+            missing = [n for n in names if not isinstance(lottery.get(n), (int, float, np.integer, np.floating))
+                       or isinstance(lottery.get(n), bool)]
+            if missing:
+                raise InputError(f"lottery: order(s) {missing} have no numeric rank")
+            extra["lottery"] = dict(lottery)
         halves = {h: ([(k_, o) for k_, o in B if split[o.name] == h],
                       [(k_, o) for k_, o in A if split[o.name] == h]) for h in ("left", "right")}
         price = {h: _half_price(*halves[h]) for h in halves}
         other = {"left": "right", "right": "left"}
         for h, (hb, ha) in halves.items():
-            fills, fees = _exogenous(hb, ha, price[other[h]])
+            fills, fees = _exogenous(hb, ha, price[other[h]],
+                                     lottery if rule == "muda_lottery" else None)
             for k_, o in hb:
                 fb[k_] = fills.get(o.name, 0.0)
                 pay_b[k_] = price[other[h]] * fb[k_] if fb[k_] > 0 else 0.0

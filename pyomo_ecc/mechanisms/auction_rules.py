@@ -30,6 +30,7 @@ rule                           IC   IR   weak BB  strong BB  max gain  surplus  
 ``trade_reduction``            yes  yes  yes      no         0         2 to 3    0.3
 ``huang``                      yes  yes  yes      no         0         2 to 3    0.3
 ``muda``                       yes  yes  yes      no         0         1 to 1.5  0.06667
+``muda_lottery``               yes  yes  yes      yes        0         0         0.8
 ``vcg``                        yes  yes  no       no         0         -3 to -2  0
 =============================  ===  ===  =======  =========  ========  ========  ===============
 
@@ -65,7 +66,7 @@ from pyomo_ecc.mechanisms.auction import UNIFORM_RULES, AuctionResult, double_au
 
 #: the rules of the property table (``"uniform"`` and ``"k"`` are the midpoint at k = 0.5)
 RULES = ("vertical_overlap_midpoint", "last_accepted_supply", "last_accepted_demand", "midpoint",
-         "pay_as_bid", "mcafee", "trade_reduction", "huang", "muda")
+         "pay_as_bid", "mcafee", "trade_reduction", "huang", "muda", "muda_lottery")
 #: the result type of earlier versions, now the one result of every rule
 RuleResult = AuctionResult
 
@@ -83,10 +84,16 @@ EXAMPLE_GRID = tuple(float(x) for x in np.arange(0.0, 15.5, 1.5))
 
 
 def example_instances():
-    """:data:`EXAMPLE_BOOKS` as :func:`property_table` instances, MUDA with a fixed split
-    (agents alternately left and right, in book order)."""
-    return [(t, {"muda": {"split": {a: ("left" if i % 2 == 0 else "right") for i, a in enumerate(t)}}})
-            for t in EXAMPLE_BOOKS]
+    """:data:`EXAMPLE_BOOKS` as :func:`property_table` instances, the MUDA rules with a fixed
+    split (agents alternately left and right, in book order) and Lottery-MUDA with one lottery
+    drawn for each book (``numpy.random.default_rng(book number)``, a priority over the agents'
+    names, independent of their reports)."""
+    out = []
+    for b, t in enumerate(EXAMPLE_BOOKS):
+        split = {a: ("left" if i % 2 == 0 else "right") for i, a in enumerate(t)}
+        rank = dict(zip(sorted(t), (int(r) for r in np.random.default_rng(b).permutation(len(t)))))
+        out.append((t, {"muda": {"split": split}, "muda_lottery": {"split": split, "lottery": rank}}))
+    return out
 
 
 def clear(bids, asks, rule="vertical_overlap_midpoint", scarcity_price=None, rng=None, split=None):
