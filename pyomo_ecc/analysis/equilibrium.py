@@ -26,7 +26,7 @@ withheld capacity       :math:`\overline P_{i,t} = (1 - s_i)` times the true  :f
                         capacity
 offer price             the offer price :math:`b_i = s_i` (or every step      :func:`offer_price`
                         price shifted to start at :math:`s_i`)
-step prices (a vector)  the step prices :math:`s_i \in [lo, hi]^K`; step       :func:`step_prices`
+step prices (a vector)  the step prices :math:`s_i \in [lo, hi]^K`; step     :func:`step_prices`
                         :math:`k` offered at :math:`\max(s_{i1}, \dots, s_{ik})`
 ======================  ===================================================  ======================
 

@@ -61,8 +61,8 @@ symbol                 attribute                    meaning
                        ``consumption_tax[h, g]``
 :math:`\omega_{hg}`    ``endowment[h, g]``          endowments (mutable)
 :math:`N`              ``numeraire_level``          value of the numeraire (mutable)
-:math:`c_j`, transfers  ``extra_cost[j]``,            added by policy blocks
-                       ``transfers[h]``
+:math:`c_j`            ``extra_cost[j]``            unit cost added by policy blocks
+transfers              ``transfers[h]``             income paid in by policy blocks
 zero profit            ``eq_zero_profit[j]``
 market clearing        ``eq_market[g]``
 income                 ``eq_income[h]``
