@@ -9,8 +9,10 @@ from pyomo_ecc.models.coupled import build_coupled, report_coupled
 from pyomo_ecc.models.community import build_community, community_report
 from pyomo_ecc.models.market import build_market
 
+from pyomo_ecc.io.cases import MODELS  # noqa: E402  (the registry Case.build reads)
+
 #: model name (as in a case file's ``model`` key) -> builder taking a Case
-MODELS = {"market": build_market, "feeder": build_feeder}
+MODELS.update({"market": build_market, "feeder": build_feeder})
 
 #: model name -> function(model) -> {title: DataFrame} of extra tables for the CLI summary
 REPORTS = {"feeder": feeder_report}

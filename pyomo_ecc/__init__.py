@@ -37,8 +37,11 @@ from pyomo_ecc.policy import (CarbonCap, CarbonCost, CertificateCap, Certificate
 from pyomo_ecc.pricing.components import lmp_components  # noqa: F401
 from pyomo_ecc.pricing.dlmp import dlmp, loss_factors  # noqa: F401
 from pyomo_ecc.pricing.losses import solve_losses  # noqa: F401
-from pyomo_ecc.pricing.prices import price_frame, price_range, prices  # noqa: F401
+from pyomo_ecc.pricing.prices import declare_price, price_frame, price_names, prices  # noqa: F401
+from pyomo_ecc.pricing.ranges import price_range  # noqa: F401
 from pyomo_ecc.results import dispatch, merchandising_surplus, summary, surplus, welfare  # noqa: F401
 from pyomo_ecc.solvers import Solver, SolveResult, diagnose_infeasibility, solve  # noqa: F401
+
+from pyomo_ecc import models as _models  # noqa: E402,F401  (registers the case files' models)
 
 __version__ = "0.1.0"

@@ -127,7 +127,7 @@ def run(case_name=None, solver="highs", out_dir=None, out=None, plot=None, price
     lmp = _natural(s["prices"]["lmp"].unstack("t"))
     _print_frame(f"LMP [{mk_currency}/MWh] by bus (rows) and period (columns)", lmp, out)
     if price_range:
-        from pyomo_ecc.pricing.prices import price_range as one_sided
+        from pyomo_ecc.pricing.ranges import price_range as one_sided
         _print_frame(f"LMP range [{mk_currency}/MWh]: one-sided marginal costs (lower: a little less load, "
                      f"upper: a little more); any price in between clears", one_sided(model, solver=solver), out)
     disp = _natural(s["dispatch"]["p_inj"].unstack("t"))

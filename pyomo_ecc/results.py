@@ -13,15 +13,12 @@ r"""Results as pandas frames with named index levels.
 import pandas as pd
 import pyomo.environ as pyo
 
-from pyomo_ecc.core.market import markets_in
-from pyomo_ecc.errors import ModelError
+from pyomo_ecc.core.market import require_markets
 from pyomo_ecc.pricing.prices import prices, require_solved
 
 
 def _markets(model):
-    mks = markets_in(model)
-    if not mks:
-        raise ModelError(f"'{model.name}' contains no Market block")
+    mks = require_markets(model)
     require_solved(model)   # "solve first", not the variables' starting values
     return mks
 

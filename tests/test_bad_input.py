@@ -409,7 +409,7 @@ CASES = [
     ("prices and results", "surplus before solve", lambda: ecc.surplus(with_gen()), PriceError, r"market 'market' has not been solved"),
     ("prices and results", "prices of a dict", lambda: ecc.prices({"g": 1}), ModelError, r"expected a Pyomo model or block.*got dict"),
     ("solvers", "solve a dict", lambda: ecc.solve({"g": 1}), ModelError, r"expected a Pyomo model or block.*got dict"),
-    ("prices and results", "no market", lambda: ecc.prices(pyo.ConcreteModel(name="plain")), PriceError, r"'plain' contains no Market block"),
+    ("prices and results", "no market", lambda: ecc.prices(pyo.ConcreteModel(name="plain")), ModelError, r"'plain' contains no Market block"),
 ]
 
 

@@ -265,7 +265,7 @@ class BiddingGame:
     """
 
     def __init__(self, model, strategies, solver=None, true_params=None, engine="whatif"):
-        from pyomo_ecc.core.market import markets_in
+        from pyomo_ecc.core.market import require_markets
         from pyomo_ecc.solvers import Solver
 
         if not strategies:
@@ -274,8 +274,7 @@ class BiddingGame:
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise InputError(f"one strategy per player; {dup} have more than one")
-        if not markets_in(model):
-            raise ModelError(f"'{model.name}' contains no Market block")
+        require_markets(model)
         self.model = model
         self.strategies = {s.player: s for s in strategies}
         self.players = names

@@ -265,14 +265,12 @@ def market_power(model, t=None, owners=None):
     """
     import pyomo.environ as pyo
 
-    from pyomo_ecc.core.market import markets_in
+    from pyomo_ecc.core.market import require_markets
     from pyomo_ecc.participants.curves import curve_marginal
     from pyomo_ecc.participants.producer import ProducerData
     from pyomo_ecc.pricing.prices import prices
 
-    mks = markets_in(model)
-    if not mks:
-        raise InputError(f"'{model.name}' contains no Market block")
+    mks = require_markets(model)
     mk = mks[0]
     t = mk.T.first() if t is None else t
     if t not in mk.T:

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 
-from pyomo_ecc.core.market import markets_in
+from pyomo_ecc.core.market import require_markets
 from pyomo_ecc.core.progress import tqdm
 from pyomo_ecc.core.standard_form import NotStandardForm, StandardFormData, standard_form
 from pyomo_ecc.errors import ModelError, SolverError
@@ -58,9 +58,7 @@ def transactive_check(model, solver=None, price_name="lmp", prices=None, progres
     ``price_name`` duals, e.g. to see how far the responses move from the dispatch.
     """
     from pyomo_ecc.solvers import HighsModel
-    markets = markets_in(model)
-    if not markets:
-        raise ModelError(f"'{model.name}' contains no Market block")
+    markets = require_markets(model)
     if prices is not None:
         lam = prices
     elif price_name == "lmp":

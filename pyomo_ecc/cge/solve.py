@@ -1,7 +1,7 @@
 """Solving an economy in levels: assemble, check the system is square, solve with a nonlinear
 solver through :func:`pyomo_ecc.solve`, check Walras' law on the dropped market."""
-import pyomo_ecc
 from pyomo_ecc.errors import ModelError
+from pyomo_ecc.solvers import solve as solve_model
 
 #: Ipopt tolerances per unit of economy size (total gross output; tight: benchmark numbers are
 #: compared to 1e-9 and better)
@@ -21,7 +21,7 @@ def solve(economy, solver="ipopt", options=None, tee=False, walras_tol=1e-7):
     opts = options
     if solver in ("ipopt", "cyipopt") and options is None:
         opts = {"tol": IPOPT_TOL * scale, "constr_viol_tol": IPOPT_TOL * scale}
-    res = pyomo_ecc.solve(economy, solver=solver, options=opts, tee=tee)
+    res = solve_model(economy, solver=solver, options=opts, tee=tee)
     w = economy.walras_residual()
     if abs(w) > walras_tol * scale:
         raise ModelError(f"economy '{economy.name}': the dropped market {economy._dropped} does not clear "

@@ -101,6 +101,17 @@ class EccBlockData(BlockData):
     #: :mod:`pyomo_ecc.core.params`)
     PARAM_DOMAINS = {}
 
+    # -- the block contract (pyomo_ecc.core.contract) ------------------------------------------
+    def objective_cost(self):
+        """This block's term of its market's objective (currency, minimised): the market sums
+        these over its blocks. None by default."""
+        return 0.0
+
+    def price_declarations(self):
+        """This block's price-forming constraints (:class:`~pyomo_ecc.core.contract.PriceDecl`).
+        None by default."""
+        return []
+
     def check_params(self):
         """Cross-parameter rules for values set after build (e.g. a curve stays monotone); raise
         :class:`InputError` through :meth:`fail`. Called before every solve and by what-ifs."""

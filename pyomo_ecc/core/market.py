@@ -8,9 +8,10 @@ from the registered terms when the market is *assembled*, in one fixed order:
 2. participants build their variables and register (as they are added);
 3. the network writes ``eq_p_balance`` from the registered injections;
 4. policies write their constraints from registered emissions / certificates;
-5. coupled blocks (CGE), when present;
-6. the objective :math:`\min \sum_i \mathrm{bid\_cost}_i + \sum_k \mathrm{policy\_cost}_k`;
-7. user hooks (``market.add_hook(fn)``; ``fn(market)`` may add constraints).
+5. the objective :math:`\min \sum_b \mathrm{objective\_cost}_b` over every block (participants'
+   ``bid_cost``, the network's and the policies' terms: the block contract,
+   :mod:`pyomo_ecc.core.contract`), plus the user's terms (``market.add_cost(expr)``);
+6. user hooks (``market.add_hook(fn)``; ``fn(market)`` may add constraints).
 
 =====================  ===========================  =====================================
 symbol                 attribute                    meaning
@@ -62,6 +63,16 @@ def _dt(x):
     return tuple(positive_float(v) for v in x)
 
 
+#: the network block a market without one gets when it is assembled (set by
+#: :mod:`pyomo_ecc.network.copperplate`: the core does not import the networks built on it)
+_DEFAULT_NETWORK = [None]
+
+
+def set_default_network(component):
+    """Make ``component()`` (a network block) the network of every market that has none."""
+    _DEFAULT_NETWORK[0] = component
+
+
 @dataclass
 class _Registry:
     """Plain references to the market's blocks (kept off the Pyomo component tree)."""
@@ -69,8 +80,9 @@ class _Registry:
     participants: list = field(default_factory=list)
     network: object = None
     policies: list = field(default_factory=list)
-    coupled: list = field(default_factory=list)
     hooks: list = field(default_factory=list)
+    prices: list = field(default_factory=list)      # user price declarations (declare_price)
+    costs: list = field(default_factory=list)       # the user's objective terms (add_cost)
 
 
 @declare_block("Market", concrete=True)
@@ -131,12 +143,19 @@ class MarketData(EccBlockData):
         self._refuse_after_assembly(blk)
         self._reg.policies.append(blk)
 
-    def register_coupled(self, blk):
-        self._refuse_after_assembly(blk)
-        self._reg.coupled.append(blk)
+    def add_cost(self, expr):
+        """Add the user's own term ``expr`` (a Pyomo expression or Expression component, in
+        currency) to the objective the market writes when it is assembled, next to the blocks'
+        ``objective_cost()`` (a reserve offer's cost, a constant): nothing rewrites the
+        objective afterwards."""
+        if self._assembled:
+            raise ModelError(f"market '{self.name}' is already assembled (it has been solved): the "
+                             f"cost would be left out of its objective; add costs before the "
+                             f"first solve, or build a new market")
+        self._reg.costs.append(expr)
 
     def add_hook(self, fn):
-        """Register ``fn(market)`` to run last when the market is assembled (phase 7)."""
+        """Register ``fn(market)`` to run last when the market is assembled (phase 6)."""
         if not callable(fn):
             raise InputError(f"market '{self.name}': a hook must be a function fn(market), got {fn!r}")
         if self._assembled:
@@ -150,7 +169,7 @@ class MarketData(EccBlockData):
     def _registered(self):
         reg = self._reg
         return (reg.participants + ([reg.network] if reg.network is not None else [])
-                + reg.policies + reg.coupled)
+                + reg.policies)
 
     def _in_tree(self, blk):
         """Is ``blk`` still where it registered: every component on its way up to this market is
@@ -169,7 +188,6 @@ class MarketData(EccBlockData):
         reg = self._reg
         reg.participants = [p for p in reg.participants if id(p) not in ids]
         reg.policies = [p for p in reg.policies if id(p) not in ids]
-        reg.coupled = [p for p in reg.coupled if id(p) not in ids]
         if reg.network is not None and id(reg.network) in ids:
             reg.network = None
 
@@ -222,22 +240,22 @@ class MarketData(EccBlockData):
 
     # -- phased build ------------------------------------------------------------------------
     def assemble(self):
-        """Phases 3-7: network balance, policies, coupled blocks, objective, hooks. Idempotent."""
+        """Phases 3-6: network balance, policies, objective, hooks. Idempotent."""
         self.check_registry()
         if self._assembled:
             return self
         if not self._reg.participants:
             raise ModelError(f"market '{self.name}' is empty: add at least one participant")
         if self._reg.network is None:
-            from pyomo_ecc.network.copperplate import CopperPlate
-            self.network_copperplate = CopperPlate()
+            if _DEFAULT_NETWORK[0] is None:   # pragma: no cover - pyomo_ecc always sets it
+                raise ModelError(f"market '{self.name}' has no network block and no default "
+                                 f"network is set (pyomo_ecc.network.copperplate sets it)")
+            self.network_copperplate = _DEFAULT_NETWORK[0]()
         self._reg.network.assemble()
         for pol in self._reg.policies:
             pol.assemble()
-        for blk in self._reg.coupled:
-            blk.assemble()
-        cost = [p.bid_cost for p in self._reg.participants]
-        cost += [pol.policy_cost for pol in self._reg.policies if hasattr(pol, "policy_cost")]
+        cost = [blk.objective_cost() for blk in self._registered()] + list(self._reg.costs)
+        cost = [c for c in cost if not (isinstance(c, (int, float)) and c == 0)]   # no term
         self.obj = Objective(expr=sum(cost), sense=minimize,
                              doc="total as-bid cost (currency); welfare = -obj")
         for fn in self._reg.hooks:
@@ -250,10 +268,113 @@ class MarketData(EccBlockData):
         return self._assembled
 
     def price_declarations(self):
-        """Every constraint that forms a price: see :mod:`pyomo_ecc.pricing`."""
-        decls = list(self._reg.network.price_declarations()) if self._reg.network is not None else []
-        for pol in self._reg.policies:
-            decls.extend(pol.price_declarations())
+        """Every constraint that forms a price: the blocks' (:mod:`pyomo_ecc.core.contract`) and
+        the user's (:meth:`declare_price`); see :mod:`pyomo_ecc.pricing`."""
+        decls = []
+        for blk in self._registered():
+            decls.extend(blk.price_declarations())
+        if self._reg.prices:
+            built = {d.price: d.constraint.parent_block().name for d in decls}
+            for user in self._reg.prices:
+                if user[0].price in built:
+                    raise ModelError(f"market '{self.name}': the user price {user[0].price!r} "
+                                     f"has the name of a price '{built[user[0].price]}' declares; "
+                                     f"declare it under another name")
+                if user[0].constraint.parent_block() is not None:     # not deleted since
+                    decls.extend(user)
+        return decls
+
+    def declare_price(self, constraint, name, sign=None, kind="power", unit=None, levels=None,
+                      t=None):
+        r"""Publish the dual of the user's ``constraint`` as the price ``name``, normalised like
+        every built-in price (:class:`~pyomo_ecc.core.contract.PriceDecl`):
+        :math:`\pi = s\,\mu / w`.
+
+        ``constraint``: a Constraint on any block of this market's model, indexed or not (every
+        entry becomes one price); ``sign``: +1 when a larger right-hand side means more of the
+        priced quantity is required, -1 when it means more room (default: -1 for an upper
+        bound ``body <= ub``, +1 for a lower bound or an equality, so that a binding limit or
+        requirement has a price >= 0); ``kind``: ``"power"`` (currency per MWh: the constraint is
+        in power units in one period), ``"hourly"`` (per unit per hour) or ``"quantity"`` (per
+        unit of a quantity summed over periods); ``unit``: a label for :func:`price_names`
+        (default from ``kind``); ``levels``: names of the index positions (default: ``"t"``
+        for the market's time set, the set's name for a named set, ``"index"`` otherwise);
+        ``t``: the period of a ``"power"`` / ``"hourly"`` constraint that is not indexed by the
+        time set. Returns the declarations.
+        """
+        from pyomo.core.base.constraint import ConstraintData
+        from pyomo.environ import Constraint
+
+        from pyomo_ecc.core.contract import PRICE_UNITS, PriceDecl
+
+        def refuse(msg):
+            raise InputError(f"market '{self.name}': declare_price({name!r}): {msg}")
+
+        if not isinstance(name, str) or not name:
+            raise InputError(f"market '{self.name}': a price is named by a non-empty string, "
+                             f"got {name!r}")
+        if isinstance(constraint, ConstraintData) and not constraint.is_indexed():
+            comp = constraint.parent_component()
+            entries = [(None if not comp.is_indexed() else constraint.index(), constraint)]
+        elif isinstance(constraint, Constraint):
+            comp = constraint
+            entries = list(constraint.items()) if constraint.is_indexed() else [(None, constraint)]
+        else:
+            refuse(f"expected a Pyomo Constraint (or one entry of one), got "
+                   f"{type(constraint).__name__}")
+        if comp.model() is not self.model():
+            refuse(f"constraint '{comp.name}' is not part of this market's model")
+        if not entries:
+            refuse(f"constraint '{comp.name}' has no entries")
+        if kind not in PRICE_UNITS:
+            refuse(f"unknown kind {kind!r}; use one of {list(PRICE_UNITS)}")
+        if sign not in (None, 1, -1):
+            refuse(f"sign must be +1 or -1, got {sign!r}")
+        taken = [user[0] for user in self._reg.prices if user[0].price == name]
+        if taken:
+            refuse(f"a price called {name!r} is already declared (on "
+                   f"'{taken[0].constraint.parent_component().name}'); choose another name")
+        dims = 0
+        if comp.is_indexed():
+            first = entries[0][0]
+            dims = len(first) if isinstance(first, tuple) else 1
+        if levels is None:
+            sets = list(comp.index_set().subsets()) if comp.is_indexed() else []
+            if len(sets) == dims:
+                levels = tuple("t" if s is self.T else
+                               (s.local_name if not s.local_name.startswith("_") else "index")
+                               for s in sets)
+            else:
+                levels = tuple("index" for _ in range(dims))
+            if len(set(levels)) != len(levels):
+                levels = tuple(f"{lv}_{k}" if levels.count(lv) > 1 else lv
+                               for k, lv in enumerate(levels))
+        else:
+            levels = (levels,) if isinstance(levels, str) else tuple(levels)
+            if len(levels) != max(dims, 1) or not all(isinstance(v, str) for v in levels):
+                refuse(f"levels {list(levels)} must name the {dims} index position(s) of "
+                       f"'{comp.name}'")
+        if not dims:
+            levels = levels or ("constraint",)
+        t_pos = levels.index("t") if "t" in levels and t is None else None
+        if kind in ("power", "hourly") and t_pos is None:
+            if t is None:
+                refuse(f"kind={kind!r} needs the period of each entry: index '{comp.name}' by "
+                       f"the market's time set T, or give t=...")
+            if t not in self.T:
+                refuse(f"t={t!r} is not a period of the market ({list(self.T)})")
+        decls = []
+        for idx, con in entries:
+            key = () if idx is None else (idx if isinstance(idx, tuple) else (idx,))
+            index = key if key else (comp.local_name,)
+            s = sign
+            if s is None:
+                if con.has_ub() and con.has_lb() and not con.equality:
+                    refuse(f"'{con.name}' has both bounds: give sign=+1 or -1")
+                s = -1 if con.has_ub() and not con.equality else 1
+            period = key[t_pos] if t_pos is not None else t
+            decls.append(PriceDecl(name, index, levels, con, s, kind, period, unit))
+        self._reg.prices.append(tuple(decls))
         return decls
 
 
@@ -292,3 +413,12 @@ def markets_in(model):
     """All market blocks in ``model`` (the model itself included), in declaration order."""
     _require_block(model)
     return [b for b in model.block_data_objects(descend_into=True) if isinstance(b, MarketData)]
+
+
+def require_markets(model):
+    """:func:`markets_in`, raising :class:`~pyomo_ecc.errors.ModelError` when there is none (the
+    one check behind every result, price and analysis of a model)."""
+    mks = markets_in(model)
+    if not mks:
+        raise ModelError(f"'{model.name}' contains no Market block")
+    return mks

@@ -39,6 +39,11 @@ else:  # pragma: no cover
 
 #: top-level tables a case may have, besides [case]; each entry is a list of participants
 PARTICIPANT_SECTIONS = ("producer", "consumer", "load")
+
+#: model name (a case file's ``model`` key) -> builder taking a :class:`Case`; the reference
+#: models of :mod:`pyomo_ecc.models` register themselves here (a case is data: the readers do
+#: not import the models that build it)
+MODELS = {}
 #: other top-level tables a model builder may read (each builder validates its own)
 OTHER_SECTIONS = ("case", "network", "data", "policy", "bus", "line", "prosumer", "storage",
                   "flexible_load", "order", "sam", "experiment")
@@ -99,8 +104,7 @@ class Case:
         return self.meta.get("model", "market")
 
     def build(self, model=None):
-        """Build the case's default model (or ``model``, a name in ``pyomo_ecc.models.MODELS``)."""
-        from pyomo_ecc.models import MODELS
+        """Build the case's default model (or ``model``, a name in :data:`MODELS`)."""
         name = model or self.model_name
         if name not in MODELS:
             raise InputError(f"case '{self.name}': unknown model {name!r}; models are {sorted(MODELS)}")

@@ -337,11 +337,8 @@ def build_matpower_market(mpc, periods=1, load_profile=None, formulation="btheta
                                         doc="constant cost of piecewise-linear offers at their "
                                             "lowest output ($)")
     if offset != 0.0:
-        m.add_hook(_add_offset)
+        m.add_cost(m.objective_offset)
     m.net = DCNetwork(graph=G, formulation=formulation, convention=convention,
                       line_limits=line_limits, slack=slack, allow_negative_x=True)
     return m
 
-
-def _add_offset(market):
-    market.obj.expr = market.obj.expr + market.objective_offset

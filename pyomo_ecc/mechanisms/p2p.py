@@ -40,8 +40,9 @@ to the upstream grid at prices :math:`\pi^{imp}_t \ge \pi^{exp}_t`:
 
 and the pool balance dual is declared as ``community_price``.
 
-The trade charges and grid costs enter the market objective through a market hook (they are
-collected by the operator; participants' ``bid_cost`` does not include them).
+The trade charges and grid costs are the network's ``objective_cost()`` (the block contract,
+:mod:`pyomo_ecc.core.contract`; they are collected by the operator, participants' ``bid_cost``
+does not include them).
 
 Loss-neutral settlement: with marginal loss factors
 :math:`\mathrm{MLF}_k = 1 + \partial P_{loss}/\partial P_{L,k}` (from a lossy feeder model, see
@@ -59,7 +60,7 @@ symbol                               attribute                    meaning
 :math:`\gamma_{nm,t}`                ``eq_reciprocity[n, m, t]``  reciprocity (price ``p2p_price``)
 :math:`g^{imp}_t, g^{exp}_t`         ``g_import``, ``g_export``   pool exchange with the grid
 :math:`\pi^{imp}_t, \pi^{exp}_t`     ``import_price``, ``export_price``  grid tariffs (mutable)
-trade charges and grid cost          ``trade_cost``               added to the market objective
+trade charges and grid cost          ``trade_cost``               ``objective_cost()``
 ===================================  ===========================  ===================================
 """
 from collections.abc import Mapping
@@ -70,9 +71,9 @@ from pyomo.common.config import ConfigValue
 from pyomo.environ import Constraint, Expression, NonNegativeReals, Param, Var
 
 from pyomo_ecc.core.block import declare_block
-from pyomo_ecc.core.config import finite_float, flag, nonnegative_float, number, series
+from pyomo_ecc.core.config import finite_float, flag, nonnegative_float, number, optional, series
 from pyomo_ecc.network.base import NetworkData
-from pyomo_ecc.pricing.declarations import PriceDecl
+from pyomo_ecc.core.contract import PriceDecl
 
 POOL = "pool"
 
@@ -113,8 +114,7 @@ def _pairs(x):
     return tuple(out)
 
 
-def _optional_nonnegative(x):
-    return None if x is None else nonnegative_float(x)
+_optional_nonnegative = optional(nonnegative_float)
 
 
 @declare_block("P2PNetwork")
@@ -148,7 +148,6 @@ class P2PNetworkData(NetworkData):
 
     def build(self):
         super().build()
-        self.market().add_hook(self._add_trade_cost)
 
     # -- data --------------------------------------------------------------------------------
     def peers(self):
@@ -271,8 +270,9 @@ class P2PNetworkData(NetworkData):
         except ValueError as e:
             self.fail(str(e))
 
-    def _add_trade_cost(self, market):
-        market.obj.expr = market.obj.expr + self.trade_cost
+    def objective_cost(self):
+        """The trade charges and the pool's grid cost (collected by the operator)."""
+        return self.trade_cost
 
     def price_declarations(self):
         T = self.market().T

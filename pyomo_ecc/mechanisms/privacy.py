@@ -74,10 +74,8 @@ class PrivacyBudgetError(EccError):
 
 # -- specification ---------------------------------------------------------------------------
 def _participants(model):
-    from pyomo_ecc.core.market import markets_in
-    mks = markets_in(model)
-    if not mks:
-        raise ModelError(f"'{model.name}' contains no Market block")
+    from pyomo_ecc.core.market import require_markets
+    mks = require_markets(model)
     return {p.local_name: p for mk in mks for p in mk.participants()}
 
 

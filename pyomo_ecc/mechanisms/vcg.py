@@ -44,16 +44,14 @@ d                 0.0   1200.0    defined
 import numpy as np
 import pandas as pd
 
-from pyomo_ecc.core.market import markets_in
+from pyomo_ecc.core.market import require_markets
 from pyomo_ecc.core.whatif import WhatIf, withdraw
 from pyomo_ecc.errors import ModelError
 
 
 def market_participants(model):
     """Every active participant of every market in ``model``."""
-    mks = markets_in(model)
-    if not mks:
-        raise ModelError(f"'{model.name}' contains no Market block")
+    mks = require_markets(model)
     return [p for mk in mks for p in mk.participants()]
 
 

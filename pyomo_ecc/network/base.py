@@ -1,9 +1,10 @@
-"""Base class of network formulations: one interface, interchangeable formulations.
+"""Base class of network formulations: one interface, interchangeable formulations (the
+network part of the block contract, :mod:`pyomo_ecc.core.contract`).
 
 A network block registers with its market when it is built and writes its balance
 ``eq_p_balance`` when the market is assembled (phase 3), from the participants' registered
 ``p_inj``. It declares the balance constraints as ``lmp`` prices
-(:class:`~pyomo_ecc.pricing.declarations.PriceDecl`).
+(:class:`~pyomo_ecc.core.contract.PriceDecl`).
 
 **Vocabulary.** Every network formulation and participant uses the same names for the same
 things; the retired names (right column) raise :class:`~pyomo_ecc.errors.InputError` naming the
@@ -41,6 +42,7 @@ from pyomo.common.config import ConfigValue
 from pyomo_ecc.core.block import EccBlockData
 from pyomo_ecc.core.config import optional, positive_float
 from pyomo_ecc.core.market import find_market
+from pyomo_ecc.errors import ModelError
 
 
 def _bus_list(x):
@@ -57,6 +59,16 @@ def declare_base_mva(config):
     config.declare("base_mva", ConfigValue(default=None, domain=optional(positive_float),
                                            doc="per-unit base of the graph's r, x in MVA (default: "
                                                "graph.graph['base_mva'], else 100)"))
+
+
+def base_mva_of(net, default):
+    """The per-unit base of network ``net``: its option ``base_mva``, else ``default`` (the
+    graph's), validated (> 0)."""
+    base = net.config.base_mva if net.config.base_mva is not None else default
+    try:
+        return positive_float(base)
+    except ValueError as e:
+        net.fail(f"base_mva: {e}")
 
 
 class NetworkData(EccBlockData):
@@ -104,8 +116,37 @@ class NetworkData(EccBlockData):
     def assemble(self):  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def price_declarations(self):  # pragma: no cover - overridden
-        return []
+    # -- price decomposition and sensitivities (the block contract, pyomo_ecc.core.contract) ----
+    #: the published prices :meth:`price_components` reads
+    component_prices = ()
+
+    #: True for a formulation linearised at an operating point that
+    #: :func:`pyomo_ecc.solve_losses` moves (:meth:`relinearise`)
+    linearised = False
+
+    #: name of the formulation in messages (default: the block kind)
+    formulation = None
+
+    def price_components(self, prices, price="lmp", method="auto"):
+        """The nodal prices ``price`` and their components, from the published ``prices``
+        (:class:`~pyomo_ecc.core.contract.DeclaredPrices`): a DataFrame indexed (``bus``,
+        ``t``) whose ``attrs["components"]`` columns sum to its ``attrs["price"]`` column."""
+        raise ModelError(f"{self.block_kind()} '{self.name}' has no price decomposition: LMP "
+                         f"components need a DCNetwork, DLMPs a radial feeder network "
+                         f"(LinDistFlow, LinDistFlowLosses or ACDistFlow)")
+
+    def loss_factors(self):
+        """Marginal loss factors of every bus and period at the solution (radial feeders)."""
+        raise ModelError(f"{self.block_kind()} '{self.name}' has no loss factors: they need a "
+                         f"radial feeder network (LinDistFlow, LinDistFlowLosses or ACDistFlow)")
+
+    def sensitivities(self):
+        """The network's :class:`~pyomo_ecc.core.contract.Sensitivities` at the solution."""
+        raise ModelError(f"{self.block_kind()} '{self.name}' has no sensitivities")
+
+    def relinearise(self):
+        """Move the operating point of a linearised formulation to the current solution."""
+        raise ModelError(f"{self.block_kind()} '{self.name}' is not linearised at an operating point")
 
 
 def raise_unknown_bus(participant, known):

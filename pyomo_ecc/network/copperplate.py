@@ -16,8 +16,9 @@ symbol                     attribute              meaning
 from pyomo.environ import Constraint
 
 from pyomo_ecc.core.block import declare_block
+from pyomo_ecc.core.contract import PriceDecl
+from pyomo_ecc.core.market import set_default_network
 from pyomo_ecc.network.base import NetworkData
-from pyomo_ecc.pricing.declarations import PriceDecl
 
 
 @declare_block("CopperPlate")
@@ -42,3 +43,7 @@ class CopperPlateData(NetworkData):
     def price_declarations(self):
         return [PriceDecl("lmp", (bus, t), ("bus", "t"), self.eq_p_balance[t], +1, "power", t)
                 for t in self.market().T for bus in self.buses()]
+
+
+#: a market with no network block gets a copper plate when it is assembled
+set_default_network(CopperPlate)

@@ -82,7 +82,6 @@ Example (3 buses, equal reactances, 50 MW limit on line 1-3)::
 """
 import math
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
@@ -91,11 +90,12 @@ import scipy.sparse.linalg as spla
 from pyomo.common.config import ConfigValue, In
 
 from pyomo_ecc.core.block import declare_block
-from pyomo_ecc.core.config import flag
+from pyomo_ecc.core.contract import PriceDecl, Sensitivities
+from pyomo_ecc.core.config import flag, per_period
 from pyomo_ecc.errors import InputError, ModelError
-from pyomo_ecc.network.base import NetworkData, declare_base_mva, raise_unknown_bus
-from pyomo_ecc.network.graph import graph_to_tables, incidence, islands, reference_buses
-from pyomo_ecc.pricing.declarations import PriceDecl
+from pyomo_ecc.network.base import NetworkData, base_mva_of, declare_base_mva
+from pyomo_ecc.network.graph import (graph_option, graph_to_tables, incidence, islands,
+                                     reference_buses)
 
 #: finite bound on every B-theta angle (rad). It never binds in a meaningful DC solution (checked
 #: after every solve, :meth:`DCNetworkData.check_solution`), but HiGHS's active-set QP solver
@@ -106,12 +106,6 @@ ANGLE_BOUND = 1e4
 FORMULATIONS = ("btheta", "ptdf")
 CONVENTIONS = ("matpower", "dcp")
 SLACKS = ("ref", "distributed")
-
-
-def _graph(x):
-    if not isinstance(x, nx.Graph):
-        raise ValueError(f"expected a networkx graph, got {type(x).__name__}")
-    return x
 
 
 def _weights(x):
@@ -155,18 +149,18 @@ def _island_weights(buses, comps, refs, slack, weights):
     return w
 
 
-class DCSensitivities:
-    r"""Sparse DC sensitivities of a network: :math:`B = A^\top \mathrm{diag}(\beta) A`,
-    :math:`B_f = \mathrm{diag}(\beta) A`, reference buses and slack weights.
+class DCSensitivities(Sensitivities):
+    r"""Sparse DC sensitivities of a network (a :class:`~pyomo_ecc.core.contract.Sensitivities`):
+    :math:`B = A^\top \mathrm{diag}(\beta) A`, :math:`B_f = \mathrm{diag}(\beta) A`, reference
+    buses and slack weights.
 
-    ``ptdf(rows)`` gives :math:`H` for selected branches (dense);
+    ``ptdf(rows)`` (= ``flow(rows)``) gives :math:`H` for selected branches (dense);
     ``ptdf_transpose_times(eta)`` gives :math:`H^\top \eta` with one sparse solve, so that
     congestion components never need the dense PTDF of a large network.
     """
 
     def __init__(self, buses, branches, beta, refs, slack_weights):
-        self.buses = list(buses.index)
-        self.branches = list(branches.index)
+        super().__init__(buses.index, branches.index)
         self.A = incidence(buses, branches)
         self.beta = np.asarray(beta, float)
         self.Bf = sp.diags(self.beta) @ self.A
@@ -210,6 +204,9 @@ class DCSensitivities:
             H[:, self.nonref] = np.atleast_2d(self._solve(rhs).reshape(len(self.nonref), -1)).T
         return self._distribute(H)
 
+    def flow(self, rows=None):
+        return self.ptdf(rows)
+
     def ptdf_transpose_times(self, eta):
         r""":math:`H^\top \eta` for a vector over all branches (one sparse solve)."""
         eta = np.asarray(eta, float)
@@ -227,7 +224,7 @@ class DCNetworkData(NetworkData):
     """DC power flow network from a networkx graph (see module doc)."""
 
     CONFIG = NetworkData.CONFIG()
-    CONFIG.declare("graph", ConfigValue(default=None, domain=_graph,
+    CONFIG.declare("graph", ConfigValue(default=None, domain=graph_option,
                                         doc="networkx graph of buses and branches"))
     CONFIG.declare("formulation", ConfigValue(default="btheta", domain=In(FORMULATIONS),
                                               doc="'btheta' (angles) or 'ptdf' (distribution factors)"))
@@ -267,7 +264,7 @@ class DCNetworkData(NetworkData):
         except InputError as e:
             self.fail(str(e))
         market = self.market()
-        base = cfg.base_mva if cfg.base_mva is not None else buses.attrs["base_mva"]
+        base = base_mva_of(self, buses.attrs["base_mva"])
         unit = market.power_unit_mw
         b_pu, shift = susceptance(branches, cfg.convention)
         if cfg.convention == "dcp" and np.any(b_pu == 0):
@@ -288,10 +285,10 @@ class DCNetworkData(NetworkData):
         loads = {}
         for bus, val in buses["load"].items():
             try:
-                per = _per_period(val, list(market.T))
+                per = per_period(val, market.T, "attribute 'load'")
             except ValueError as e:
-                self.fail(f"bus {bus!r}: load: {e}")
-            loads.update({(bus, t): v for t, v in per.items()})
+                self.fail(f"bus {bus!r}: {e}")
+            loads.update({(bus, t): float(v) for t, v in per.items()})
         self.p_load = pyo.Param(self.bus, market.T, initialize=loads, mutable=True,
                                 doc="bus load from the graph (power units)")
         self.gs = pyo.Param(self.bus, initialize=buses["gs"].astype(float).to_dict(), mutable=True,
@@ -307,17 +304,6 @@ class DCNetworkData(NetworkData):
 
     def held_withdrawals(self, t):
         return {n: pyo.value(self.p_load[n, t]) + pyo.value(self.gs[n]) for n in self.bus}
-
-    def bus_table(self):
-        """The validated bus table (index ``bus``)."""
-        return self._buses
-
-    def branch_table(self):
-        """The validated branch table (index ``branch``) with ``beta`` and ``shift_rad``."""
-        out = self._branches.copy()
-        out["beta"] = self._beta
-        out["shift_rad"] = self._shift
-        return out
 
     def reference_buses(self):
         return list(self._refs)
@@ -348,12 +334,6 @@ class DCNetworkData(NetworkData):
         """:class:`DCSensitivities` of this network with its slack (rebuilt on each call)."""
         return DCSensitivities(self._buses, self._branches, self._beta, self._refs,
                                self.slack_weights())
-
-    def check_buses(self):
-        known = set(self._buses.index)
-        for p in self.market().participants(active=False):
-            if p.bus not in known:
-                raise_unknown_bus(p, sorted(map(str, known)))
 
     # -- phase 3 ------------------------------------------------------------------------------
     def assemble(self):
@@ -451,6 +431,43 @@ class DCNetworkData(NetworkData):
                                        self.ineq_f_lb[l, t], +1, "power", t))
         return decls
 
+    #: the published prices :meth:`price_components` reads
+    component_prices = ("lmp", "line_price_ub", "line_price_lb")
+
+    def price_components(self, prices, price="lmp", method="auto"):
+        r"""Energy and congestion components of every LMP (see :mod:`pyomo_ecc.pricing.components`)
+        from the published prices ``prices`` (a :class:`~pyomo_ecc.core.contract.DeclaredPrices`):
+        DataFrame indexed (``bus``, ``t``) with ``lmp``, ``energy``, ``congestion``."""
+        if price != "lmp" or method not in ("auto", "ptdf"):
+            raise ModelError(f"DCNetwork '{self.name}': its prices decompose as price='lmp' with "
+                             f"method 'ptdf' (energy and congestion), not {price!r} / {method!r}")
+        lmp = prices.value["lmp"]
+        buses = self.buses()
+        sens = self.sensitivities()
+        pos = {l: k for k, l in enumerate(sens.branches)}
+        periods = list(self.market().T)
+        eta_t = {t: np.zeros(len(pos)) for t in periods}       # mu+ - mu- by period
+        for name, sign in (("line_price_ub", 1.0), ("line_price_lb", -1.0)):
+            for (l, t), v in prices.value[name].items():
+                eta_t[t][pos[l]] += sign * v
+        rows = []
+        for t in periods:
+            lam = np.array([lmp[(b, t)] for b in buses], dtype=float)
+            eta = eta_t[t]
+            cong = -sens.ptdf_transpose_times(eta)
+            energy = np.empty(len(buses))
+            for k in np.unique(sens.island_of):
+                cols = sens.island_of == k
+                energy[cols] = sens.w[cols] @ (lam[cols] - cong[cols])
+            rows.extend(zip(buses, [t] * len(buses), lam, energy, cong))
+        df = pd.DataFrame(rows, columns=["bus", "t", "lmp", "energy", "congestion"]
+                          ).set_index(["bus", "t"])
+        df.attrs["price"] = "lmp"
+        df.attrs["components"] = ["energy", "congestion"]
+        df.attrs["slack"] = (f"reference bus {self.reference_buses()}" if self.config.slack == "ref"
+                             else "distributed (weights: DCNetwork.slack_weights())")
+        return df
+
     def flows(self):
         """Solved flows: DataFrame indexed (``branch``, ``t``) with ``p_flow`` and ``rating``."""
         T = list(self.market().T)
@@ -458,10 +475,3 @@ class DCNetworkData(NetworkData):
         rows = [(l, t, pyo.value(self.p_flow[l, t]), float(rating[l])) for l in self.branch for t in T]
         return pd.DataFrame(rows, columns=["branch", "t", "p_flow", "rating"]).set_index(["branch", "t"])
 
-
-def _per_period(value, periods):
-    if isinstance(value, tuple):
-        if len(value) != len(periods):
-            raise ValueError(f"{len(value)} values given but the market has {len(periods)} periods")
-        return dict(zip(periods, value))
-    return {t: float(value) for t in periods}

@@ -63,6 +63,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from pyomo_ecc.core.config import series
 from pyomo_ecc.errors import InputError
 
 #: default per-unit power base (MVA)
@@ -84,26 +85,48 @@ def _edge_name(u, v, key, multi):
     return f"edge ({u!r}, {v!r}, key={key!r})" if multi else f"edge ({u!r}, {v!r})"
 
 
-def _number(value, what):
+def graph_option(x):
+    """The domain of a network's ``graph`` option: None or a networkx graph."""
+    if x is not None and not isinstance(x, nx.Graph):
+        raise ValueError(f"expected a networkx graph, got {type(x).__name__}")
+    return x
+
+
+def attribute_number(value, what, allow_inf=True):
+    """A number read from a graph attribute (meshed networks and feeders alike): strings,
+    booleans and NaN are refused, and infinity unless ``allow_inf``; the error starts with
+    ``what`` (the bus or branch and the attribute)."""
     if isinstance(value, bool) or not isinstance(value, (Number, np.number)):
         raise InputError(f"{what}: expected a number, got {value!r}")
     v = float(value)
     if math.isnan(v):
         raise InputError(f"{what}: value is NaN")
+    if math.isinf(v) and not allow_inf:
+        raise InputError(f"{what}: must be finite, got {v}")
     return v
+
+
+def in_service(graph):
+    """A read-only view of ``graph`` without the nodes and edges whose ``in_service`` is False."""
+    def node_ok(n):
+        return graph.nodes[n].get("in_service", True) is not False
+
+    if graph.is_multigraph():
+        def edge_ok(u, v, k):
+            return graph.edges[u, v, k].get("in_service", True) is not False
+    else:
+        def edge_ok(u, v):
+            return graph.edges[u, v].get("in_service", True) is not False
+    return nx.subgraph_view(graph, filter_node=node_ok, filter_edge=edge_ok)
 
 
 def _load_value(value, what):
-    """A load: a number or a sequence of numbers (one per period); returned as float or tuple."""
-    if isinstance(value, (list, tuple, np.ndarray, pd.Series)):
-        out = tuple(_number(x, f"{what} entry {k}") for k, x in enumerate(value))
-        if any(math.isinf(x) for x in out):
-            raise InputError(f"{what}: loads must be finite")
-        return out
-    v = _number(value, what)
-    if math.isinf(v):
-        raise InputError(f"{what}: loads must be finite")
-    return v
+    """A load: a number or a sequence of numbers (one per period), as every block reads one
+    (:func:`pyomo_ecc.core.config.series`); returned as float or tuple."""
+    try:
+        return series(value)
+    except ValueError as e:
+        raise InputError(f"{what}: {e}") from None
 
 
 def graph_to_tables(G, required=("x",), allow_negative_x=False, drop_out_of_service=True):
@@ -122,7 +145,7 @@ def graph_to_tables(G, required=("x",), allow_negative_x=False, drop_out_of_serv
                          f"{type(G).__name__}")
     if G.number_of_nodes() == 0:
         raise InputError("the network graph has no buses")
-    base = _number(G.graph.get("base_mva", DEFAULT_BASE_MVA), "graph attribute 'base_mva'")
+    base = attribute_number(G.graph.get("base_mva", DEFAULT_BASE_MVA), "graph attribute 'base_mva'")
     if not base > 0 or math.isinf(base):
         raise InputError(f"graph attribute 'base_mva' must be a positive number, got {base}")
     multi = G.is_multigraph()
@@ -140,7 +163,7 @@ def graph_to_tables(G, required=("x",), allow_negative_x=False, drop_out_of_serv
             if k in ("load", "q_load"):
                 row[k] = _load_value(v, f"bus {n!r}: attribute '{k}'")
             elif k == "gs":
-                row[k] = _number(v, f"bus {n!r}: attribute 'gs'")
+                row[k] = attribute_number(v, f"bus {n!r}: attribute 'gs'")
             elif k == "ref":
                 row[k] = bool(v)
             else:
@@ -174,18 +197,18 @@ def graph_to_tables(G, required=("x",), allow_negative_x=False, drop_out_of_serv
             if k == "in_service":
                 row[k] = bool(val)
             elif k == "rating":
-                row[k] = math.inf if val is None else _number(val, f"{what}: attribute 'rating'")
+                row[k] = math.inf if val is None else attribute_number(val, f"{what}: attribute 'rating'")
                 if row[k] < 0:
                     raise InputError(f"{what}: rating must be >= 0 (0 means no limit), got {row[k]}")
                 if row[k] == 0:
                     row[k] = math.inf
             else:
-                row[k] = _number(val, f"{what}: attribute '{k}'")
+                row[k] = attribute_number(val, f"{what}: attribute '{k}'")
         for k in ("r", "b", "tap", "shift"):
             if math.isinf(row[k]):
                 raise InputError(f"{what}: attribute '{k}' must be finite")
         if "x" in attrs:
-            x = _number(attrs["x"], f"{what}: attribute 'x'")
+            x = attribute_number(attrs["x"], f"{what}: attribute 'x'")
             if x == 0 or math.isinf(x):
                 raise InputError(f"{what}: reactance x must be non-zero and finite, got {x}")
             if x < 0 and not allow_negative_x:

@@ -89,27 +89,16 @@ from pyomo.common.config import ConfigValue, In
 from pyomo.environ import Constraint, Expression, Param, Set, Var, value
 
 from pyomo_ecc.core.block import declare_block
-from pyomo_ecc.core.config import bus_label, flag, per_period, positive_float, series
-from pyomo_ecc.errors import InputError
-from pyomo_ecc.network.base import NetworkData, declare_base_mva, raise_unknown_bus
+from pyomo_ecc.core.config import bus_label, flag, optional, per_period, positive_float, series
+from pyomo_ecc.core.contract import PriceDecl, Sensitivities
+from pyomo_ecc.errors import InputError, PriceError
+from pyomo_ecc.network import feeder_prices
+from pyomo_ecc.network.base import NetworkData, base_mva_of, declare_base_mva
+from pyomo_ecc.network.graph import DEFAULT_BASE_MVA, graph_option
 from pyomo_ecc.network.radial import RadialFeeder
-from pyomo_ecc.pricing.declarations import PriceDecl
 
-
-def _graph(x):
-    if x is None:
-        return None
-    if not isinstance(x, nx.Graph):
-        raise ValueError(f"expected a networkx graph, got {type(x).__name__}")
-    return x
-
-
-def _optional_bus(x):
-    return None if x is None else bus_label(x)
-
-
-def _optional_positive(x):
-    return None if x is None else positive_float(x)
+_optional_bus = optional(bus_label)
+_optional_positive = optional(positive_float)
 
 
 def _sides(x):
@@ -122,7 +111,7 @@ class RadialNetworkData(NetworkData):
     """Shared parts of the radial feeder formulations (graph, loads, limits, prices, results)."""
 
     CONFIG = NetworkData.CONFIG()
-    CONFIG.declare("graph", ConfigValue(default=None, domain=_graph,
+    CONFIG.declare("graph", ConfigValue(default=None, domain=graph_option,
                                         doc="the feeder: a networkx graph (a tree)"))
     CONFIG.declare("ref_bus", ConfigValue(default=None, domain=_optional_bus,
                                           doc="reference bus: the substation, root of the tree "
@@ -157,11 +146,7 @@ class RadialNetworkData(NetworkData):
                                        optional=("rating",), what=f"{self.block_kind()} '{self.name}'")
         except InputError as e:
             raise InputError(str(e)) from None
-        base = cfg.base_mva if cfg.base_mva is not None else cfg.graph.graph.get("base_mva", 100.0)
-        try:
-            self.base_mva = positive_float(base)
-        except ValueError as e:
-            self.fail(f"base_mva: {e}")
+        self.base_mva = base_mva_of(self, cfg.graph.graph.get("base_mva", DEFAULT_BASE_MVA))
         super().build()
         market = self.market()
         fd = self.feeder
@@ -222,12 +207,6 @@ class RadialNetworkData(NetworkData):
 
     def buses(self):
         return list(self.feeder.buses)
-
-    def check_buses(self):
-        known = set(self.feeder.buses)
-        for p in self.market().participants(active=False):
-            if p.bus not in known:
-                raise_unknown_bus(p, sorted(map(str, known)))
 
     def held_withdrawals(self, t):
         return {j: value(self.p_load[j, t]) for j in self.feeder.buses}
@@ -330,6 +309,33 @@ class RadialNetworkData(NetworkData):
         self._price_decls = tuple(out)
         return out
 
+    # -- price decomposition (the block contract; the maths in pyomo_ecc.pricing.dlmp) ----------
+    component_prices = feeder_prices.COMPONENT_PRICES
+
+    #: the decomposition of ``method="auto"``; ``"path"`` only where :attr:`path_decomposition`
+    default_dlmp_method = "jacobian"
+    path_decomposition = False
+
+    def price_components(self, prices, price="lmp", method="auto"):
+        """DLMP components (``energy``, ``loss``, ``congestion``, ``voltage``) of the nodal price
+        ``price`` (``"lmp"`` or ``"qlmp"``) at every bus and period, from the published
+        ``prices`` (see :func:`pyomo_ecc.pricing.dlmp.dlmp`)."""
+        use = self.default_dlmp_method if method == "auto" else method
+        if use == "path" and not self.path_decomposition:
+            raise PriceError(f"method 'path' needs a LinDistFlow network; '{self.name}' is "
+                             f"{self.formulation}: use method='jacobian'")
+        if use not in ("path", "jacobian"):
+            raise PriceError(f"method must be 'auto', 'path' or 'jacobian', got {method!r}")
+        rows = feeder_prices.path_rows if use == "path" else feeder_prices.jacobian_rows
+        df = rows(self.market(), self, prices, price)
+        df.attrs["price"] = price
+        df.attrs["components"] = list(feeder_prices.COMPONENTS)
+        df.attrs["energy_reference"] = "substation (root) bus"
+        return df
+
+    def loss_factors(self):
+        return feeder_prices.loss_factors(self)
+
     # -- sensitivities (see pyomo_ecc.pricing.dlmp) ----------------------------------------------
     def has_current(self):
         """Whether the formulation carries squared branch currents ``l_sq`` (losses)."""
@@ -383,6 +389,8 @@ class LinDistFlowData(RadialNetworkData):
     """The lossless LinDistFlow model of a radial feeder (see module doc)."""
 
     formulation = "LinDistFlow"
+    default_dlmp_method = "path"
+    path_decomposition = True
     CONFIG = RadialNetworkData.CONFIG()
     CONFIG.declare("polygon_sides", ConfigValue(default=12, domain=_sides,
                                                 doc="sides of the polygon that approximates each "
@@ -416,16 +424,35 @@ class LinDistFlowData(RadialNetworkData):
         return math.cos(2 * math.pi * k / n), math.sin(2 * math.pi * k / n)
 
     def sensitivities(self):
-        r"""Lossless voltage sensitivities to bus loads (pu² per power unit):
-        ``(dv_dp, dv_dq)`` with :math:`\partial v_k/\partial P^L_i = -2 s R_{ki}` and
-        :math:`\partial v_k/\partial Q^L_i = -2 s X_{ki}`, rows ``k``, columns ``i`` (root
-        included, with zeros)."""
+        r"""Lossless sensitivities (:class:`RadialSensitivities`): of the squared voltages to bus
+        loads (pu² per power unit), :math:`\partial v_k/\partial P^L_i = -2 s R_{ki}` and
+        :math:`\partial v_k/\partial Q^L_i = -2 s X_{ki}` (``voltage()``, rows ``k``, columns
+        ``i``, root included with zeros), and of the branch flows to injections (``flow()``)."""
         s = self.pu_per_unit
         r = {j: value(self.r[j]) for j in self.feeder.branches}
         x = {j: value(self.x[j]) for j in self.feeder.branches}
         fd = RadialFeeder(_with_values(self.feeder, r, x), root=self.feeder.root)
-        return (-2 * s * fd.path_matrix("r", include_root=True),
-                -2 * s * fd.path_matrix("x", include_root=True))
+        return RadialSensitivities(fd, -2 * s * fd.path_matrix("r", include_root=True),
+                                   -2 * s * fd.path_matrix("x", include_root=True))
+
+
+class RadialSensitivities(Sensitivities):
+    r"""Sensitivities of a lossless radial feeder (a :class:`~pyomo_ecc.core.contract.Sensitivities`):
+    ``voltage()`` gives ``(dv_dp, dv_dq)``; ``flow()`` the active flows' sensitivity to a net
+    injection at each bus, balanced at the root: :math:`-1` on every branch of the path from the
+    root to the bus (:math:`-\Pi^\top`), 0 for the root."""
+
+    def __init__(self, feeder, dv_dp, dv_dq):
+        super().__init__(feeder.buses, feeder.branches)
+        self._feeder, self._dv = feeder, (dv_dp, dv_dq)
+
+    def voltage(self):
+        return self._dv
+
+    def flow(self, rows=None):
+        pi = self._feeder.path_to_root()            # rows: non-root buses, columns: branches
+        out = -pi.T.reindex(columns=self.buses, fill_value=0.0).to_numpy()
+        return out if rows is None else out[np.asarray(rows, int)]
 
 
 def _with_values(feeder, r, x):
@@ -481,11 +508,12 @@ class LinDistFlowLossesData(RadialNetworkData):
     :math:`\sin\hat\phi`             ``c_q[j, t]``                      tangent direction (sin)
     tangent rating                   ``ineq_s_max[j, t]``               price ``branch_price``
     :math:`\rho_{j,t}`               ``rho[j, t]``                      losses' curvature
-    second-order term                ``prox_cost``                      added to the objective
+    second-order term                ``prox_cost``                      ``objective_cost()``
     ===============================  =================================  ============================
     """
 
     formulation = "LinDistFlow with losses"
+    linearised = True
 
     def assemble(self):
         market = self.market()
@@ -535,7 +563,10 @@ class LinDistFlowLossesData(RadialNetworkData):
                                              + (self.q_flow[j, t] - self.q_hat[j, t]) ** 2)
                      for j in fd.branches for t in market.T),
             doc="second-order term of the losses (zero at a fixed point)")
-        market.add_hook(_add_prox_cost(self))
+
+    def objective_cost(self):
+        """The losses' second-order term ``prox_cost`` (zero at a fixed point)."""
+        return self.prox_cost
 
     def _current(self, j, t):
         """The linearised squared current of branch ``j`` (an expression in P, Q, v)."""
@@ -621,8 +652,3 @@ class LinDistFlowLossesData(RadialNetworkData):
     def rating_gradient(self, j, t, k):
         return value(self.c_p[j, t]), value(self.c_q[j, t])
 
-
-def _add_prox_cost(net):
-    def hook(market):
-        market.obj.expr = market.obj.expr + net.prox_cost
-    return hook

@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from pyomo_ecc.errors import InputError
+from pyomo_ecc.network.graph import attribute_number, in_service
 
 
 def _edge_label(u, v, key=None):
@@ -126,20 +127,6 @@ def find_root(graph, root=None, what="graph"):
                      f"graph.graph['root'], or flag one node with root=True (or ref=True)")
 
 
-def in_service(graph):
-    """A read-only view of ``graph`` without the nodes and edges whose ``in_service`` is False."""
-    def node_ok(n):
-        return graph.nodes[n].get("in_service", True) is not False
-
-    if graph.is_multigraph():
-        def edge_ok(u, v, k):
-            return graph.edges[u, v, k].get("in_service", True) is not False
-    else:
-        def edge_ok(u, v):
-            return graph.edges[u, v].get("in_service", True) is not False
-    return nx.subgraph_view(graph, filter_node=node_ok, filter_edge=edge_ok)
-
-
 class RadialFeeder:
     """A validated radial feeder (see module doc).
 
@@ -172,12 +159,13 @@ class RadialFeeder:
                 if attr not in data or data[attr] is None:
                     raise InputError(f"{what}: branch {_edge_label(i, j)} has no attribute '{attr}' "
                                      f"(every branch needs {list(required)})")
-                row[attr] = _finite(data[attr], f"{what}: branch {_edge_label(i, j)} attribute '{attr}'")
+                row[attr] = attribute_number(data[attr], f"{what}: branch {_edge_label(i, j)} "
+                                                         f"attribute '{attr}'", allow_inf=False)
             for attr in optional:
                 val = data.get(attr)
                 row[attr] = (None if val is None else
-                             _finite(val, f"{what}: branch {_edge_label(i, j)} attribute '{attr}'",
-                                     allow_inf=True))
+                             attribute_number(val, f"{what}: branch {_edge_label(i, j)} "
+                                                   f"attribute '{attr}'"))
             rows.append(row)
         self.branch_data = pd.DataFrame(rows, index=pd.Index(self.branches, name="branch"))
 
@@ -271,16 +259,6 @@ class RadialFeeder:
             labels = [self.root] + labels
         return pd.DataFrame(mat, index=pd.Index(labels, name="bus"),
                             columns=pd.Index(labels, name="bus_j"))
-
-
-def _finite(val, what, allow_inf=False):
-    try:
-        v = float(val)
-    except (TypeError, ValueError):
-        raise InputError(f"{what} must be a number, got {val!r}") from None
-    if np.isnan(v) or (np.isinf(v) and not allow_inf):
-        raise InputError(f"{what} must be finite, got {v}")
-    return v
 
 
 def synthetic_feeder(n, rng, base_kv=12.66, base_mva=10.0, load_mw=(0.002, 0.008), pf=0.95,

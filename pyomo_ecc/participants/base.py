@@ -1,6 +1,7 @@
-r"""The participant contract.
+r"""The participant contract (part of the block contract, :mod:`pyomo_ecc.core.contract`).
 
-Every participant block exposes, and nothing else is visible to networks and policies:
+Every participant block exposes, and nothing else is visible to networks and policies (its
+``objective_cost()`` is its ``bid_cost``; its withdrawal rule is :meth:`ParticipantData.withdrawal`):
 
 ==========================  ===================  ==================================================
 symbol                      attribute            meaning
@@ -56,6 +57,10 @@ class ParticipantData(EccBlockData):
             self.q_inj = Expression(market.T, rule=lambda b, t: 0.0,
                                     doc="net reactive injection (power units)")
         market.register_participant(self)
+
+    def objective_cost(self):
+        """Its as-bid cost ``bid_cost`` (the block contract's objective term)."""
+        return self.bid_cost
 
     def withdrawal_params(self):
         """Mutable parameters to set to zero, besides fixing its variables at zero, when the

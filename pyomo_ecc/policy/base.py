@@ -15,9 +15,10 @@ symbol                     participant attribute     meaning
 
 A scope is a set of participants (by name; default: every participant that has the term the
 policy needs) and a set of periods (default: all of the market's periods). A policy may add a
-``policy_cost`` Expression (currency), which the market adds to its objective, and declares its
+``policy_cost`` Expression (currency), its ``objective_cost()`` (the block contract,
+:mod:`pyomo_ecc.core.contract`) which the market sums into its objective, and declares its
 price-forming constraints through :meth:`PolicyData.price_declarations`
-(:class:`~pyomo_ecc.pricing.declarations.PriceDecl` with ``kind="quantity"``: prices in currency
+(:class:`~pyomo_ecc.core.contract.PriceDecl` with ``kind="quantity"``: prices in currency
 per tonne or per certificate).
 """
 import pandas as pd
@@ -26,8 +27,7 @@ from pyomo.common.config import ConfigValue
 
 from pyomo_ecc.core.block import EccBlockData
 from pyomo_ecc.core.config import finite_float
-from pyomo_ecc.core.market import find_market, markets_in
-from pyomo_ecc.errors import ModelError
+from pyomo_ecc.core.market import find_market, require_markets
 
 
 def name_list(x):
@@ -132,9 +132,6 @@ class PolicyData(EccBlockData):
                               f"{role} participant (its role is {p.policy_role()!r})")
         return chosen
 
-    def price_declarations(self):
-        return []
-
 
 def term(p, attr, t):
     """``p.attr[t]`` or 0 when the participant does not have that term."""
@@ -150,9 +147,7 @@ def policy_terms(model):
     without a term has 0 in that column.
     """
     rows = []
-    mks = markets_in(model)
-    if not mks:
-        raise ModelError(f"'{model.name}' contains no Market block")
+    mks = require_markets(model)
     for mk in mks:
         for p in mk.participants():
             label = p.local_name if mk is model else p.name

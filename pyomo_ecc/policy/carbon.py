@@ -67,7 +67,7 @@ from pyomo.environ import Constraint, Expression, Param, Set
 from pyomo_ecc.core.block import declare_block
 from pyomo_ecc.core.config import nonnegative_float
 from pyomo_ecc.policy.base import PolicyData, name_list, term
-from pyomo_ecc.pricing.declarations import PriceDecl
+from pyomo_ecc.core.contract import PriceDecl
 
 
 @declare_block("CarbonCap")
@@ -153,6 +153,9 @@ class CarbonCostData(PolicyData):
                                       doc="carbon cost (currency; negative: earns)")
         self.policy_cost = Expression(expr=sum(self.carbon_cost[n] for n in self.members),
                                       doc="total carbon cost (currency)")
+
+    def objective_cost(self):
+        return self.policy_cost
 
 
 @declare_block("IntensityStandard")

@@ -61,7 +61,7 @@ from pyomo.environ import Constraint, Expression, Param, Set
 from pyomo_ecc.core.block import declare_block
 from pyomo_ecc.core.config import nonnegative_float
 from pyomo_ecc.policy.base import PolicyData, name_list, unit_interval
-from pyomo_ecc.pricing.declarations import PriceDecl
+from pyomo_ecc.core.contract import PriceDecl
 
 
 class _CertificateScopeData(PolicyData):
@@ -191,3 +191,6 @@ class CertificatePriceData(_CertificateScopeData):
         self.policy_cost = Expression(
             expr=self.price * (self.alpha * self.consumption - self.certificates),
             doc="certificate payments minus certificate revenue (currency)")
+
+    def objective_cost(self):
+        return self.policy_cost

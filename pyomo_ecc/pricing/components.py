@@ -29,27 +29,49 @@ symbol                         column                  meaning
 :math:`\lambda^E_t`            ``energy``              slack-weighted LMP of the island
 congestion                     ``congestion``          :math:`-\sum_l H_{l,n}(\mu^+_{l,t}-\mu^-_{l,t})`
 =============================  ======================  =========================================
+
+The decomposition is the network's own (``DCNetwork.price_components``, the block contract of
+:mod:`pyomo_ecc.core.contract`): :func:`lmp_components` reads the published prices the network
+names, hands them to it and checks the sum. A network formulation with another decomposition
+(a radial feeder's DLMP, :func:`pyomo_ecc.dlmp`) is dispatched the same way.
 """
 import numpy as np
-import pandas as pd
 
+from pyomo_ecc.core.contract import DeclaredPrices
 from pyomo_ecc.core.market import markets_in
 from pyomo_ecc.errors import PriceError
-from pyomo_ecc.pricing.prices import price_frame
+from pyomo_ecc.pricing.prices import price_frames, require_solved
 
 #: absolute tolerance (currency/MWh) of the components-sum check, scaled by max(1, |LMP|)
 SUM_TOL = 1e-6
 
 
-def _dc_network(model):
-    from pyomo_ecc.network.dc import DCNetworkData
-    nets = [mk.get_network() for mk in markets_in(model)]
-    dc = [n for n in nets if isinstance(n, DCNetworkData)]
-    if not dc:
-        raise PriceError(f"'{model.name}' has no DC network: LMP components need a DCNetwork")
-    if len(dc) > 1:
-        raise PriceError(f"'{model.name}' has {len(dc)} DC networks; decompose each market separately")
-    return dc[0]
+def network_components(model, what="LMP components", **options):
+    """``[DataFrame]``: the price components of every market of the solved ``model`` from its
+    network's ``price_components`` (one frame per market; a market whose network has no
+    decomposition raises :class:`PriceError`)."""
+    require_solved(model)
+    frames = []
+    for mk in markets_in(model):
+        net = mk.get_network()
+        prices = DeclaredPrices(mk, net.component_prices, price_frames(mk, net.component_prices))
+        frames.append(net.price_components(prices, **options))
+    if not frames:
+        raise PriceError(f"'{model.name}' has no network: {what} need one")
+    return frames
+
+
+def check_sum(df, tol, what):
+    """Raise :class:`PriceError` unless the components (``df.attrs["components"]``) sum to the
+    price (``df.attrs["price"]``) within ``tol * max(1, |price|)`` everywhere."""
+    price = df.attrs["price"]
+    resid = (df[list(df.attrs["components"])].sum(axis=1) - df[price]).abs()
+    bad = resid > tol * np.maximum(1.0, df[price].abs())
+    if bad.any():
+        (bus, t), r = resid[bad].idxmax(), resid[bad].max()
+        raise PriceError(f"{what} do not sum to the {price} at bus {bus!r}, period {t!r} "
+                         f"(residual {r:.3g}): the duals of constraints the network's "
+                         f"decomposition does not know about affect prices")
 
 
 def lmp_components(model, check=True, tol=SUM_TOL):
@@ -60,40 +82,11 @@ def lmp_components(model, check=True, tol=SUM_TOL):
     ``check`` (default) raises :class:`PriceError` unless ``energy + congestion == lmp`` within
     ``tol * max(1, |lmp|)`` everywhere.
     """
-    net = _dc_network(model)
-    lmp = price_frame(model, "lmp")["lmp"]
-    buses = net.buses()
-    periods = list(net.market().T)
-    sens = net.sensitivities()
-    branches = sens.branches
-    limited = list(net.branch_limited)
-    if limited:
-        mu = (price_frame(model, "line_price_ub")["line_price_ub"]
-              - price_frame(model, "line_price_lb")["line_price_lb"])
-    rows = []
-    for t in periods:
-        lam = lmp.xs(t, level="t").reindex(buses).to_numpy(float)
-        eta = np.zeros(len(branches))
-        if limited:
-            pos = {l: k for k, l in enumerate(branches)}
-            m_t = mu.xs(t, level="t")
-            eta[[pos[l] for l in m_t.index]] = m_t.to_numpy(float)
-        cong = -sens.ptdf_transpose_times(eta)
-        energy = np.empty(len(buses))
-        for k in np.unique(sens.island_of):
-            cols = sens.island_of == k
-            energy[cols] = sens.w[cols] @ (lam[cols] - cong[cols])
-        rows.extend(zip(buses, [t] * len(buses), lam, energy, cong))
-    df = pd.DataFrame(rows, columns=["bus", "t", "lmp", "energy", "congestion"]).set_index(["bus", "t"])
-    slack = net.config.slack
-    df.attrs["slack"] = (f"reference bus {net.reference_buses()}" if slack == "ref"
-                         else "distributed (weights: DCNetwork.slack_weights())")
+    frames = network_components(model)
+    if len(frames) > 1:
+        raise PriceError(f"'{model.name}' has {len(frames)} markets with networks; decompose each "
+                         f"market separately")
+    df = frames[0]
     if check:
-        resid = (df["energy"] + df["congestion"] - df["lmp"]).abs()
-        bad = resid > tol * np.maximum(1.0, df["lmp"].abs())
-        if bad.any():
-            (bus, t), r = resid[bad].idxmax(), resid[bad].max()
-            raise PriceError(f"LMP components do not sum to the LMP at bus {bus!r}, period {t!r} "
-                             f"(residual {r:.3g}): the duals of constraints other than the bus "
-                             f"balances and line limits affect prices")
+        check_sum(df, tol, "LMP components")
     return df

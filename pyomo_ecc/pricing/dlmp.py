@@ -71,6 +71,11 @@ column                     meaning                     source
 ``voltage``                voltage limits              ``v_min_price``, ``v_max_price``
 =========================  ==========================  ==========================================
 
+The decomposition is the feeder network's own (``price_components``, the block contract of
+:mod:`pyomo_ecc.core.contract`; the code is in :mod:`pyomo_ecc.network.feeder_prices`):
+:func:`dlmp` reads the published prices the network names, hands them to it and checks that the
+components sum to the nodal price.
+
 Example::
 
     >>> import networkx as nx, pyomo_ecc as ecc
@@ -85,58 +90,13 @@ Example::
     >>> dlmp(m).round(6).loc[(1, 0)].tolist()     # lmp, energy, loss, congestion, voltage
     [70.0, 40.0, 0.0, 0.0, 30.0]
 """
-from collections import defaultdict
-
-import numpy as np
-import pandas as pd
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
-
-from pyomo_ecc.core.market import markets_in
+from pyomo_ecc.core.contract import DeclaredPrices  # noqa: F401
+from pyomo_ecc.core.market import markets_in, require_markets
 from pyomo_ecc.errors import ModelError, PriceError
-from pyomo_ecc.pricing.prices import price_frames, price_weight
-
-COMPONENTS = ("energy", "loss", "congestion", "voltage")
-#: the limit prices a radial network declares, and the component each one forms
-LIMIT_PRICES = {"branch_price": "congestion", "v_min_price": "voltage", "v_max_price": "voltage"}
-
-
-def _network(model):
-    from pyomo_ecc.network.lindistflow import RadialNetworkData
-    nets = []
-    for mk in markets_in(model):
-        net = mk.get_network()
-        if isinstance(net, RadialNetworkData):
-            nets.append((mk, net))
-    if not nets:
-        raise ModelError(f"'{model.name}' has no market with a radial feeder network (LinDistFlow, "
-                         f"LinDistFlowLosses or ACDistFlow): DLMP decomposition needs one")
-    return nets
-
-
-class DeclaredPrices:
-    """The prices a solved market declares, read once through
-    :func:`~pyomo_ecc.pricing.prices.price_frames` (the published prices).
-
-    ``value[name]``: ``{index: price}``; ``decls[name]``: the declarations (with their
-    constraints) by period. Names the market does not declare are empty.
-    """
-
-    def __init__(self, mk, names):
-        self.value, self.decls = {}, {}
-        declared = defaultdict(lambda: defaultdict(list))
-        for d in mk.price_declarations():
-            if d.price in names:
-                declared[d.price][d.t].append(d)
-        frames = price_frames(mk, names)
-        for name in names:
-            self.decls[name] = declared.get(name, {})
-            frame = frames[name]
-            self.value[name] = {} if frame is None else dict(zip(frame.index, frame[name].to_numpy()))
-
-    def price(self, d):
-        key = d.index if len(d.index) > 1 else d.index[0]
-        return float(self.value[d.price][key])
+from pyomo_ecc.network.feeder_prices import (COMPONENTS, LIMIT_PRICES,  # noqa: F401
+                                             sensitivity_system)
+from pyomo_ecc.pricing.components import check_sum
+from pyomo_ecc.pricing.prices import price_frames
 
 
 def dlmp(model, price="lmp", method="auto", check=True, tol=1e-6):
@@ -146,211 +106,34 @@ def dlmp(model, price="lmp", method="auto", check=True, tol=1e-6):
 
     ``method``: ``"path"`` (LinDistFlow only: tree walks over the declared limit prices),
     ``"jacobian"`` (sparse adjoint sensitivities at the solved operating point; any radial
-    formulation) or ``"auto"`` (path for LinDistFlow, jacobian otherwise). With ``check``
-    (default), raises :class:`~pyomo_ecc.errors.PriceError` if the components of any bus differ
-    from its nodal price by more than ``tol`` times ``max(1, |price|)``.
+    formulation) or ``"auto"`` (the network's own choice: path for LinDistFlow, jacobian
+    otherwise). With ``check`` (default), raises :class:`~pyomo_ecc.errors.PriceError` if the
+    components of any bus differ from its nodal price by more than ``tol`` times
+    ``max(1, |price|)``.
     """
-    from pyomo_ecc.network.lindistflow import LinDistFlowData
+    import pandas as pd
+
     if price not in ("lmp", "qlmp"):
         raise PriceError(f"price must be 'lmp' or 'qlmp', got {price!r}")
     if method not in ("auto", "path", "jacobian"):
         raise PriceError(f"method must be 'auto', 'path' or 'jacobian', got {method!r}")
     frames, formulations = [], set()
-    for mk, net in _network(model):
-        formulations.add(net.formulation)
+    for mk in require_markets(model):
+        net = mk.get_network()
+        if net is None or not net.component_prices:
+            raise ModelError(f"'{model.name}' has no market with a radial feeder network "
+                             f"(LinDistFlow, LinDistFlowLosses or ACDistFlow): DLMP "
+                             f"decomposition needs one")
         if not mk.assembled:
             raise PriceError(f"market '{mk.name}' has not been solved: call pyomo_ecc.solve(model) first")
-        use = method if method != "auto" else ("path" if isinstance(net, LinDistFlowData) else "jacobian")
-        if use == "path" and not isinstance(net, LinDistFlowData):
-            raise PriceError(f"method 'path' needs a LinDistFlow network; '{net.name}' is "
-                             f"{net.formulation}: use method='jacobian'")
-        prices = DeclaredPrices(mk, ("lmp", "qlmp") + tuple(LIMIT_PRICES))
-        rows = (_path_rows if use == "path" else _jacobian_rows)(mk, net, prices, price)
-        frames.append(rows)
+        formulations.add(net.formulation or net.block_kind())
+        prices = DeclaredPrices(mk, net.component_prices, price_frames(mk, net.component_prices))
+        frames.append(net.price_components(prices, price=price, method=method))
     df = pd.concat(frames)
+    df.attrs = dict(frames[0].attrs)
     if check:
-        resid = df[price] - df[list(COMPONENTS)].sum(axis=1)
-        scale = np.maximum(1.0, df[price].abs())
-        bad = resid.abs() > tol * scale
-        if bad.any():
-            (bus, t), r = resid[bad].abs().idxmax(), resid[bad].abs().max()
-            raise PriceError(f"DLMP components do not sum to the nodal {price} at bus {bus!r}, "
-                             f"period {t!r} (residual {r:.3g}); the prices are not a KKT point "
-                             f"of the {' / '.join(sorted(formulations))} model")
-    df.attrs["energy_reference"] = "substation (root) bus"
+        check_sum(df, tol, f"DLMP components of the {' / '.join(sorted(formulations))} model")
     return df
-
-
-def _frame(fd, periods, price, table):
-    """DataFrame indexed (bus, t) from ``table[t] = (nodal, energy, loss, cong, volt)`` arrays."""
-    periods = list(periods)
-    nb = len(fd.buses)
-    buses = np.empty(nb * len(periods), dtype=object)
-    ts = np.empty(nb * len(periods), dtype=object)
-    for k, t in enumerate(periods):
-        buses[k * nb:(k + 1) * nb] = fd.buses
-        ts[k * nb:(k + 1) * nb] = [t] * nb
-    cols = {name: np.concatenate([np.asarray(table[t][c], dtype=float) for t in periods])
-            for c, name in enumerate((price,) + COMPONENTS)}
-    idx = pd.MultiIndex.from_arrays([list(buses), list(ts)], names=["bus", "t"])
-    return pd.DataFrame(cols, index=idx)
-
-
-def _voltage_prices(net, prices, t):
-    """``{bus: underline-pi - overline-pi}`` of period t (currency per pu² per hour)."""
-    out = defaultdict(float)
-    for d in prices.decls["v_min_price"].get(t, ()):
-        out[d.index[0]] += prices.price(d)
-    for d in prices.decls["v_max_price"].get(t, ()):
-        out[d.index[0]] -= prices.price(d)
-    return out
-
-
-def _path_rows(mk, net, prices, price):
-    """Tree walks (LinDistFlow): congestion and voltage components from the declared prices."""
-    from pyomo.environ import value
-    fd = net.feeder
-    k_flow = 0 if price == "lmp" else 1           # d(rating body)/dP or /dQ
-    imp = net.r if price == "lmp" else net.x
-    imp = {j: value(imp[j]) for j in fd.branches}
-    table = {}
-    for t in mk.T:
-        nodal = np.array([prices.value[price][(b, t)] for b in fd.buses])
-        pi_v = _voltage_prices(net, prices, t)
-        cong_branch = defaultdict(float)
-        for d in prices.decls["branch_price"].get(t, ()):
-            j, _, k = d.index
-            cong_branch[j] += net.rating_gradient(j, t, k)[k_flow] * prices.price(d)
-        below = defaultdict(float)                 # M_j: voltage prices summed over the subtree
-        for j in reversed(fd.order):
-            below[j] += pi_v.get(j, 0.0)
-            if j != fd.root:
-                below[fd.parent[j]] += below[j]
-        volt, cong = {fd.root: 0.0}, {fd.root: 0.0}
-        for j in fd.order[1:]:
-            i = fd.parent[j]
-            volt[j] = volt[i] + 2.0 * imp[j] * below[j] / net.base_mva
-            cong[j] = cong[i] + cong_branch.get(j, 0.0)
-        energy = prices.value[price][(fd.root, t)]
-        table[t] = (nodal, np.full(len(fd.buses), energy), np.zeros(len(fd.buses)),
-                    np.array([cong[b] for b in fd.buses]), np.array([volt[b] for b in fd.buses]))
-    return _frame(fd, mk.T, price, table)
-
-
-def sensitivity_system(net, t):
-    r"""The sparse matrix :math:`J = [J_E\ e_{p,0}\ e_{q,0}]` of period ``t`` (see the module doc)
-    and its layout: ``(J, layout)`` with ``layout`` a dict of the row of each bus's active and
-    reactive balance (``"p_row"``, ``"q_row"``: arrays over ``feeder.buses``), the column
-    offsets of the states (``"P"``, ``"Q"``, ``"v"``, ``"l"``; one column per branch or bus in
-    the feeder's order) and the columns of :math:`dp_0, dq_0` (``"dp0"``, ``"dq0"``)."""
-    from pyomo.environ import value
-    fd = net.feeder
-    nb, ne = len(fd.buses), len(fd.branches)
-    s = net.pu_per_unit
-    bus_k = {b: k for k, b in enumerate(fd.buses)}
-    par = np.array([bus_k[fd.parent[j]] for j in fd.branches], dtype=int)
-    own = np.array([bus_k[j] for j in fd.branches], dtype=int)
-    br = np.arange(ne)
-    r = np.array([value(net.r[j]) for j in fd.branches])
-    x = np.array([value(net.x[j]) for j in fd.branches])
-    cur = net.current_gradient(t)
-    lossy = cur is not None
-    cP, cQ, cv = 0, ne, 2 * ne
-    cl = 2 * ne + nb
-    n_state = 2 * ne + nb + (ne if lossy else 0)
-    dp0, dq0 = n_state, n_state + 1
-    rp, rq, rv = 0, nb, 2 * nb
-    rroot = 2 * nb + ne
-    rc = rroot + 1
-    rows, cols, vals = [], [], []
-
-    def add(rw, cl_, vl):
-        rows.append(np.asarray(rw, dtype=int))
-        cols.append(np.asarray(cl_, dtype=int))
-        vals.append(np.asarray(vl, dtype=float))
-
-    one = np.ones(ne)
-    # balances: inflow at the branch's own bus, outflow at its parent
-    add(rp + own, cP + br, one)
-    add(rp + par, cP + br, -one)
-    add(rq + own, cQ + br, one)
-    add(rq + par, cQ + br, -one)
-    # voltage drop: v_j - v_i + 2 s (r P + x Q) [- (r^2 + x^2) l]
-    add(rv + br, cv + own, one)
-    add(rv + br, cv + par, -one)
-    add(rv + br, cP + br, 2 * s * r)
-    add(rv + br, cQ + br, 2 * s * x)
-    add(np.array([rroot]), np.array([cv + bus_k[fd.root]]), np.ones(1))
-    if lossy:
-        a_l, a_v, a_p, a_q = cur
-        add(rp + own, cl + br, -r / s)
-        add(rq + own, cl + br, -x / s)
-        add(rv + br, cl + br, -(r ** 2 + x ** 2))
-        add(rc + br, cl + br, a_l)
-        add(rc + br, cv + par, a_v)
-        add(rc + br, cP + br, a_p)
-        add(rc + br, cQ + br, a_q)
-    add(np.array([rp + bus_k[fd.root]]), np.array([dp0]), np.ones(1))
-    add(np.array([rq + bus_k[fd.root]]), np.array([dq0]), np.ones(1))
-    n = n_state + 2
-    J = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                      shape=(n, n))
-    layout = {"p_row": rp + np.arange(nb), "q_row": rq + np.arange(nb), "P": cP, "Q": cQ,
-              "v": cv, "l": cl if lossy else None, "dp0": dp0, "dq0": dq0,
-              "branch": {j: k for k, j in enumerate(fd.branches)}, "bus": bus_k}
-    return J, layout
-
-
-def _factor(net, t):
-    J, layout = sensitivity_system(net, t)
-    try:
-        lu = spla.splu(J)
-    except RuntimeError:
-        raise ModelError(f"network '{net.name}': the power-flow Jacobian is singular at the "
-                         f"solution of period {t!r}; no operating-point sensitivities") from None
-    return lu, J.shape[0], layout
-
-
-def _jacobian_rows(mk, net, prices, price):
-    """Sparse adjoint sensitivities at the operating point (any radial formulation)."""
-    fd = net.feeder
-    table = {}
-    for t in mk.T:
-        w = price_weight(mk, "power", t)
-        lu, n, layout = _factor(net, t)
-        # right-hand sides of the adjoint solves: e_dp0, e_dq0, congestion c, voltage c
-        rhs = np.zeros((n, 4))
-        rhs[layout["dp0"], 0] = 1.0
-        rhs[layout["dq0"], 1] = 1.0
-        for name, comp in LIMIT_PRICES.items():
-            col = 2 if comp == "congestion" else 3
-            for d in prices.decls[name].get(t, ()):
-                pi = prices.price(d)
-                if pi == 0.0:
-                    continue
-                mu = d.sign * pi * price_weight(mk, d.kind, t)
-                if name == "branch_price":
-                    j, _, k = d.index
-                    gp, gq = net.rating_gradient(j, t, k)
-                    e = layout["branch"][j]
-                    rhs[layout["P"] + e, col] -= mu * gp
-                    rhs[layout["Q"] + e, col] -= mu * gq
-                else:
-                    rhs[layout["v"] + layout["bus"][d.index[0]], col] -= mu
-        adj = lu.solve(rhs, trans="T")
-        rows_load = layout["p_row"] if price == "lmp" else layout["q_row"]
-        dp0, dq0 = adj[rows_load, 0], adj[rows_load, 1]
-        lam_p = prices.value["lmp"][(fd.root, t)]
-        lam_q = prices.value["qlmp"][(fd.root, t)]
-        if price == "lmp":
-            energy = np.full(len(fd.buses), lam_p)
-            loss = lam_p * (dp0 - 1.0) + lam_q * dq0
-        else:
-            energy = np.full(len(fd.buses), lam_q)
-            loss = lam_p * dp0 + lam_q * (dq0 - 1.0)
-        nodal = np.array([prices.value[price][(b, t)] for b in fd.buses])
-        table[t] = (nodal, energy, loss, adj[rows_load, 2] / w, adj[rows_load, 3] / w)
-    return _frame(fd, mk.T, price, table)
 
 
 def loss_factors(model):
@@ -358,14 +141,9 @@ def loss_factors(model):
     the solved operating point (DataFrame indexed (``bus``, ``t``), column ``mlf``): the extra
     root supply per unit of extra load at bus :math:`i`, from one adjoint solve per period. Zero
     on a lossless model."""
+    import pandas as pd
+
     frames = []
-    for mk, net in _network(model):
-        fd = net.feeder
-        for t in mk.T:
-            lu, n, layout = _factor(net, t)
-            e = np.zeros(n)
-            e[layout["dp0"]] = 1.0
-            adj = lu.solve(e, trans="T")
-            idx = pd.MultiIndex.from_arrays([fd.buses, [t] * len(fd.buses)], names=["bus", "t"])
-            frames.append(pd.DataFrame({"mlf": adj[layout["p_row"]] - 1.0}, index=idx))
+    for mk in markets_in(model):
+        frames.append(mk.assemble().get_network().loss_factors())
     return pd.concat(frames)

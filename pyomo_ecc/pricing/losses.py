@@ -66,9 +66,8 @@ from pyomo_ecc.pricing.prices import _dual_suffix
 
 
 def _lossy_networks(model):
-    from pyomo_ecc.network.lindistflow import LinDistFlowLossesData
     nets = [mk.get_network() for mk in markets_in(model)]
-    nets = [n for n in nets if isinstance(n, LinDistFlowLossesData)]
+    nets = [n for n in nets if n is not None and n.linearised]
     if not nets:
         raise ModelError(f"'{model.name}' has no LinDistFlowLosses network: solve_losses "
                          f"iterates the loss-aware linear feeder model (pyomo_ecc.LinDistFlowLosses)")
@@ -124,16 +123,15 @@ def solve_losses(model, tol=1e-7, price_tol=1e-6, max_iter=50, solver="highs", c
         slv = solver
     else:   # quiet HiGHS: its coefficient updates below 1e-9 would each print a warning
         slv = Solver(solver, options={"output_flag": False} if solver == "highs" else None)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=max_iter, desc="loss iterations")
+    from pyomo_ecc.core.progress import tqdm
+    steps = tqdm(range(1, int(max_iter) + 1), disable=not progress, desc="loss iterations")
+    bar = steps if progress and hasattr(steps, "set_postfix") else None   # tqdm installed
     rows, prev, prev_change = [], None, None
     nets = None
     use_curvature = curvature is True
     carried = False                 # whether the next iterate carries the second-order term
     try:
-        for k in range(1, int(max_iter) + 1):
+        for k in steps:
             t0 = time.perf_counter()
             res = resolve(slv, model)
             t1 = time.perf_counter()
@@ -167,7 +165,6 @@ def solve_losses(model, tol=1e-7, price_tol=1e-6, max_iter=50, solver="highs", c
             if k > 1:
                 prev_change = change
             if bar is not None:
-                bar.update(1)
                 bar.set_postfix(loss_residual=f"{cur:.1e}", price_change=f"{change:.1e}")
             if done:
                 break

@@ -11,12 +11,9 @@ served at that bus for one period, whatever the period length or power unit.
 import pandas as pd
 import pyomo.environ as pyo
 
-from pyomo_ecc.core.market import markets_in
-from pyomo_ecc.errors import PriceError
-
-#: unit of each price kind, with the currency prepended
-PRICE_UNITS = {"power": "/MWh", "quantity": "/unit", "hourly": "/(unit h)"}
-
+from pyomo_ecc.core.contract import PRICE_UNITS, price_weight  # noqa: F401
+from pyomo_ecc.core.market import require_markets
+from pyomo_ecc.errors import InputError, PriceError
 
 def _dual_suffix(model):
     blk = model
@@ -28,19 +25,6 @@ def _dual_suffix(model):
     return None
 
 
-def price_weight(market, kind, t=None):
-    """The weight :math:`w` that turns a normalised dual into a price (see the module doc):
-    :math:`\\Delta t_t\\,u` for ``kind="power"``, 1 for ``kind="quantity"``,
-    :math:`\\Delta t_t` for ``kind="hourly"``."""
-    if kind == "power":
-        return float(market.dt[t]) * market.power_unit_mw
-    if kind == "quantity":
-        return 1.0
-    if kind == "hourly":
-        return float(market.dt[t])
-    raise ValueError(f"unknown price kind {kind!r}; use 'power', 'quantity' or 'hourly'")
-
-
 def _price_rows(model, name, dual_of):
     """(rows, levels, bases) of every price ``name`` in ``model``, from ``dual_of(constraint)``
     (None: the model's dual suffix, which must hold every declared constraint)."""
@@ -49,9 +33,7 @@ def _price_rows(model, name, dual_of):
     rows, levels = [], None
     basis = set()
     declared = set()
-    found_market = False
-    for mk in markets_in(model):
-        found_market = True
+    for mk in require_markets(model):
         if dual_of is None:
             require_solved(mk)
         elif not mk.assembled:
@@ -72,8 +54,6 @@ def _price_rows(model, name, dual_of):
             rows.append(d.index + (d.sign * dual / weight + 0.0,))   # + 0.0: no negative zero
             levels = d.levels
         basis.add(mk._pricing_basis)
-    if not found_market:
-        raise PriceError(f"'{model.name}' contains no Market block")
     if levels is None:
         import difflib
         close = difflib.get_close_matches(name, sorted(declared), n=1)
@@ -81,6 +61,72 @@ def _price_rows(model, name, dual_of):
         raise PriceError(f"no block in '{model.name}' declares a price called '{name}'{hint} "
                          f"Declared prices: {', '.join(sorted(declared)) or 'none'}")
     return rows, levels, basis
+
+
+def _market_of(model, constraint=None):
+    """The market of ``model`` that holds ``constraint`` (or the only one)."""
+    from pyomo_ecc.core.market import MarketData
+    mks = require_markets(model)
+    if constraint is not None and hasattr(constraint, "parent_block"):
+        b = constraint.parent_block()
+        while b is not None and not isinstance(b, MarketData):
+            b = b.parent_block()
+        if b is not None and any(b is mk for mk in mks):
+            return b
+    if len(mks) > 1:
+        raise InputError(f"'{model.name}' holds {len(mks)} markets "
+                         f"({', '.join(mk.name for mk in mks)}); declare the price on the market "
+                         f"whose constraint it is: market.declare_price(...)")
+    return mks[0]
+
+
+def declare_price(model, constraint, name, sign=None, kind="power", unit=None, levels=None,
+                  t=None):
+    """Publish the dual of the user's ``constraint`` as the price ``name``:
+    :func:`price_frame` then returns it normalised like every built-in price (per period length
+    and power unit, with the sign convention of this module), and :func:`price_names` lists it.
+    See :meth:`pyomo_ecc.core.market.MarketData.declare_price` for the arguments (the market is
+    the one that holds ``constraint``, or the only one in ``model``).
+
+    >>> import pyomo.environ as pyo, pyomo_ecc as ecc
+    >>> m = ecc.Market(periods=2, dt=0.5)
+    >>> m.g = ecc.Producer(bus="A", b=10.0, p_max=100)
+    >>> m.h = ecc.Producer(bus="A", b=25.0, p_max=100)
+    >>> m.d = ecc.FixedLoad(bus="A", p=80)
+    >>> m.cap = pyo.Constraint(m.T, rule=lambda mk, t: mk.g.p[t] <= 50)      # MW, each period
+    >>> _ = ecc.declare_price(m, m.cap, "g_cap_price")
+    >>> _ = ecc.solve(m)
+    >>> ecc.price_frame(m, "g_cap_price")["g_cap_price"].tolist()   # 25 - 10 $/MWh, any dt
+    [15.0, 15.0]
+    """
+    return _market_of(model, constraint).declare_price(constraint, name, sign=sign, kind=kind,
+                                                        unit=unit, levels=levels, t=t)
+
+
+def price_names(model):
+    """Every price the markets of ``model`` declare (the blocks' and the user's): DataFrame
+    indexed ``price`` with ``unit`` (currency per ...), ``kind``, ``sign``, ``levels`` (the
+    index of its :func:`price_frame`), ``count`` (entries) and ``declared_by`` (the blocks
+    whose constraints form it)."""
+    rows = {}
+    mks = require_markets(model)
+    for mk in mks:
+        mk.assemble()
+        cur = mk.config.currency
+        for d in mk.price_declarations():
+            r = rows.setdefault(d.price, {"unit": set(), "kind": set(), "sign": set(),
+                                          "levels": d.levels, "count": 0, "declared_by": set()})
+            r["unit"].add(d.unit if d.unit is not None else cur + PRICE_UNITS[d.kind])
+            r["kind"].add(d.kind)
+            r["sign"].add(d.sign)
+            r["count"] += 1
+            r["declared_by"].add(d.constraint.parent_component().parent_block().name)
+    out = pd.DataFrame(
+        [(n, ", ".join(sorted(map(str, r["unit"]))), ", ".join(sorted(r["kind"])),
+          r["sign"].pop() if len(r["sign"]) == 1 else "mixed", ", ".join(r["levels"]),
+          r["count"], ", ".join(sorted(r["declared_by"]))) for n, r in rows.items()],
+        columns=["price", "unit", "kind", "sign", "levels", "count", "declared_by"])
+    return out.set_index("price")
 
 
 def price_frame(model, name):
@@ -100,9 +146,7 @@ def require_solved(model):
     """Raise :class:`PriceError` ("solve first") unless every market in ``model`` has been
     solved by :func:`pyomo_ecc.solve` (results and prices of an unsolved market would be the
     variables' starting values)."""
-    mks = markets_in(model)
-    if not mks:
-        raise PriceError(f"'{model.name}' contains no Market block")
+    mks = require_markets(model)
     for mk in mks:
         if not mk.assembled:
             raise PriceError(f"market '{mk.name}' has not been solved: call pyomo_ecc.solve(model) "
@@ -181,60 +225,3 @@ def prices(model):
         1  30.0
     """
     return price_frame(model, "lmp")
-
-
-def price_range(model, name="lmp", delta=1e-4, solver="highs"):
-    r"""One-sided prices: how the total cost changes when the priced quantity goes up or down.
-
-    An LP market (stepwise offers) can have a range of prices that all clear it; the dual is one
-    end of the range. For every declared price ``name``, this re-solves the model with the
-    constraint's right-hand side moved by :math:`\pm\delta` and reports
-
-    .. math:: \pi^{-} = s\,\frac{C(b) - C(b - \delta)}{\delta\,w}, \qquad
-              \pi^{+} = s\,\frac{C(b + \delta) - C(b)}{\delta\,w}
-
-    as columns ``lower`` and ``upper`` (the smaller and the larger), next to the published
-    price. Where they differ, any price between them clears the market; a side that makes the
-    model infeasible is infinite, on its own side (:math:`C = +\infty` there: a load that cannot
-    fall, below a must-run output, has ``lower = -inf``). The model's values and duals are untouched (the shifted
-    problems are what-ifs, :mod:`pyomo_ecc.core.whatif`). Costs ``(1 + 2 n)`` solves for ``n``
-    distinct constraints.
-
-    >>> import pyomo_ecc as ecc
-    >>> m = ecc.load_case("seed002_double_auction").build()
-    >>> _ = ecc.solve(m)
-    >>> r = ecc.price_range(m)
-    >>> round(float(r["lower"].iloc[0]), 3), round(float(r["upper"].iloc[0]), 3)   # 8 and 9 $/kWh
-    (8000.0, 9000.0)
-    """
-    import math
-
-    from pyomo_ecc.core.whatif import MoveRHS, WhatIf
-
-    published = price_frame(model, name)
-    mks = markets_in(model)
-    decls = [(mk, d) for mk in mks for d in mk.price_declarations() if d.price == name]
-    engine = WhatIf(model, solver=solver)   # what-ifs on one compiled model; the model is untouched
-    base = engine.base.objective
-    # an infeasible side costs +inf (minimised objective) or is worth -inf (maximised one): the
-    # one-sided price there is -inf below, +inf above (in the objective's own sense)
-    objs = list(model.component_data_objects(pyo.Objective, active=True, descend_into=True))
-    worst = math.inf if objs[0].sense == pyo.minimize else -math.inf
-    one_sided = {}
-    for mk, d in decls:
-        key = id(d.constraint)
-        if key in one_sided:
-            continue
-        up = engine.run([MoveRHS(d.constraint, delta)])
-        down = engine.run([MoveRHS(d.constraint, -delta)])
-        c_up = up.objective if up.ok else worst
-        c_down = down.objective if down.ok else worst
-        one_sided[key] = ((base - c_down) / delta, (c_up - base) / delta)
-    rows = []
-    for mk, d in decls:
-        w = price_weight(mk, d.kind, d.t)
-        a, b = (d.sign * v / w for v in one_sided[id(d.constraint)])
-        rows.append(d.index + (min(a, b), max(a, b)))
-    levels = list(published.index.names)
-    out = pd.DataFrame(rows, columns=levels + ["lower", "upper"]).set_index(levels)
-    return published.join(out)
