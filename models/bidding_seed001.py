@@ -16,23 +16,23 @@ costs. The study (:func:`study`) reports
 3. the sampled Debreu-Glicksberg-Fan conditions (compact convex strategy sets, continuity and
    quasi-concavity of each unit's profit in its own markup).
 
-Run it with ``python -m pyomo_ecc.models.bidding_seed001`` (about a minute; ``--quick`` for a
-coarse run in seconds).
+Run it with ``python -m pyomo_ecc.models.bidding_seed001`` (about 25 s; ``--quick`` for a coarse
+run in seconds).
 """
 import argparse
 
 import numpy as np
 import pandas as pd
 
-import pyomo_ecc as ecc
 from pyomo_ecc.analysis import equilibrium as eq
+from pyomo_ecc.io.cases import load_case
 
 UNITS = tuple(f"G{i}" for i in range(1, 7))
 
 
 def build_game(case="seed001_3bus"):
     """The market of ``case`` and the game: every unit's daily markup in [0, 1]."""
-    m = ecc.load_case(case).build()
+    m = load_case(case).build()
     units = [m.component(u) for u in UNITS]
     return m, eq.BiddingGame(m, [eq.markup(u, 0.0, 1.0) for u in units])
 
