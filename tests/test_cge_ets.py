@@ -147,8 +147,10 @@ def test_bad_ets_input():
         economy(mode="cap", cap_share=0.9, price=50.0)
     with pytest.raises(InputError, match=r"no cap for sector\(s\) \['MLK'\]"):
         economy(cap={"BRD": 1.0}, base_emissions=BOTH)
-    with pytest.raises(InputError, match="unknown good"):
+    with pytest.raises(InputError, match=r"unknown sector\(s\) \['XYZ'\]"):
         economy(base_emissions={"XYZ": 1.0})
+    with pytest.raises(InputError, match=r"'recycling': 'RA' is not an institution .*'household', 'government'"):
+        economy(price=1.0, recycling="RA")
     with pytest.raises(InputError, match="exactly one"):
         economy(intensity={"BRD": 0.1})
     with pytest.raises(InputError, match=r"\[0, 1\]"):

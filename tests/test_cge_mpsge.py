@@ -146,3 +146,111 @@ def test_bad_data_is_named():
                        {"RA": {"endowment": {"PL": 100}, "demand": {"PX": 100}}})
     with pytest.raises(InputError, match="numeraire"):
         two_by_two().set_numeraire("PZ")
+
+
+# -- the ETS block (pyomo_ecc.cge.ets.EmissionTrading) on the closed economy ---------------------
+def _ets_economy(**ets):
+    """MPSGE's two-by-two economy, labour +10 %, PL numeraire, X emitting 1 per unit of output
+    (100 at the benchmark), with an EmissionTrading block on X."""
+    from pyomo_ecc.cge.ets import EmissionTrading
+
+    m = two_by_two(endow=1.1)
+    m.set_numeraire("PL")
+    m.ets = EmissionTrading(base_emissions={"X": 100.0}, **ets)
+    return m
+
+
+ALLOCATION = [("activity", j) for j in "XYU"] + [("price", g) for g in ("PX", "PY", "PK", "PU")] + [
+    ("income", "RA")]
+
+
+@requires_ipopt
+@pytest.mark.component
+def test_ets_block_cap_at_the_emissions_of_mpsge_output_tax_has_the_tax_as_price():
+    # MPSGE's 10 % output tax on X: a cap at its emissions (100 x X) gives the published
+    # allocation, and the permit price is the tax per unit of X, 0.1 PX
+    e = 100.0 * OTAX_01[("activity", "X")]
+    m = _ets_economy(mode="cap", cap={"X": e})
+    lv = solve_closed(m)
+    check(lv, OTAX_01, rel=1e-6)
+    price = m.ets.pco2["X"].value
+    assert price == pytest.approx(0.1 * OTAX_01[("price", "PX")], rel=1e-6)
+    assert m.ets.em["X"].value == pytest.approx(e, rel=1e-9)
+    # the whole permit rent reaches RA (its only institution): 0.1 PX X 100
+    flows = m.flow_table()["value"]
+    assert flows.sum() == pytest.approx(price * e, rel=1e-9)
+    # reverse: pricing emissions at the cap's permit price reproduces the cap's allocation
+    p = _ets_economy(mode="price", price=price)
+    lp = solve_closed(p)
+    check(lp, OTAX_01, rel=1e-6)
+    assert p.ets.em["X"].value == pytest.approx(e, rel=1e-6)
+    # and so does MPSGE's instrument at the rate price / PX (the output tax itself)
+    t = two_by_two(endow=1.1, otax=price / lv.loc[("price", "PX"), "level"])
+    t.set_numeraire("PL")
+    check(solve_closed(t), OTAX_01, rel=1e-6)
+
+
+@requires_ipopt
+@pytest.mark.component
+def test_ets_block_price_and_cap_modes_are_dual_and_agree_with_the_permit_market():
+    tau = 0.12
+    p = _ets_economy(mode="price", price=tau)
+    taxed = solve_closed(p)
+    e = p.ets.em["X"].value
+    assert e < 100.0 * PL_NUMERAIRE[("activity", "X")]            # the price cuts X
+    # the closed economy's own permit market at the same price: an independent formulation
+    q = two_by_two(endow=1.1, emissions_x=100.0, permits={"mode": "tax", "price": tau, "owner": "RA"})
+    q.set_numeraire("PL")
+    own = solve_closed(q)
+    for key in ALLOCATION:
+        assert taxed.loc[key, "level"] == pytest.approx(own.loc[key, "level"], rel=1e-8), key
+    # a cap at the emissions of the price: permit price = tau, same allocation
+    c = _ets_economy(mode="cap", cap={"X": e})
+    capped = solve_closed(c)
+    assert c.ets.pco2["X"].value == pytest.approx(tau, rel=1e-7)
+    for key in ALLOCATION:
+        assert capped.loc[key, "level"] == pytest.approx(taxed.loc[key, "level"], rel=1e-7), key
+    # a slack cap: zero premium, the benchmark-with-endowment allocation
+    s = _ets_economy(mode="cap", cap={"X": 200.0})
+    check(solve_closed(s), PL_NUMERAIRE, rel=1e-6)
+    assert abs(s.ets.pco2["X"].value) < 1e-6
+    # homogeneity: the carbon price is in numeraire units, so doubling the numeraire doubles
+    # every price and leaves the carbon price and the allocation
+    c.numeraire_level = 2.0
+    lv = solve_closed(c)
+    assert c.ets.pco2["X"].value == pytest.approx(tau, rel=1e-7)
+    assert lv.loc[("price", "PX"), "level"] == pytest.approx(2 * capped.loc[("price", "PX"), "level"], rel=1e-8)
+    assert lv.loc[("activity", "X"), "level"] == pytest.approx(capped.loc[("activity", "X"), "level"], rel=1e-8)
+
+
+@requires_ipopt
+@pytest.mark.component
+def test_ets_block_revenue_to_a_named_institution_keeps_walras():
+    from pyomo_ecc.cge.ets import EmissionTrading
+
+    sectors = {
+        "X": {"output": ("PX", 100.0), "inputs": {"PL": 50.0, "PK": 50.0}},
+        "Y": {"output": ("PY", 50.0), "inputs": {"PL": 20.0, "PK": 30.0}},
+    }
+    consumers = {"W": {"endowment": {"PL": 70.0}, "demand": {"PX": 50.0, "PY": 20.0}},
+                 "K": {"endowment": {"PK": 80.0}, "demand": {"PX": 50.0, "PY": 30.0}}}
+    m = closed_economy(sectors, consumers, numeraire="PL")
+    m.ets = EmissionTrading(base_emissions={"X": 100.0}, mode="price", price=0.2, recycling="K",
+                            allowance_owner="W", free_allocation=0.25)
+    lv = solve_closed(m)
+    assert abs(m.walras_residual()) < 1e-8
+    # K's income: capital income plus the auctioned three quarters of the permits; W's: labour
+    # income plus the value of the free quarter (0.2 x 0.25 x benchmark emissions 100)
+    em = m.ets.em["X"].value
+    assert lv.loc[("income", "K"), "level"] == pytest.approx(
+        80.0 * lv.loc[("price", "PK"), "level"] + 0.2 * (em - 25.0), rel=1e-9)
+    assert lv.loc[("income", "W"), "level"] == pytest.approx(70.0 + 0.2 * 25.0, rel=1e-9)
+    # bad recipients and SAM-economy agents are refused, naming them
+    m2 = closed_economy(sectors, consumers, numeraire="PL")
+    with pytest.raises(InputError, match=r"'recycling': 'government' is not an institution"):
+        m2.ets = EmissionTrading(base_emissions={"X": 100.0}, recycling="government")
+    with pytest.raises(InputError, match=r"unknown sector\(s\) \['Z'\]"):
+        m2.ets2 = EmissionTrading(base_emissions={"Z": 1.0})
+    from pyomo_ecc import cge
+    with pytest.raises(InputError, match="must be placed inside a cge.Economy"):
+        m2.prod = cge.Production()

@@ -174,3 +174,87 @@ def test_whatif_engine_and_plain_resolve_agree_on_seed001():
         pays[engine] = [g.payoffs(p) for p in profs]
     for a, b in zip(pays["whatif"], pays["resolve"]):
         assert a == pytest.approx(b, rel=1e-9, abs=1e-6)
+
+
+@pytest.mark.integration
+def test_seed001_study_script_tables_are_consistent():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "models" / "bidding_seed001.py"
+    spec = importlib.util.spec_from_file_location("bidding_seed001", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    t = mod.study(markups=(0.25, 1.0), grid=3, max_iter=2, cert_grid=5, dgf_profiles=1)
+    units, gains = t["units"], t["gains"]
+    assert list(units.index) == list(mod.UNITS) == list(gains.index)
+    # the hours listed are those with a positive best gain; the largest is the table's maximum
+    for u in mod.UNITS:
+        hours = [str(h) for h, g in gains.loc[u].items() if g > 1e-6]
+        assert units.loc[u, "hours"] == (", ".join(hours) if hours else "none")
+        assert units.loc[u, "largest_hourly_gain"] == pytest.approx(gains.loc[u].max())
+    # the whole-day gain of the best daily markup, recomputed by two independent day solves
+    _, g = mod.build_game()
+    truthful = {u: 0.0 for u in mod.UNITS}
+    base = g.payoffs(truthful)
+    for u in ("G3", "G6"):
+        dev = dict(truthful, **{u: units.loc[u, "best_markup"]})
+        assert units.loc[u, "daily_gain"] == pytest.approx(g.payoffs(dev)[u] - base[u], rel=1e-9, abs=1e-6)
+    assert units.loc["G6", "daily_gain"] > 0 and units.loc["G1", "hours"] == "none"
+    # the certificate's eps is its largest gain, and its best deviation pays what it says
+    s = t["equilibrium search"]
+    assert s.attrs["eps"] == pytest.approx(s["gain"].max())
+    worst = s["gain"].idxmax()
+    prof = dict(s["strategy"])
+    prof[worst] = s.loc[worst, "best_deviation"]
+    assert g.payoffs(prof)[worst] == pytest.approx(s.loc[worst, "best_payoff"], rel=1e-9)
+    assert t["dgf"]["compact_convex"].all()
+    assert "Debreu-Glicksberg-Fan" in mod.report(t)
+    g.restore()
+
+
+def _two_period_monopoly():
+    # a step-offer unit (30 MW then 40 MW, true cost 10) against a price-taking fringe with
+    # marginal cost q (cost q^2 / 2) and loads 50, 110: the unit's residual demand is P = L - q
+    m = ecc.Market(periods=2)
+    m.g = ecc.Producer(bus="A", steps=[(30, 10), (40, 10)])
+    m.fringe = ecc.Producer(bus="A", a=0.5, b=0, p_max=1000)
+    m.town = ecc.FixedLoad(bus="A", p=[50, 110])
+    return m
+
+
+@pytest.mark.component
+def test_vector_step_prices_reach_the_monopoly_profit_of_every_hour():
+    # per hour the monopoly output is q* = (L - 10)/2 at P* = (L + 10)/2: 20 MW at 30 (step 1
+    # marginal) and 50 MW at 60 (step 2 marginal), profit 20 x 20 + 50 x 50 = 2900. One price s
+    # for both steps (offer_price) serves both hours with one curve: for s >= 40 the unit sets
+    # hour 2's price, (s - 10)(50 - s) + (s - 10)(110 - s), at most 2450 (s = 45); for s <= 40
+    # it sells its 70 MW at the fringe's 40 in hour 2, (s - 10)(50 - s) + 2100: 2500 at s = 30
+    m = _two_period_monopoly()
+    g = eq.BiddingGame(m, [eq.step_prices(m.g, 0.0, 100.0)])
+    r = g.solve(grid=11, tol=1e-7, rng=np.random.default_rng(0))
+    assert r.profile["g"] == pytest.approx((30.0, 60.0), abs=1e-5)
+    assert r.payoffs["g"] == pytest.approx(2900.0, rel=1e-7)
+    assert r.converged and r.eps <= 1e-6 * 2900
+    assert list(r.history.columns) == ["g[1]", "g[2]"]
+    # the offer written into the model is the running maximum of the vector
+    assert [v for _, v in g.strategies["g"].assign((50.0, 20.0))] == [50.0, 50.0]
+    assert m.g.step_price[0].value == 10 and m.g.step_price[1].value == 10    # restored
+    m2 = _two_period_monopoly()
+    r1 = eq.BiddingGame(m2, [eq.offer_price(m2.g, 0.0, 100.0)]).solve(grid=11, tol=1e-7, certify=False)
+    assert r1.profile["g"] == pytest.approx(30.0, abs=1e-5)
+    assert r1.payoffs["g"] == pytest.approx(2500.0, rel=1e-7)
+    # truthful (10, 10): hour 1 clears at 10, hour 2 at 40 with the unit full: profit 30 x 70 =
+    # 2100; a flat offer at 45 (unilateral_gains plays a value as a flat vector) gains 350
+    gains = eq.unilateral_gains(g, [45.0], by_period=False)
+    assert gains.loc[("g", 45.0), "gain"] == pytest.approx(2450.0 - 2100.0, rel=1e-7)
+    d = g.dgf_conditions(rng=np.random.default_rng(1), n_profiles=2, n_points=7)
+    assert d.loc["g", "compact_convex"]
+    # the certificate searches joint deviations of the vector: from (45, 45) it finds 2900
+    c = g.certificate({"g": (45.0, 45.0)}, grid=11, rng=np.random.default_rng(2))
+    assert c.loc["g", "best_payoff"] == pytest.approx(2900.0, rel=1e-6)
+    assert c.loc["g", "gain"] == pytest.approx(2900.0 - 2450.0, rel=1e-6)
+    with pytest.raises(InputError, match="needs a step offer"):
+        eq.step_prices(m.fringe, 0.0, 100.0)
+    with pytest.raises(InputError, match="needs 2 value"):
+        g.payoffs({"g": 30.0})

@@ -26,7 +26,14 @@ withheld capacity       :math:`\overline P_{i,t} = (1 - s_i)` times the true  :f
                         capacity
 offer price             the offer price :math:`b_i = s_i` (or every step      :func:`offer_price`
                         price shifted to start at :math:`s_i`)
+step prices (a vector)  the step prices :math:`s_i \in [lo, hi]^K`; step     :func:`step_prices`
+                        :math:`k` offered at :math:`\max(s_{i1}, \dots, s_{ik})`
 ======================  ===================================================  ======================
+
+A vector strategy's best response is coordinate ascent (the line search below along each
+coordinate in turn, until no coordinate moves); the certificate starts it from the current
+strategy and from random points of the box; the Debreu-Glicksberg-Fan samples run along each
+coordinate; the history has one column ``name[k]`` per coordinate.
 
 Dynamics (:meth:`BiddingGame.solve`): ``"best_response"`` (players in turn, Gauss-Seidel),
 ``"damped"`` (simultaneous, :math:`s \leftarrow (1-\delta)s + \delta\,\mathrm{BR}(s)`) and
@@ -83,16 +90,17 @@ from pyomo_ecc.errors import InputError, ModelError
 @dataclass
 class Strategy:
     """A player's strategy: ``assign(s)`` lists the ``(parameter entry, value)`` pairs that
-    write the bid parameter ``s`` in ``[lo, hi]`` into the model's mutable parameters;
-    ``kind`` names it; ``truthful`` is the value that reproduces the true offer (when there is
-    one)."""
+    write the bid parameter ``s`` in ``[lo, hi]`` (with ``dim > 1``: a tuple ``s`` in the box
+    ``[lo, hi]^dim``) into the model's mutable parameters; ``kind`` names it; ``truthful`` is
+    the value that reproduces the true offer (when there is one)."""
 
     block: object
     lo: float
     hi: float
     assign: object
     kind: str
-    truthful: float = float("nan")
+    truthful: object = float("nan")
+    dim: int = 1
 
     @property
     def player(self):
@@ -101,6 +109,24 @@ class Strategy:
     def apply(self, s):
         for prm, v in self.assign(s):
             prm.set_value(v)
+
+    # -- values as arrays (one entry per coordinate) --------------------------------------------
+    def arr(self, v):
+        a = np.atleast_1d(np.asarray(v, dtype=float))
+        if a.shape != (self.dim,):
+            raise InputError(f"strategy of '{self.player}' needs {self.dim} value(s), got {v!r}")
+        return a
+
+    def value(self, a):
+        """An array of coordinates as a strategy value (a float, or a tuple when ``dim > 1``)."""
+        a = np.clip(np.asarray(a, dtype=float), self.lo, self.hi)
+        return float(a[0]) if self.dim == 1 else tuple(float(x) for x in a)
+
+    def start(self):
+        t = np.atleast_1d(np.asarray(self.truthful, dtype=float))
+        if t.shape == (self.dim,) and np.isfinite(t).all() and (t >= self.lo).all() and (t <= self.hi).all():
+            return self.value(t)
+        return self.value(np.full(self.dim, self.lo))
 
 
 def _mutables(blk):
@@ -186,6 +212,24 @@ def offer_price(block, lo, hi):
     return Strategy(block, float(lo), float(hi), apply, "offer_price", float(t0))
 
 
+def step_prices(block, lo, hi):
+    r"""Offer prices of every step of a step offer: a vector :math:`s \in [lo, hi]^K` (K steps,
+    a compact convex box); step :math:`k` is offered at :math:`\max(s_1, \dots, s_k)`, so the
+    curve stays non-decreasing (as offer rules require) and every non-decreasing curve with
+    prices in ``[lo, hi]`` is reached (:math:`s` = the prices themselves). The step widths stay
+    the true ones; ``s`` = the true prices is truthful."""
+    _check_interval(lo, hi, f"step prices of '{block.name}'")
+    if not hasattr(block, "step_price"):
+        raise InputError(f"step prices of '{block.name}': needs a step offer (steps=...)")
+    keys = sorted(block.step_price.keys())
+    true = tuple(float(block.step_price[k].value) for k in keys)
+
+    def apply(s):
+        run = np.maximum.accumulate(np.asarray(s, dtype=float))
+        return [(block.step_price[k], float(v)) for k, v in zip(keys, run)]
+    return Strategy(block, float(lo), float(hi), apply, "step_prices", true, dim=len(keys))
+
+
 @dataclass
 class EquilibriumResult:
     """Outcome of :meth:`BiddingGame.solve`: ``profile`` and ``payoffs`` by player,
@@ -264,10 +308,10 @@ class BiddingGame:
 
         assignments = []
         for n, s in self.strategies.items():
-            v = float(profile[n])
-            if not s.lo - 1e-12 <= v <= s.hi + 1e-12:
-                raise InputError(f"strategy of '{n}' = {v} is outside [{s.lo}, {s.hi}]")
-            assignments += s.assign(min(max(v, s.lo), s.hi))
+            a = s.arr(profile[n])
+            if not ((s.lo - 1e-12 <= a) & (a <= s.hi + 1e-12)).all():
+                raise InputError(f"strategy of '{n}' = {profile[n]} is outside [{s.lo}, {s.hi}]")
+            assignments += s.assign(s.value(a))
         self.n_solves += 1
         if self.engine == "resolve":
             for prm, v in assignments:
@@ -347,6 +391,17 @@ class BiddingGame:
         self._resolve(profile)
         return self._profit_total(name)
 
+    def _flat(self, profile):
+        """A profile with vector strategies spread over columns ``name[k]`` (k from 1)."""
+        out = {}
+        for n in self.players:
+            s = self.strategies[n]
+            if s.dim == 1:
+                out[n] = float(s.arr(profile[n])[0])
+            else:
+                out.update({f"{n}[{k + 1}]": float(x) for k, x in enumerate(s.arr(profile[n]))})
+        return out
+
     def restore(self):
         """Put every strategic player's parameters back as built."""
         for lst in self._built.values():
@@ -354,13 +409,14 @@ class BiddingGame:
                 p[k] = v
 
     # -- best responses -------------------------------------------------------------------------
-    def best_response(self, name, profile, grid=11, refine=True, points=None, against=None):
+    def best_response(self, name, profile, grid=11, refine=True, points=None, against=None,
+                      max_sweeps=20):
         """``(s_i, u_i)`` maximising player ``name``'s profit with the others at ``profile``
         (or, with ``against`` = a list of profiles, its mean profit over them: fictitious play).
         Grid of ``grid`` points (plus ``points``), then a bounded scalar search between the
-        best grid point's neighbours."""
-        from scipy.optimize import minimize_scalar
-
+        best grid point's neighbours. A vector strategy (``dim > 1``): the best of its current
+        value and ``points`` (vectors), then coordinate ascent with that line search, at most
+        ``max_sweeps`` sweeps."""
         s = self.strategies[name]
         profs = against if against is not None else [profile]
 
@@ -372,9 +428,38 @@ class BiddingGame:
                 tot += self.payoff(name, q)
             return tot / len(profs)
 
+        if s.dim == 1:
+            return self._line_search(s, u, float(s.arr(profile[name])[0]), grid, refine, points)
+        # a vector strategy: the best of the current point and the given points, then
+        # coordinate ascent (a line search along each coordinate in turn) until no coordinate moves
+        cands = [s.arr(profile[name])] + [s.arr(p) for p in ([] if points is None else points)]
+        vals = [u(s.value(c)) for c in cands]
+        x = np.clip(cands[int(np.argmax(vals))], s.lo, s.hi)
+        best_u = float(max(vals))
+        for _ in range(max_sweeps):
+            moved = 0.0
+            for c in range(s.dim):
+                def along(t, c=c):
+                    y = x.copy()
+                    y[c] = t
+                    return u(s.value(y))
+                t, ut = self._line_search(s, along, float(x[c]), grid, refine, None)
+                if ut > best_u:
+                    moved = max(moved, abs(t - x[c]))
+                    x[c], best_u = t, ut
+            if moved <= 1e-9 * (s.hi - s.lo):
+                break
+        return s.value(x), best_u
+
+    @staticmethod
+    def _line_search(s, u, x0, grid, refine, points):
+        """Best point of ``u`` on ``[s.lo, s.hi]``: a grid (plus ``points`` and ``x0``), then a
+        bounded scalar search between the best grid point's neighbours."""
+        from scipy.optimize import minimize_scalar
+
         xs = np.unique(np.concatenate([np.linspace(s.lo, s.hi, int(grid)),
                                        np.asarray([] if points is None else points, dtype=float),
-                                       [float(profile[name])]]))
+                                       [x0]]))
         xs = xs[(xs >= s.lo) & (xs <= s.hi)]
         vals = np.array([u(x) for x in xs])
         k = int(np.argmax(vals))
@@ -405,13 +490,17 @@ class BiddingGame:
                              f"'fictitious'")
         if not 0 < damping <= 1:
             raise InputError(f"damping must be in (0, 1], got {damping}")
-        prof = dict(start) if start is not None else {
-            n: (s.truthful if np.isfinite(s.truthful) and s.lo <= s.truthful <= s.hi else s.lo)
-            for n, s in self.strategies.items()}
-        unknown = sorted(set(prof) - set(self.players))
-        if unknown:
-            raise InputError(f"start: unknown player(s) {unknown}")
-        width = {n: s.hi - s.lo for n, s in self.strategies.items()}
+        prof = {n: s.start() for n, s in self.strategies.items()}
+        if start is not None:
+            unknown = sorted(set(start) - set(self.players))
+            if unknown:
+                raise InputError(f"start: unknown player(s) {unknown}")
+            prof.update({n: self.strategies[n].value(self.strategies[n].arr(v)) for n, v in start.items()})
+        S = self.strategies
+        width = {n: s.hi - s.lo for n, s in S.items()}
+
+        def dist(a, b, n):
+            return float(np.max(np.abs(S[n].arr(a) - S[n].arr(b)))) / width[n]
         hist = [dict(prof)]
         played = []
         belief = dict(prof)
@@ -426,22 +515,24 @@ class BiddingGame:
                         prof[n] = self.best_response(n, prof, grid, refine)[0]
                 elif method == "damped":
                     br = {n: self.best_response(n, old, grid, refine)[0] for n in self.players}
-                    prof = {n: (1 - damping) * old[n] + damping * br[n] for n in self.players}
+                    prof = {n: S[n].value((1 - damping) * S[n].arr(old[n]) + damping * S[n].arr(br[n]))
+                            for n in self.players}
                 else:
                     played.append(dict(old))
-                    belief = {n: float(np.mean([h[n] for h in played])) for n in self.players}
+                    belief = {n: S[n].value(np.mean([S[n].arr(h[n]) for h in played], axis=0))
+                              for n in self.players}
                     br = {n: self.best_response(n, belief, grid, refine)[0] for n in self.players}
                     prof = br
-                    move_fp = max(abs(br[n] - belief[n]) / width[n] for n in self.players)
+                    move_fp = max(dist(br[n], belief[n], n) for n in self.players)
                 hist.append(dict(prof))
                 move = (move_fp if method == "fictitious"
-                        else max(abs(prof[n] - old[n]) / width[n] for n in self.players))
+                        else max(dist(prof[n], old[n], n) for n in self.players))
                 if move <= tol:
                     converged = True
                     break
             if method == "fictitious":
                 prof = belief
-            history = pd.DataFrame(hist).rename_axis("iteration")
+            history = pd.DataFrame([self._flat(h) for h in hist]).rename_axis("iteration")
             cert = (self.certificate(prof, grid=cert_grid, rng=rng) if certify
                     else pd.DataFrame(index=pd.Index([], name="player")))
             if not certify:
@@ -465,9 +556,10 @@ class BiddingGame:
             base = self.payoffs(profile)
             for n in self.players:
                 s = self.strategies[n]
-                pts = rng.uniform(s.lo, s.hi, n_random) if (n_random and rng is not None) else None
+                pts = (rng.uniform(s.lo, s.hi, n_random if s.dim == 1 else (n_random, s.dim))
+                       if (n_random and rng is not None) else None)
                 x, u = self.best_response(n, profile, grid, refine=True, points=pts)
-                rows.append((n, float(profile[n]), base[n], x, u, max(0.0, u - base[n])))
+                rows.append((n, s.value(s.arr(profile[n])), base[n], x, u, max(0.0, u - base[n])))
         finally:
             self.restore()
         df = pd.DataFrame(rows, columns=["player", "strategy", "payoff", "best_deviation",
@@ -485,7 +577,7 @@ class BiddingGame:
         if profiles is None:
             if not isinstance(rng, np.random.Generator):
                 raise InputError("dgf_conditions needs profiles or rng=numpy.random.Generator")
-            profiles = [{n: float(rng.uniform(s.lo, s.hi)) for n, s in self.strategies.items()}
+            profiles = [{n: s.value(rng.uniform(s.lo, s.hi, s.dim)) for n, s in self.strategies.items()}
                         for _ in range(n_profiles)]
         rows = []
         try:
@@ -493,13 +585,19 @@ class BiddingGame:
                 s = self.strategies[n]
                 cc = bool(np.isfinite(s.lo) and np.isfinite(s.hi) and s.lo < s.hi)
                 jump, qc_viol = 0.0, 0.0
-                for pr in profiles:
+                for pr, c in ((pr, c) for pr in profiles for c in range(s.dim)):
+                    base_x = s.arr(pr[n])
+
+                    def at(x, pr=pr, c=c, base_x=base_x):   # the profile with coordinate c at x
+                        y = base_x.copy()
+                        y[c] = x
+                        q = dict(pr)
+                        q[n] = s.value(y)
+                        return q
                     xs = np.linspace(s.lo, s.hi, n_points)
                     us = []
                     for x in xs:
-                        q = dict(pr)
-                        q[n] = float(x)
-                        us.append(self.payoff(n, q))
+                        us.append(self.payoff(n, at(float(x))))
                     us = np.array(us)
                     scale = max(1.0, float(np.abs(us).max()))
                     for j in range(1, n_points - 1):   # quasi-concavity on triples
@@ -513,9 +611,7 @@ class BiddingGame:
                         lo_x, hi_x, lo_u, hi_u = float(xs[j]), float(xs[j + 1]), us[j], us[j + 1]
                         for _ in range(bisections):
                             mid = 0.5 * (lo_x + hi_x)
-                            q = dict(pr)
-                            q[n] = mid
-                            um = self.payoff(n, q)
+                            um = self.payoff(n, at(mid))
                             if abs(um - lo_u) >= abs(hi_u - um):
                                 hi_x, hi_u = mid, um
                             else:
@@ -565,21 +661,23 @@ def _cost_by_period(blk, mk):
 def unilateral_gains(game, values, by_period=True, progress=False):
     """Gain of each player from each unilateral strategy in ``values`` (others truthful).
 
-    Returns a DataFrame indexed (``player``, ``strategy``, ``t``) with column ``gain`` (profit
+    A vector strategy (:func:`step_prices`) plays each value as a flat offer (every
+    coordinate at the value). Returns a DataFrame indexed (``player``, ``strategy``, ``t``) with
+    column ``gain`` (profit
     minus the truthful profit, per period with ``by_period``): which units gain by raising
     offers, and in which hours.
     """
     from pyomo_ecc.core.progress import tqdm
 
-    truthful = {n: (s.truthful if np.isfinite(s.truthful) else s.lo)
-                for n, s in game.strategies.items()}
+    truthful = {n: s.start() for n, s in game.strategies.items()}
     rows = []
     try:
         base = game.payoffs(truthful, by_period=True)
         for n in tqdm(game.players, desc="unilateral deviations", disable=not progress):
             for v in values:
                 prof = dict(truthful)
-                prof[n] = float(v)
+                s = game.strategies[n]
+                prof[n] = s.value(np.full(s.dim, float(v)))
                 df = game.payoffs(prof, by_period=True)
                 for t in df.index:
                     rows.append((n, float(v), t, float(df.loc[t, n] - base.loc[t, n])))

@@ -68,7 +68,7 @@ from pyomo.common.config import ConfigValue, In
 
 from pyomo_ecc.cge.calibration import (ces_calibrate, cet_calibrate, check_elasticity, cobb_douglas_scale,
                                        cobb_douglas_shares, per_good)
-from pyomo_ecc.cge.economy import LOWER, find_economy
+from pyomo_ecc.cge.economy import LOWER, EconomyData, find_economy
 from pyomo_ecc.core.block import EccBlockData, declare_block
 from pyomo_ecc.errors import InputError
 
@@ -78,12 +78,19 @@ class AgentData(EccBlockData):
 
     CONFIG = EccBlockData.CONFIG()
     ROLE = None
+    #: the economies this agent can be placed in (sector-level policies: any
+    #: :class:`~pyomo_ecc.cge.interface.EconomyInterface`)
+    HOST = None
 
     def economy(self):
         return find_economy(self)
 
     def build(self):
         eco = self.economy()
+        host = self.HOST or EconomyData
+        if not isinstance(eco, host):
+            self.fail(f"must be placed inside {host.ECONOMY_KIND}; '{eco.name}' is "
+                      f"{eco.ECONOMY_KIND}")
         eco.register_agent(self, self.ROLE)
         try:
             self.build_agent(eco)

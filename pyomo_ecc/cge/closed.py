@@ -14,7 +14,7 @@ owns endowments :math:`\omega_{hg}` and has CES preferences over its benchmark d
     \ \big(\textstyle\prod_i p_i^{\theta_{ij}} \text{ at } \sigma_j = 1\big),\qquad
     x_{ij} = A_j\,\bar x_{ij}\,(P_j/p_i)^{\sigma_j},
 
-    \text{zero profit: } (1 - t^y_j)\,p_{o(j)}\,\bar y_j = \bar X_j P_j + \kappa_j p^c ,
+    \text{zero profit: } (1 - t^y_j)\,p_{o(j)}\,\bar y_j = \bar X_j P_j + \kappa_j p^c + \bar y_j c_j ,
 
     \tilde p_{hg} = (1 + t^c_{hg})\,p_g,\quad
     E_h = \Big(\sum_g \phi_{hg}\tilde p_{hg}^{1-\sigma_h}\Big)^{1/(1-\sigma_h)},\quad
@@ -34,6 +34,20 @@ cap (``"mode": "cap"``: :math:`\sum_j \kappa_j A_j = \bar E`, :math:`p^c` endoge
 revenue goes to ``permits["owner"]``. A cap that reproduces a tax's allocation has a permit
 price equal to that tax (the zero-profit and clearing equations are the same).
 
+The economy provides :class:`~pyomo_ecc.cge.interface.EconomyInterface`, so the emission trading
+block :class:`~pyomo_ecc.cge.ets.EmissionTrading` (per-sector caps or prices, free allocation,
+revenue to a named institution) can be placed in it; it adds its carbon cost per unit of output
+to ``extra_cost[j]`` (the :math:`+\,\bar y_j c_j` term of zero profit) and its payments to
+``transfers[h]`` (added to :math:`M_h`)::
+
+    >>> from pyomo_ecc.cge.ets import EmissionTrading
+    >>> m = two_by_two(endow=1.1)
+    >>> m.set_numeraire("PL")
+    >>> m.ets = EmissionTrading(base_emissions={"X": 100.0}, mode="cap", cap={"X": 101.168557})
+    >>> _ = solve_closed(m)
+    >>> round(float(m.ets.pco2["X"].value), 5), round(float(m.price["PX"].value), 5)  # 0.1 PX: a 10 % tax
+    (0.11709, 1.17093)
+
 =====================  ===========================  ==========================================
 symbol                 attribute                    meaning
 =====================  ===========================  ==========================================
@@ -47,6 +61,8 @@ symbol                 attribute                    meaning
                        ``consumption_tax[h, g]``
 :math:`\omega_{hg}`    ``endowment[h, g]``          endowments (mutable)
 :math:`N`              ``numeraire_level``          value of the numeraire (mutable)
+:math:`c_j`            ``extra_cost[j]``            unit cost added by policy blocks
+transfers              ``transfers[h]``             income paid in by policy blocks
 zero profit            ``eq_zero_profit[j]``
 market clearing        ``eq_market[g]``
 income                 ``eq_income[h]``
@@ -66,6 +82,7 @@ import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 
+from pyomo_ecc.cge.interface import EconomyInterface
 from pyomo_ecc.core.config import number
 from pyomo_ecc.errors import InputError, ModelError
 
@@ -77,8 +94,62 @@ def _num(x, what):
     return number(x, what)
 
 
-class ClosedEconomy(pyo.ConcreteModel):
-    """The model built by :func:`closed_economy` (a ``ConcreteModel`` with helpers)."""
+class ClosedEconomy(pyo.ConcreteModel, EconomyInterface):
+    """The model built by :func:`closed_economy` (a ``ConcreteModel`` with helpers). It is an
+    :class:`~pyomo_ecc.cge.interface.EconomyInterface`: sector-level policy blocks such as
+    :class:`~pyomo_ecc.cge.ets.EmissionTrading` can be placed in it (``m.ets =
+    EmissionTrading(...)``); they add to ``extra_cost[j]`` (per unit of output, in the
+    zero-profit condition) and to ``transfers[h]`` (income)."""
+
+    ECONOMY_KIND = "a closed economy (pyomo_ecc.cge.closed)"
+
+    # -- the interface of sector-level policies (pyomo_ecc.cge.interface) --------------------------
+    def policy_sectors(self):
+        return list(self.S)
+
+    def sector_output(self, sector):
+        """Output :math:`\bar y_j A_j` of ``sector``."""
+        if sector not in self.S:
+            raise InputError(f"unknown sector {sector!r}; sectors are {list(self.S)}")
+        return self._ybar[sector] * self.activity[sector]
+
+    def benchmark_output(self, sector):
+        return float(self._ybar[sector])
+
+    def add_unit_cost(self, agent, sector, label, expr):
+        """Add ``expr`` (currency per unit of output) to ``sector``'s unit cost."""
+        self.sector_output(sector)
+        self.extra_cost[sector].set_value(self.extra_cost[sector].expr + expr)
+        self._costs.append((agent.name, sector, label, expr))
+
+    def add_flow(self, source, destination, label, expr):
+        """Pay ``expr`` (currency) from ``source`` into institution ``destination``'s income."""
+        if destination not in self.H:
+            raise InputError(f"payment {label!r} from {source!r} goes to {destination!r}, which is "
+                             f"not an institution {list(self.H)}")
+        self.transfers[destination].set_value(self.transfers[destination].expr + expr)
+        self._flows.append((source, destination, label, expr))
+
+    def institutions(self):
+        return list(self.H)
+
+    def default_institution(self, kind):
+        """The first institution receives revenue and owns the firms unless told otherwise."""
+        return self.H.first()
+
+    def register_agent(self, agent, role=None):
+        if role is not None:
+            agent.fail(f"a closed economy has no {role} block (it has no government, saving or trade)")
+        self._agents.append(agent)
+
+    def flow_table(self):
+        """Payments registered by policy blocks, evaluated at the current point: DataFrame indexed
+        (source, destination, label)."""
+        rows = [(src, dst, lab, pyo.value(e)) for src, dst, lab, e in self._flows]
+        return pd.DataFrame(rows, columns=["source", "destination", "label", "value"]).set_index(
+            ["source", "destination", "label"])
+
+    # -- solution ------------------------------------------------------------------------------------
 
     def set_numeraire(self, good, level=None):
         """Make ``good``'s price the numeraire (optionally with a new ``level``)."""
@@ -234,10 +305,14 @@ def closed_economy(sectors, consumers, numeraire=None, permits=None, name="close
     m.demand = pyo.Expression(list(dbar), rule=lambda mm, h, g: mm.welfare[h] * dbar[h, g]
                               * (mm.expenditure_index[h] / cp[h, g]) ** csig[h])
     m.emissions = pyo.Expression(expr=sum(m.intensity[j] * m.activity[j] for j in S))
+    # what policy blocks add (pyomo_ecc.cge.interface): unit costs and income transfers
+    m._ybar, m._costs, m._flows, m._agents = dict(ybar), [], [], []
+    m.extra_cost = pyo.Expression(m.S, initialize=0.0, doc="unit costs added by policy blocks")
+    m.transfers = pyo.Expression(m.H, initialize=0.0, doc="income paid in by policy blocks")
     out = {j: sectors[j]["output"][0] for j in S}
     m.eq_zero_profit = pyo.Constraint(m.S, rule=lambda mm, j: (1 - mm.output_tax[j]) * mm.price[out[j]]
                                       * ybar[j] == Xbar[j] * mm.unit_cost[j]
-                                      + mm.intensity[j] * mm.permit_price)
+                                      + mm.intensity[j] * mm.permit_price + ybar[j] * mm.extra_cost[j])
     owner = perm.get("owner", H[0])
 
     def receipts(mm, h):
@@ -248,7 +323,7 @@ def closed_economy(sectors, consumers, numeraire=None, permits=None, name="close
                  for (hh, g), (inst, _) in ctax.items() if inst == h)
         if h == owner:
             r += mm.permit_price * mm.emissions
-        return r
+        return r + mm.transfers[h]
     m.eq_income = pyo.Constraint(m.H, rule=lambda mm, h: mm.income[h] == receipts(mm, h))
 
     def excess(g):

@@ -61,6 +61,7 @@ from pyomo.common.config import ConfigValue, In
 from pyomo.core.expr.visitor import identify_variables
 
 from pyomo_ecc.cge.calibration import benchmark
+from pyomo_ecc.cge.interface import EconomyInterface
 from pyomo_ecc.cge.sam import SAM
 from pyomo_ecc.core.block import EccBlockData, declare_block, find_enclosing
 from pyomo_ecc.errors import InputError, ModelError
@@ -91,8 +92,10 @@ class _Registry:
 
 
 @declare_block("Economy", concrete=True)
-class EconomyData(EccBlockData):
+class EconomyData(EccBlockData, EconomyInterface):
     """A computable general equilibrium economy; see the module documentation."""
+
+    ECONOMY_KIND = "a cge.Economy block"
 
     #: pyomo_ecc.solve assembles every block with this flag before solving
     assemble_on_solve = True
@@ -168,6 +171,35 @@ class EconomyData(EccBlockData):
         """Register a payment (currency) from institution ``source`` to ``destination``
         (``household``, ``government``, ``investment``, ``rest_of_world`` or an agent name)."""
         self._reg.flows.append((source, destination, label, expr))
+
+    # -- the interface of sector-level policies (pyomo_ecc.cge.interface) ----------------------------
+    def policy_sectors(self):
+        """The sectors (one per good)."""
+        return list(self.I)
+
+    def sector_output(self, sector):
+        """Gross output :math:`Z_j` of the Production block that makes ``sector``."""
+        prod = self._reg.producer.get(sector)
+        if prod is None:
+            raise InputError(f"sector {sector!r} has no Production block yet; add the Production block first")
+        return prod.z[sector]
+
+    def benchmark_output(self, sector):
+        return float(self.bench.Z0[sector])
+
+    def add_unit_cost(self, agent, sector, label, expr):
+        """Add ``expr`` (per unit of output) to ``sector``'s unit cost (zero profit)."""
+        self._check_open(agent)
+        self.sector_output(sector)
+        self._reg.unit_cost[sector].append((label, expr))
+
+    def institutions(self):
+        """Institutions a policy may pay into (those with an income equation)."""
+        return ["household", "government"]
+
+    def default_institution(self, kind):
+        """``"revenue"`` goes to the government, ``"owners"`` to the household."""
+        return {"revenue": "government", "owners": "household"}[kind]
 
     def income(self, destination):
         """Sum of registered flows into ``destination`` (an expression)."""
@@ -346,5 +378,6 @@ class EconomyData(EccBlockData):
 
 
 def find_economy(blk):
-    """The nearest enclosing :class:`EconomyData` of ``blk`` (raises naming the block)."""
-    return find_enclosing(blk, EconomyData, "a cge.Economy block")
+    """The nearest enclosing economy of ``blk`` (a :class:`EconomyData` or a closed economy: any
+    :class:`~pyomo_ecc.cge.interface.EconomyInterface`; raises naming the block)."""
+    return find_enclosing(blk, EconomyInterface, "a cge.Economy block (or a closed economy)")

@@ -2,9 +2,12 @@ r"""Emission trading (ETS) sectors and an administered electricity price in a CG
 
 **EmissionTrading**: covered sector :math:`j` emits in proportion to its output,
 :math:`e_j = \kappa_j Z_j`; it pays the sector carbon price :math:`p^c_j` on every unit, which enters
-its unit cost (zero profit in :class:`~pyomo_ecc.cge.blocks.Production`) as
-:math:`s\,N\,p^c_j\kappa_j` (:math:`s` = ``value_scale`` converts price x emission units into the
-economy's currency, :math:`N` = the numeraire level, so prices stay homogeneous).
+its unit cost (zero profit in :class:`~pyomo_ecc.cge.blocks.Production`, or in a closed economy's
+sector) as :math:`s\,N\,p^c_j\kappa_j` (:math:`s` = ``value_scale`` converts price x emission units
+into the economy's currency, :math:`N` = the numeraire level, so prices stay homogeneous). The block
+uses only the small interface :class:`~pyomo_ecc.cge.interface.EconomyInterface` of its economy, so
+it works in the SAM-based :class:`~pyomo_ecc.cge.economy.Economy` and in the closed economies of
+:mod:`pyomo_ecc.cge.closed` (no trade, government or saving) alike.
 
 .. math::
 
@@ -20,9 +23,16 @@ economy's currency, :math:`N` = the numeraire level, so prices stay homogeneous)
 
 Free allocation: sector :math:`j` receives :math:`A_j = \phi_j \min(\bar e_j, e^0_j)` (or
 :math:`\phi_j e^0_j` without a cap) allowances free; their value :math:`s N p^c_j A_j` is a lump-sum
-transfer to the household (the owners), it does not change marginal cost. The remaining revenue
-:math:`s N \sum_j p^c_j (e_j - A_j)` goes to ``recycling`` = ``"government"`` (budget) or
-``"household"`` (lump sum).
+transfer to ``allowance_owner`` (default: the firms' owners, the household of an ``Economy``, the
+first institution of a closed economy), it does not change marginal cost. The remaining revenue
+:math:`s N \sum_j p^c_j (e_j - A_j)` goes to ``recycling``: ``"government"`` (budget, the
+default) or ``"household"`` (lump sum) in an ``Economy``; any institution of a closed economy
+(default: its first).
+
+Cap and price modes are dual: the permit price of a cap, given as a price, reproduces the cap's
+allocation, and a cap at the emissions of a price has that price as its permit price (tested on
+the STDCGE economy and on MPSGE.jl's two-by-two economy, where a cap at the emissions of MPSGE's
+10 % output tax gives the published allocation and a permit price of 0.1 :math:`p_X`).
 
 Caps must leave the economy room to adjust: with Leontief technology and fixed factor
 endowments, binding output-proportional caps on *every* sector cannot all hold (the factors must
@@ -50,6 +60,7 @@ import pyomo.environ as pyo
 from pyomo.common.config import ConfigValue, In
 
 from pyomo_ecc.cge.blocks import AgentData
+from pyomo_ecc.cge.interface import EconomyInterface
 from pyomo_ecc.core.block import declare_block
 
 
@@ -64,7 +75,8 @@ class EmissionTradingData(AgentData):
     """An emission trading scheme over some production sectors; see the module documentation."""
 
     CONFIG = AgentData.CONFIG()
-    CONFIG.declare("sectors", ConfigValue(default=None, description="covered goods (default: keys of "
+    HOST = EconomyInterface
+    CONFIG.declare("sectors", ConfigValue(default=None, description="covered sectors (default: keys of "
                                                                     "intensity / base_emissions)"))
     CONFIG.declare("intensity", ConfigValue(default=None, domain=dict,
                                             description="emissions per unit of benchmark output, per sector"))
@@ -77,7 +89,13 @@ class EmissionTradingData(AgentData):
                                             description="caps as a share of benchmark emissions"))
     CONFIG.declare("free_allocation", ConfigValue(default=0.0, domain=_mapping_or_number,
                                                   description="share of the cap given free (number or dict)"))
-    CONFIG.declare("recycling", ConfigValue(default="government", domain=In(["government", "household"])))
+    CONFIG.declare("recycling", ConfigValue(default=None, domain=str,
+                                            description="institution receiving the auction revenue (default: "
+                                                        "the economy's, e.g. 'government')"))
+    CONFIG.declare("allowance_owner", ConfigValue(default=None, domain=str,
+                                                  description="institution receiving the value of free "
+                                                              "allowances (default: the firms' owners, e.g. "
+                                                              "'household')"))
     CONFIG.declare("value_scale", ConfigValue(default=1.0, domain=float,
                                               description="economy currency per (price unit x emission unit)"))
     CONFIG.declare("smoothing", ConfigValue(default=1e-9, domain=float,
@@ -89,11 +107,14 @@ class EmissionTradingData(AgentData):
             self.fail("give exactly one of 'intensity' and 'base_emissions'")
         given = cfg.intensity if cfg.intensity is not None else cfg.base_emissions
         sectors = list(cfg.sectors) if cfg.sectors is not None else list(given)
-        sectors = self._goods(eco, sectors)
+        known = eco.policy_sectors()
+        bad = [j for j in sectors if j not in known]
+        if bad:
+            self.fail(f"unknown sector(s) {bad}; the economy's sectors are {known}")
         missing = [j for j in sectors if j not in given]
         if missing:
             self.fail(f"no {'intensity' if cfg.intensity is not None else 'base emissions'} for sector(s) {missing}")
-        z0 = eco.bench.Z0
+        z0 = {j: eco.benchmark_output(j) for j in sectors}
         kappa = {j: float(given[j]) / (1.0 if cfg.intensity is not None else z0[j]) for j in sectors}
         bad = [j for j, k in kappa.items() if not k >= 0]
         if bad:
@@ -109,6 +130,13 @@ class EmissionTradingData(AgentData):
             extra = [j for j in v if j not in sectors] if isinstance(v, dict) else []
             if extra:
                 self.fail(f"'{opt}' names sector(s) {extra} not covered by this scheme (sectors: {sectors})")
+        recipients = {}
+        for opt, kind in (("recycling", "revenue"), ("allowance_owner", "owners")):
+            who = getattr(cfg, opt) if getattr(cfg, opt) is not None else eco.default_institution(kind)
+            if who not in eco.institutions():
+                self.fail(f"'{opt}': {who!r} is not an institution of '{eco.name}'; they are "
+                          f"{eco.institutions()}")
+            recipients[kind] = who
         e0 = {j: kappa[j] * z0[j] for j in sectors}
         caps = None
         if cfg.cap is not None:
@@ -129,6 +157,7 @@ class EmissionTradingData(AgentData):
         fa = {j: (fa.get(j, 0.0) if isinstance(fa, dict) else fa) for j in sectors}
         if any(not 0 <= v <= 1 for v in fa.values()):
             self.fail(f"free_allocation shares must be in [0, 1]: {fa}")
+        output = {j: eco.sector_output(j) for j in sectors}
         self.J = pyo.Set(initialize=sectors, ordered=True)
         self.intensity = pyo.Param(self.J, initialize=kappa, mutable=True)
         self.price = pyo.Param(initialize=cfg.price if cfg.mode == "price" else 0.0, mutable=True)
@@ -157,20 +186,14 @@ class EmissionTradingData(AgentData):
             self.mu.fix(0.0)
             self.allowance = pyo.Expression(self.J, rule=lambda b, j: b.free_share[j] * b.em0[j],
                                             doc="free allowances")
+        self.eq_emissions = pyo.Constraint(self.J, rule=lambda b, j: b.em[j] == b.intensity[j] * output[j])
         num = eco.numeraire_level
         s = cfg.value_scale
-        reg = eco._reg
         for j in sectors:
-            if j not in reg.producer:
-                self.fail(f"sector {j!r} has no Production block yet; add the Production block first")
-            reg.unit_cost[j].append(("carbon", s * num * self.pco2[j] * self.intensity[j]))
-            eco.add_flow(j, "household", "free_allowances", s * num * self.pco2[j] * self.allowance[j])
-            eco.add_flow(j, cfg.recycling, "carbon_revenue",
+            eco.add_unit_cost(self, j, "carbon", s * num * self.pco2[j] * self.intensity[j])
+            eco.add_flow(j, recipients["owners"], "free_allowances", s * num * self.pco2[j] * self.allowance[j])
+            eco.add_flow(j, recipients["revenue"], "carbon_revenue",
                          s * num * self.pco2[j] * (self.em[j] - self.allowance[j]))
-
-    def link(self):
-        reg = self.economy()._reg
-        self.eq_emissions = pyo.Constraint(self.J, rule=lambda b, j: b.em[j] == b.intensity[j] * reg.producer[j].z[j])
 
     def table(self):
         """Emissions and carbon prices: DataFrame indexed ``sector``."""
