@@ -60,26 +60,7 @@ name, given as an option or read as a component (``EccBlockData.RETIRED``), rais
 :class:`~pyomo_ecc.errors.InputError` naming the new one. ``p`` is active power and ``q``
 reactive power everywhere.
 
-=============================  =========================  ===================================
-meaning                        name                       retired names
-=============================  =========================  ===================================
-active / reactive bus load     ``p_load``, ``q_load``     ``load`` (DCNetwork, FixedLoad)
-set of buses                   ``bus``                    ``B`` (radial feeders)
-set of branches                ``branch``                 ``E`` (radial feeders)
-branches with a rating         ``branch_limited``         ``E_rated`` (radial feeders)
-branch rating (power units)    ``rating``                 ``s_max`` (radial feeders)
-buses with a voltage limit     ``bus_v_min``,             ``B_vmin``, ``B_vmax``
-                               ``bus_v_max``
-sides of a rating polygon      ``side``                   ``K`` (LinDistFlow)
-reference (slack) bus option   ``ref_bus``                ``root`` (radial feeders)
-per-unit base option (MVA)     ``base_mva`` (DC and       (an option of the radial feeders only)
-                               radial networks)
-active / reactive branch flow  ``p_flow``, ``q_flow``     ``f`` (DCNetwork), ``p``, ``q``
-                                                          (radial feeders)
-net injection / net trade      ``p_inj``, ``p_net``       ``q`` (Prosumer)
-bilateral trade (P2P)          ``p_trade``, ``p_sell``,   ``q``, ``q_sell``, ``q_buy``
-                               ``p_buy``                  (P2PNetwork)
-=============================  =========================  ===================================
+The table of names, with the retired ones, is in :mod:`pyomo_ecc.network.base`.
 
 **A participant written from scratch.** An elastic demand that is ``worth`` :math:`v` per MWh up to
 :math:`\overline{D}` (power units) in every period: its injection is :math:`-d_t`, its
