@@ -1,7 +1,7 @@
 """Co-simulation benchmark (seed 001 three-bus market, 24 hours, six five-segment offers).
 
 1. **One round's clearing**: ``pyomo_ecc.simulation.clear_round`` on the one market model,
-   by its two routes: ``whatif`` (the default: a :class:`pyomo_ecc.core.whatif.WhatIf` pushes
+   by its two routes: ``whatif`` (the default: a :class:`pyomo_ecc.whatif.WhatIf` pushes
    the changed offer and load Params into its live HiGHS model, re-solves warm, undoes) and
    ``solver`` (the Params are written and the kept ``ecc.Solver`` - Pyomo's persistent HiGHS
    interface - re-solves); each including the output and LMP frames, against **HiGHS alone** re-solving the same

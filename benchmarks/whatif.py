@@ -3,10 +3,10 @@ network, linear and quadratic offers, four ways, in one run:
 
 * (a) rebuild - build the market again without the participant and solve it
               (``pyomo_ecc.solve``) for every withdrawal;
-* (b) recompile - withdraw on the same model (``pyomo_ecc.core.whatif.applied``) and solve it
+* (b) recompile - withdraw on the same model (``pyomo_ecc.whatif.applied``) and solve it
               afresh: the model is recompiled to a matrix and a new HiGHS instance solves it
               (the route every loop took before the what-if engine);
-* (c) engine  - :class:`pyomo_ecc.core.whatif.WhatIf`: compiled once, each withdrawal changes
+* (c) engine  - :class:`pyomo_ecc.whatif.WhatIf`: compiled once, each withdrawal changes
               the bounds of the participant's columns and rows in the live HiGHS model and
               re-solves warm from the base basis; serially and over 2 worker processes;
 * (d) floor   - HiGHS alone (highspy) on the same matrix, making the same bound changes and
@@ -91,7 +91,7 @@ def route_recompile(kind, names):
     import pyomo.environ as pyo
 
     import pyomo_ecc as ecc
-    from pyomo_ecc.core.whatif import applied, withdraw
+    from pyomo_ecc.whatif import applied, withdraw
     m = build_market(kind)
     ecc.solve(m)
     out = {}
@@ -120,7 +120,7 @@ class _HighsClock:
 
 def route_engine(kind, names, backend="serial", workers=None):
     """Returns (others' costs, seconds, seconds inside HiGHS's run or None)."""
-    from pyomo_ecc.core.whatif import WhatIf, withdraw
+    from pyomo_ecc.whatif import WhatIf, withdraw
     from pyomo_ecc.mechanisms.vcg import market_participants
     if backend == "serial":
         eng = WhatIf(build_market(kind))
@@ -144,7 +144,7 @@ def route_floor(kind, names):
     import highspy
 
     from pyomo_ecc.core.standard_form import standard_form
-    from pyomo_ecc.core.whatif import Touched, _apply, _undo, resolve, withdraw
+    from pyomo_ecc.whatif import Touched, _apply, _undo, resolve, withdraw
     m = build_market(kind)
     sf = standard_form(m)
     # the matrix changes of each withdrawal, prepared outside the timing (pure data)

@@ -297,8 +297,8 @@ def market_average_lmps(market_case, carbon_prices, intensity=None, allocation=N
     carbon price, with every producer's offer raised by its net carbon cost per MWh,
     ``carbon_price * (intensity - allocation)`` (seed eq. 21); weights: the ``[[bus]]`` loads.
     The market is built once; each carbon price is a what-if on its offers
-    (:mod:`pyomo_ecc.core.whatif`). Returns ``{carbon_price: average LMP}``."""
-    from pyomo_ecc.core.whatif import SetParam, WhatIf
+    (:mod:`pyomo_ecc.whatif`). Returns ``{carbon_price: average LMP}``."""
+    from pyomo_ecc.whatif import SetParam, WhatIf
     intensity, allocation = intensity or {}, allocation or {}
     model = market_case.build()
     offers = {}

@@ -12,7 +12,7 @@ duals::
 """
 from pyomo_ecc.core.market import Market, MarketData  # noqa: F401
 from pyomo_ecc.core.standard_form import standard_form  # noqa: F401
-from pyomo_ecc.core.whatif import (Activate, CaseRecipe, Deactivate, Fix, MoveRHS, SetParam,  # noqa: F401
+from pyomo_ecc.whatif import (Activate, CaseRecipe, Deactivate, Fix, MoveRHS, SetParam,  # noqa: F401
                                    Unfix, WhatIf, Withdraw, applied, outcomes_frame, scale_loads,
                                    withdraw)
 from pyomo_ecc.errors import (EccError, InfeasibleMarketError, InputError, ModelError,  # noqa: F401
@@ -36,9 +36,9 @@ from pyomo_ecc.policy import (CarbonCap, CarbonCost, CertificateCap, Certificate
                               CertificateQuota, IntensityStandard)
 from pyomo_ecc.pricing.components import lmp_components  # noqa: F401
 from pyomo_ecc.pricing.dlmp import dlmp, loss_factors  # noqa: F401
-from pyomo_ecc.pricing.losses import solve_losses  # noqa: F401
+from pyomo_ecc.analysis.losses import solve_losses  # noqa: F401
 from pyomo_ecc.pricing.prices import declare_price, price_frame, price_names, prices  # noqa: F401
-from pyomo_ecc.pricing.ranges import price_range  # noqa: F401
+from pyomo_ecc.analysis.price_ranges import price_range  # noqa: F401
 from pyomo_ecc.results import (dispatch, merchandising_surplus, settlement, summary, surplus,  # noqa: F401
                                welfare)
 from pyomo_ecc.solvers import Solver, SolveResult, diagnose_infeasibility, solve  # noqa: F401

@@ -148,7 +148,7 @@ def run(case_name=None, solver="highs", out_dir=None, out=None, plot=None, price
     lmp = _natural(s["prices"]["lmp"].unstack("t"))
     _print_frame(f"LMP [{mk_currency}/MWh] by bus (rows) and period (columns)", lmp, out)
     if price_range:
-        from pyomo_ecc.pricing.ranges import price_range as one_sided
+        from pyomo_ecc.analysis.price_ranges import price_range as one_sided
         _print_frame(f"LMP range [{mk_currency}/MWh]: one-sided marginal costs (lower: a little less load, "
                      f"upper: a little more); any price in between clears", one_sided(model, solver=solver), out)
     disp = _natural(s["dispatch"]["p_inj"].unstack("t"))
@@ -192,7 +192,7 @@ def dlmp_command(case_name, periods=None, losses=False, ac=False, out_dir=None, 
     from pyomo_ecc.io.cases import load_case
     from pyomo_ecc.models.feeder import build_feeder
     from pyomo_ecc.pricing.dlmp import dlmp
-    from pyomo_ecc.pricing.losses import solve_losses
+    from pyomo_ecc.analysis.losses import solve_losses
     from pyomo_ecc.pricing.prices import price_frame
     from pyomo_ecc.solvers import solve
 
@@ -279,7 +279,7 @@ def vcg(case_name=None, solver="highs", backend="serial", workers=None, address=
     """VCG payments of every participant of ``case_name`` (what-ifs on one compiled model; a
     withdrawal that leaves the market infeasible is an undefined row with its reason)."""
     out = sys.stdout if out is None else out
-    from pyomo_ecc.core.whatif import CaseRecipe, WhatIf
+    from pyomo_ecc.whatif import CaseRecipe, WhatIf
     from pyomo_ecc.io.cases import load_case
     from pyomo_ecc.mechanisms.vcg import vcg_payments
 

@@ -97,7 +97,7 @@ def _check_withdrawn(market):
                     f"participant '{p.name}' is deactivated but still injects in period {t} "
                     f"({'free variables ' + ', '.join(free[:3]) if free else 'a non-zero constant'}): "
                     f"the market's balance was built with it. To withdraw it, also fix its variables "
-                    f"(and set its loads) to zero: pyomo_ecc.core.whatif.withdraw(participant) does")
+                    f"(and set its loads) to zero: pyomo_ecc.withdraw(participant) does")
 
 
 def _active_objective(model):
@@ -436,9 +436,9 @@ class Solver:
 
     def _fixed_integer_duals(self, model, obj, ints):
         """Fix the integers at the MILP solution, re-solve the LP for duals, restore the fixings
-        (a what-if: :func:`pyomo_ecc.core.whatif.applied`; the LP's values and duals are kept).
+        (a what-if: :func:`pyomo_ecc.core.changes.applied`; the LP's values and duals are kept).
         The duals are verified while the integers are fixed (their KKT conditions are the LP's)."""
-        from pyomo_ecc.core.whatif import Fix, applied
+        from pyomo_ecc.core.changes import Fix, applied
         with applied(model, [Fix(v, round(v.value)) for v in ints], keep_solution=True):
             term, raw = self._run(model, obj, want_duals=True)
             if term == "optimal" and self.verify:

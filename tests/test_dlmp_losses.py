@@ -15,7 +15,7 @@ from pyomo.environ import value
 import pyomo_ecc as ecc
 from pyomo_ecc.models.feeder import build_feeder
 from pyomo_ecc.pricing.dlmp import COMPONENTS, dlmp, loss_factors
-from pyomo_ecc.pricing.losses import solve_losses
+from pyomo_ecc.analysis.losses import solve_losses
 
 pytestmark = pytest.mark.component
 

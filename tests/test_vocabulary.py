@@ -6,7 +6,7 @@ import pyomo.environ as pyo
 import pytest
 
 import pyomo_ecc as ecc
-from pyomo_ecc.core.whatif import SetParam, WhatIf
+from pyomo_ecc.whatif import SetParam, WhatIf
 from pyomo_ecc.mechanisms.p2p import loss_neutral_settlement
 
 pytestmark = pytest.mark.component

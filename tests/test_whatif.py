@@ -12,7 +12,7 @@ from pyomo.core.expr.compare import compare_expressions
 import pyomo_ecc as ecc
 from pyomo_ecc.core.market import markets_in
 from pyomo_ecc.core.standard_form import standard_form
-from pyomo_ecc.core.whatif import (Activate, CaseRecipe, Deactivate, Fix, MoveRHS, SetParam, Unfix,
+from pyomo_ecc.whatif import (Activate, CaseRecipe, Deactivate, Fix, MoveRHS, SetParam, Unfix,
                                    WhatIf, applied, scale_loads, withdraw)
 from pyomo_ecc.mechanisms.vcg import vcg_payments
 

@@ -11,7 +11,7 @@ import pytest
 
 import pyomo_ecc as ecc
 from pyomo_ecc.core.standard_form import _Coefs, _hessian, standard_form
-from pyomo_ecc.core.whatif import (Activate, Deactivate, Fix, MoveRHS, SetParam, WhatIf, applied,
+from pyomo_ecc.whatif import (Activate, Deactivate, Fix, MoveRHS, SetParam, WhatIf, applied,
                                    scale_loads, withdraw)
 from pyomo_ecc.solvers import HighsModel
 
@@ -276,7 +276,7 @@ def test_names_indexed_for_withdrawal_rules_are_pyomo_names(case):
     """The look-up a withdrawal fills from its block: each name is the component's own name
     (string, integer and tuple indices) and finds that component."""
     from pyomo_ecc.core.market import assemble_all
-    from pyomo_ecc.core.whatif import _index_names
+    from pyomo_ecc.core.changes import _index_names
     m = ecc.load_case(case).build()
     assemble_all(m)
     for blk in m.block_data_objects(descend_into=True):

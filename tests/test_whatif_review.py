@@ -6,7 +6,7 @@ import pyomo.environ as pyo
 import pytest
 
 import pyomo_ecc as ecc
-from pyomo_ecc.core.whatif import Deactivate, SetParam, WhatIf, applied, withdraw
+from pyomo_ecc.whatif import Deactivate, SetParam, WhatIf, applied, withdraw
 
 
 def _market():
@@ -140,7 +140,7 @@ def test_whatif_prices_of_a_maximised_objective_are_the_negated_ones():
 def test_move_rhs_of_an_inequality_moves_its_bound():
     """ucap: 2 p1[0] + p1[1] <= 70 binds (g1 would run 2 x 80); moved to 60 the cost rises by
     the shadow price of the cap times 10 (checked against a fresh solve and by hand)."""
-    from pyomo_ecc.core.whatif import MoveRHS
+    from pyomo_ecc.whatif import MoveRHS
     m = _market()
     w = WhatIf(m)
     out = _assert_matches_fresh(w, m, [MoveRHS(m.ucap, -10.0)])

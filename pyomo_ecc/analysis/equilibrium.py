@@ -2,7 +2,7 @@ r"""Equilibrium search for bidding games on any composed market.
 
 Each strategic participant :math:`i` chooses one bid parameter :math:`s_i` in a compact interval
 :math:`S_i = [\underline s_i, \overline s_i]`; the market is cleared (each profile is a
-what-if of :class:`~pyomo_ecc.core.whatif.WhatIf` on the same compiled model, re-solved
+what-if of :class:`~pyomo_ecc.whatif.WhatIf` on the same compiled model, re-solved
 incrementally by HiGHS; ``engine="resolve"`` sets the mutable parameters and re-solves with one
 :class:`~pyomo_ecc.solvers.Solver`) and :math:`i` earns its profit at the cleared prices with
 its *true* costs:
@@ -259,7 +259,7 @@ class BiddingGame:
     player's true cost differs from the offer it was built with (e.g. a Cournot firm that
     offers its quantity at price 0 but produces at cost ``b``); by default the built
     parameters are the true ones. ``engine``: ``"whatif"`` (default: the model is compiled
-    once and every profile is a what-if of :class:`~pyomo_ecc.core.whatif.WhatIf`, re-solved
+    once and every profile is a what-if of :class:`~pyomo_ecc.whatif.WhatIf`, re-solved
     incrementally by HiGHS) or ``"resolve"`` (parameters set on the model, one
     :class:`~pyomo_ecc.solvers.Solver` object re-solves it; any solver).
     """
@@ -319,7 +319,7 @@ class BiddingGame:
             self.solver.solve(self.model)
             self._lmp = prices(self.model)["lmp"]
             return
-        from pyomo_ecc.core.whatif import SetParam, WhatIf
+        from pyomo_ecc.whatif import SetParam, WhatIf
         if self._whatif is None:
             self._whatif = WhatIf(self.model, self.solver.name)
         out = self._whatif.run([SetParam(prm, v) for prm, v in assignments], prices=["lmp"],

@@ -85,7 +85,7 @@ def linear_solve(model, shocks, steps=1, store=True):
         raise InputError(f"linear_solve: steps must be a positive int or a list of them, got {steps!r}")
     if len(seq) > 1 and any(b != 2 * a for a, b in zip(seq, seq[1:])):
         raise InputError(f"linear_solve: extrapolation needs doubling step counts (n, 2n, 4n, ...), got {seq}")
-    from pyomo_ecc.core.whatif import Unfix, applied
+    from pyomo_ecc.core.changes import Unfix, applied
     with applied(model, [Unfix(v) for v in shocks], keep_solution=True):   # the Jacobian in them too
         nlp = _jacobian_nlp(model)
     pvars = nlp.get_pyomo_variables()

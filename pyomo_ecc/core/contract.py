@@ -29,7 +29,7 @@ method / attribute               contract
                                  right-hand side, so the balance dual is the load's price)
 ``withdrawal()``                 the withdrawal rule: the what-if changes that take it out of
                                  the market (variables fixed at 0, ``withdrawal_params()`` at 0,
-                                 block deactivated); read by :func:`pyomo_ecc.core.whatif.withdraw`
+                                 block deactivated); read by :func:`pyomo_ecc.core.changes.withdraw`
 ``withdrawal_params()``          the mutable parameters that must be 0 for a zero injection
 ``emissions``, ``certificates``, optional terms policies read (:mod:`pyomo_ecc.participants.base`)
 ``energy_mwh(t)``,

@@ -9,7 +9,7 @@ one of them after build goes through the same check as the option it came from:
   offer stays non-decreasing, :math:`\underline{P}_t \le \overline{P}_t`).
 
 :func:`validate_parameters` runs both over a whole model; :func:`pyomo_ecc.solve` calls it before
-every solve, and the what-if layer (:mod:`pyomo_ecc.core.whatif`) on every change it applies.
+every solve, and the what-if layer (:mod:`pyomo_ecc.whatif`) on every change it applies.
 Errors are :class:`~pyomo_ecc.errors.InputError` naming the block, the parameter and its index.
 """
 import pyomo.environ as pyo

@@ -23,7 +23,7 @@ row i                          ``rows[i]``                  its constraint (one 
 
 Variables are columns whether they are fixed or not (fixing one only moves its bounds), every
 active constraint is a row (deactivating one frees its bounds), so the structure survives the
-what-ifs of :mod:`pyomo_ecc.core.whatif`. Mutable parameters stay symbolic: the form remembers
+what-ifs of :mod:`pyomo_ecc.whatif`. Mutable parameters stay symbolic: the form remembers
 which rows, objective terms and bounds each parameter enters, and :meth:`StandardForm.update`
 re-evaluates only those, returning what changed (a :class:`Delta`) for an incremental solver.
 A change the form cannot follow (a new constraint or variable, a constraint rewritten with other

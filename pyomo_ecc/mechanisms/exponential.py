@@ -130,10 +130,10 @@ def _add(p, q, s=1.0):
 
 def withdrawn(model, participant):
     """The market without ``participant`` (seed eq. 11's :math:`D_{-i}`) for the duration of a
-    ``with`` block: the what-if layer's withdrawal (:func:`pyomo_ecc.core.whatif.withdraw`: the
+    ``with`` block: the what-if layer's withdrawal (:func:`pyomo_ecc.whatif.withdraw`: the
     participant's own rule, its variables and loads at 0, its block deactivated), undone on exit
     with every value, duals and flags restored."""
-    from pyomo_ecc.core.whatif import applied, withdraw
+    from pyomo_ecc.core.changes import applied, withdraw
     return applied(model, [withdraw(participant)])
 
 

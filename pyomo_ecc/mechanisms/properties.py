@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from pyomo_ecc.core.progress import tqdm
-from pyomo_ecc.core.whatif import SetParam, WhatIf, applied
+from pyomo_ecc.whatif import SetParam, WhatIf, applied
 from pyomo_ecc.errors import InputError
 from pyomo_ecc.mechanisms.auction import Order, double_auction
 from pyomo_ecc.mechanisms.vcg import clarke_payments, market_participants, vcg_payments  # noqa: F401
@@ -158,7 +158,7 @@ class MarketMechanism:
     """A pyomo_ecc market as a mechanism: reports set mutable parameters of the participants.
 
     ``model``: a market (built once; every report is a what-if on it, see
-    :mod:`pyomo_ecc.core.whatif`). Reports and types are
+    :mod:`pyomo_ecc.whatif`). Reports and types are
     ``{participant_local_name: {param_name: value}}`` (a value per index for indexed
     parameters, as a dict or a scalar applied to every index). ``rule``: ``"pay_as_clear"``
     (payments :math:`-\\sum_t \\Delta t_t u \\lambda_{b,t} p^{inj}_t` at the LMPs) or

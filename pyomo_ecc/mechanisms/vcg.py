@@ -20,7 +20,7 @@ symbol                                 column                     meaning
 :math:`\pi_i`                          ``payment``                what it pays (NaN: undefined)
 =====================================  =========================  ==============================
 
-Each withdrawal is a what-if (:mod:`pyomo_ecc.core.whatif`: the participant's own withdrawal
+Each withdrawal is a what-if (:mod:`pyomo_ecc.whatif`: the participant's own withdrawal
 rule, solved on one compiled model, then undone). A withdrawal that leaves the market infeasible
 (a unit nobody else can replace) has no payment: its row has ``status = "undefined"`` and the
 ``reason`` names the conflicting constraints; a solver failure is ``"failed"`` with the solver's
@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from pyomo_ecc.core.market import require_markets
-from pyomo_ecc.core.whatif import WhatIf, withdraw
+from pyomo_ecc.whatif import WhatIf, withdraw
 from pyomo_ecc.errors import ModelError
 
 
@@ -61,7 +61,7 @@ def vcg_payments(model, solver="highs", engine=None, backend="serial", workers=N
     ``participant`` with ``bid_cost``, ``others_cost``, ``others_cost_without``, ``payment``,
     ``status`` (``defined`` / ``undefined`` / ``failed``) and ``reason``.
 
-    ``model`` need not be solved; pass an existing :class:`~pyomo_ecc.core.whatif.WhatIf` as
+    ``model`` need not be solved; pass an existing :class:`~pyomo_ecc.whatif.WhatIf` as
     ``engine`` to reuse its compiled model (and a recipe for the ``"processes"`` or ``"dask"``
     ``backend``). ``df.attrs["budget_surplus"]`` is the sum of the defined payments (negative: a
     deficit the operator funds). ``base_changes``: what-if changes under which the payments are

@@ -489,7 +489,7 @@ class LinDistFlowLossesData(RadialNetworkData):
 
     (the second is the tangent of the rating circle in the direction of the operating point's
     flow: a relaxation of :math:`P^2 + Q^2 \le \overline{S}^2`). Every iterate is an LP (a convex
-    QP with quadratic offers). :func:`pyomo_ecc.pricing.losses.solve_losses` re-linearises at
+    QP with quadratic offers). :func:`pyomo_ecc.analysis.losses.solve_losses` re-linearises at
     each solution until the operating point is a fixed point; there the constraints and their
     gradients are those of AC DistFlow, so the solution and its duals satisfy the AC DistFlow
     KKT conditions: the nodal prices are the AC prices, and the DLMP

@@ -72,8 +72,8 @@ class ParticipantData(EccBlockData):
         """The participant's withdrawal rule (part of the block contract): the what-if changes
         that take it out of the market — every variable fixed at 0, the parameters of
         :meth:`withdrawal_params` at 0, the block deactivated (its constraints leave the model).
-        See :func:`pyomo_ecc.core.whatif.withdraw`."""
-        from pyomo_ecc.core import whatif
+        See :func:`pyomo_ecc.core.changes.withdraw`."""
+        from pyomo_ecc.core import changes as whatif
 
         changes = [whatif.Fix(v.name, 0.0) for v in self.component_data_objects(Var, descend_into=True)]
         changes += [whatif.SetParam(p[k].name, 0.0) for p in self.withdrawal_params() for k in p]

@@ -16,7 +16,7 @@ three-bus system with LMPs, five-segment offers, load forecast error, settlement
 :class:`~pyomo_ecc.Producer` with five mutable segments ``step_q[k]``, ``step_price[k]``, each bus
 load a :class:`~pyomo_ecc.FixedLoad` with mutable ``p_load[t]``, the network the seed's
 :class:`~pyomo_ecc.DCNetwork`. A round (:func:`clear_round`) is a what-if on that one model
-(:class:`~pyomo_ecc.core.whatif.WhatIf`, compiled once into a live HiGHS model): it sets those
+(:class:`~pyomo_ecc.whatif.WhatIf`, compiled once into a live HiGHS model): it sets those
 Params, pushes only the changed numbers, re-solves warm from the base basis and undoes the
 changes; it never rebuilds. ``engine="solver"`` instead writes the Params into the model and
 re-solves it with one kept :class:`~pyomo_ecc.Solver` (Pyomo's persistent HiGHS interface). The
@@ -259,7 +259,7 @@ def build_market(case=DEFAULT_CASE, units=None, solver="highs", engine="whatif")
     """Build the seed 001 three-bus market once: the case's network and loads, each unit a
     producer with five mutable segments (initially all capacity at its variable cost). Returns a
     :class:`CosimMarket`. ``engine="whatif"`` (default): a
-    :class:`~pyomo_ecc.core.whatif.WhatIf` on the model (``solver`` a name: ``"highs"`` is
+    :class:`~pyomo_ecc.whatif.WhatIf` on the model (``solver`` a name: ``"highs"`` is
     incremental); ``engine="solver"``: one kept :class:`~pyomo_ecc.Solver` (``solver`` a name or
     a Solver; ``"highs"`` uses Pyomo's persistent interface)."""
     if engine not in ("whatif", "solver"):
@@ -283,7 +283,7 @@ def build_market(case=DEFAULT_CASE, units=None, solver="highs", engine="whatif")
                              if "load" in b}, index=pd.Index(hours, name="t"))
     forecast.columns.name = "bus"
     if engine == "whatif":
-        from pyomo_ecc.core.whatif import WhatIf
+        from pyomo_ecc.whatif import WhatIf
         if not isinstance(solver, str):
             raise InputError("engine 'whatif' takes a solver name")
         return CosimMarket(model, units, forecast, solver, engine, WhatIf(model, solver=solver))
@@ -335,7 +335,7 @@ def model_segments(offer):
 def round_changes(market, offers, loads=None):
     """The what-if changes of a round: every unit's segment widths and prices, and the loads
     (DataFrame t x bus, MW)."""
-    from pyomo_ecc.core.whatif import SetParam
+    from pyomo_ecc.whatif import SetParam
     _check_offers(market, offers)
     m = market.model
     ch = []

@@ -1,7 +1,7 @@
 """One-sided prices of an LP market (the range of prices that clear it), from what-ifs.
 
 Above :mod:`pyomo_ecc.pricing.prices` (which the what-if layer reads) and the what-if engine
-(:mod:`pyomo_ecc.core.whatif`) that re-solves the shifted problems.
+(:mod:`pyomo_ecc.whatif`) that re-solves the shifted problems.
 """
 import math
 
@@ -10,7 +10,7 @@ import pyomo.environ as pyo
 
 from pyomo_ecc.core.contract import price_weight
 from pyomo_ecc.core.market import markets_in
-from pyomo_ecc.core.whatif import MoveRHS, WhatIf
+from pyomo_ecc.whatif import MoveRHS, WhatIf
 from pyomo_ecc.pricing.prices import price_frame
 
 
@@ -28,7 +28,7 @@ def price_range(model, name="lmp", delta=1e-4, solver="highs"):
     price. Where they differ, any price between them clears the market; a side that makes the
     model infeasible is infinite, on its own side (:math:`C = +\infty` there: a load that cannot
     fall, below a must-run output, has ``lower = -inf``). The model's values and duals are untouched (the shifted
-    problems are what-ifs, :mod:`pyomo_ecc.core.whatif`). Costs ``(1 + 2 n)`` solves for ``n``
+    problems are what-ifs, :mod:`pyomo_ecc.whatif`). Costs ``(1 + 2 n)`` solves for ``n``
     distinct constraints.
 
     >>> import pyomo_ecc as ecc
