@@ -1,18 +1,9 @@
 r"""What-ifs: solve the same model many times with small changes, fast, and never lose it.
 
-A what-if is a list of typed *changes* applied to a built model, solved, and undone:
-
-==========================================  ====================================================
-change                                      effect (undone exactly afterwards)
-==========================================  ====================================================
-:class:`SetParam` ``(param, value)``        a mutable parameter (one index, or every index),
-                                            validated by its block (:mod:`~pyomo_ecc.core.params`)
-:class:`Fix` ``(var, value)`` / ``Unfix``   fix a variable (at its value, or at ``value``) / free it
-:func:`withdraw` ``(participant)``          the participant's own rule (``withdrawal()``): its
-                                            variables at 0, its loads at 0, its block deactivated
-:class:`MoveRHS` ``(constraint, delta)``    both bounds of a constraint moved by ``delta``
-:class:`Deactivate` / ``Activate``          a constraint or a block leaves / rejoins the model
-==========================================  ====================================================
+A what-if is a list of typed *changes* applied to a built model, solved, and undone: the
+changes (:class:`SetParam`, :class:`Fix`, :class:`Unfix`, :func:`withdraw`, :class:`MoveRHS`,
+:class:`Deactivate`, :class:`Activate`) are those of :mod:`pyomo_ecc.core.changes`, which
+lists what each one does; they are re-exported here.
 
 Changes name their component (``m.g.p_max`` or the string ``"g.p_max"``), so they can be sent to
 worker processes. :class:`WhatIf` compiles the model once into its standard form
