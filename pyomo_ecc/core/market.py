@@ -33,6 +33,7 @@ import importlib
 from dataclasses import dataclass, field
 
 from pyomo.common.config import ConfigValue, In
+from pyomo.common.gc_manager import PauseGC
 from pyomo.environ import Objective, Param, Set, minimize
 
 from pyomo_ecc.core.block import EccBlockData, declare_block, find_enclosing
@@ -245,6 +246,10 @@ class MarketData(EccBlockData):
         self.check_registry()
         if self._assembled:
             return self
+        with PauseGC():   # assembly allocates many small objects and frees none of them
+            return self._assemble()
+
+    def _assemble(self):
         if not self._reg.participants:
             raise ModelError(f"market '{self.name}' is empty: add at least one participant")
         if self._reg.network is None:
