@@ -215,6 +215,7 @@ def main(argv=None):
     import tempfile
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
+    ap.add_argument("--tools", nargs="*", default=list(TOOLS), choices=list(TOOLS))
     ap.add_argument("--no-compile", action="store_true", help="skip the compile comparison")
     ap.add_argument("--compile-case", default="case2869", choices=list(CASES))
     ap.add_argument("--timeout", type=float, default=900.0)
@@ -232,7 +233,7 @@ def main(argv=None):
     res = {}
     with tempfile.TemporaryDirectory() as tmp:
         for case in args.cases:
-            for tool in TOOLS:
+            for tool in args.tools:
                 r = _run(tool, case, tmp, args.timeout)
                 if r is None:
                     continue

@@ -8,9 +8,6 @@ import pytest
 
 import pyomo_ecc as ecc
 
-pytestmark = pytest.mark.unit
-
-
 def _market(periods=2):
     G = nx.MultiGraph()
     G.add_edge(1, 2, x=0.1, rating=80)
@@ -27,6 +24,7 @@ def _market(periods=2):
     return m
 
 
+@pytest.mark.unit
 def test_balance_rows_are_injections_minus_flows_at_any_angles():
     m = _market()
     net = m.net
@@ -53,6 +51,7 @@ def test_balance_rows_are_injections_minus_flows_at_any_angles():
                 inj - out + into - rhs, abs=1e-9)
 
 
+@pytest.mark.unit
 def test_flow_is_beta_times_angle_difference_minus_shift():
     m = _market(periods=1)
     net = m.net
@@ -69,6 +68,7 @@ def test_flow_is_beta_times_angle_difference_minus_shift():
             assert pyo.value(net.ineq_f_lb[l, t].lower) == -net.rating[l].value
 
 
+@pytest.mark.unit
 def test_btheta_prices_equal_the_ptdf_formulation_with_parallel_branches():
     """Two formulations written independently (angles / distribution factors): the same LMPs."""
     lmps = []
@@ -84,3 +84,48 @@ def test_btheta_prices_equal_the_ptdf_formulation_with_parallel_branches():
         lmps.append(ecc.prices(m2).lmp.to_numpy())
     assert lmps[0] == pytest.approx(lmps[1], abs=1e-7)
     assert lmps[0].max() > lmps[0].min() + 1.0        # congested: the prices differ by bus
+
+
+@pytest.mark.unit
+def test_angle_bounds_are_a_solver_aid_tried_without_first():
+    """The non-fixed angles are the aid columns; HiGHS gets them free, and the prices equal those
+    of the same form solved with the bounds (the bounds never bind: the same problem)."""
+    from pyomo_ecc.core.standard_form import standard_form
+    from pyomo_ecc.solvers import HighsModel
+    m = _market()
+    sf = standard_form(m, track=False)
+    aid = sf.aid_columns()
+    theta = {id(v) for v in m.net.theta.values() if not v.fixed}
+    assert {id(sf.columns[j]) for j in np.flatnonzero(aid)} == theta
+    free = HighsModel(sf)
+    assert np.all(np.isinf(np.asarray(free.h.getLp().col_lower_)[aid]))
+    a = free.run()
+    bounded = HighsModel(sf)
+    bounded._aid = np.zeros(0, dtype=int)
+    bounded.h.changeColsBounds(int(aid.sum()), np.flatnonzero(aid), sf.col_lower[aid], sf.col_upper[aid])
+    b = bounded.run()
+    assert a.status == b.status == "optimal"
+    assert a.objective == pytest.approx(b.objective, rel=1e-12)
+    assert a.row_dual == pytest.approx(b.row_dual, abs=1e-7)
+
+
+@pytest.mark.integration
+def test_case118_qp_that_fails_without_the_aid_bounds_is_solved_with_them(monkeypatch):
+    """On case118 at 0.8 load HiGHS's QP solver fails with free angles: the bounds are put back
+    and HiGHS alone (no regularisation, no Ipopt) solves; B-theta equals PTDF (no angles)."""
+    from pyomo_ecc import solvers as solvers_mod
+    from pyomo_ecc.core.standard_form import standard_form
+    from pyomo_ecc.io.matpower import build_matpower_market, load_matpower_case
+    from pyomo_ecc.solvers import HighsModel
+    monkeypatch.setattr(solvers_mod.HighsModel, "QP_REGULARISATION", ())
+    monkeypatch.setattr(solvers_mod, "ipopt_qp", lambda sf: solvers_mod.HighsRun("unavailable"))
+    case = load_matpower_case("case118")
+    bt = build_matpower_market(case, periods=1, load_profile=[0.8])
+    pt = build_matpower_market(case, periods=1, load_profile=[0.8], formulation="ptdf")
+    live = HighsModel(standard_form(bt, track=False))
+    assert len(live._aid) > 0
+    assert live.run().status == "optimal"
+    assert len(live._aid) == 0                       # the free attempt failed: bounds put back
+    ecc.solve(bt)
+    ecc.solve(pt)
+    assert ecc.prices(bt).lmp.to_numpy() == pytest.approx(ecc.prices(pt).lmp.to_numpy(), abs=1e-5)
