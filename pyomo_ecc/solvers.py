@@ -87,10 +87,11 @@ def _check_withdrawn(market):
     net = market.get_network()
     if net is None or not net.active:
         return
+    inactive = [p for p in market.participants(active=False) if not p.active]
+    if not inactive:
+        return
     balanced = {d.t for d in net.price_declarations() if d.price == "lmp" and d.constraint.active}
-    for p in market.participants(active=False):
-        if p.active:
-            continue
+    for p in inactive:
         for t in (t for t in market.T if t in balanced):
             free = [v.name for v in identify_variables(p.p_inj[t].expr) if not v.fixed]
             if free or abs(pyo.value(p.p_inj[t])) > 1e-12:
