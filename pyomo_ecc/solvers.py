@@ -35,7 +35,6 @@ import pandas as pd
 import pyomo.environ as pyo
 import scipy.sparse as sp
 from pyomo.common.collections import ComponentMap
-from pyomo.common.gc_manager import PauseGC
 from pyomo.contrib.solver.common.factory import SolverFactory as _NewSolverFactory
 from pyomo.contrib.solver.common.results import TerminationCondition as TC
 from pyomo.contrib.solver.common.util import IncompatibleModelError
@@ -176,10 +175,6 @@ class Solver:
 
         Raises :class:`SolverError` (or :class:`InfeasibleMarketError`) unless optimal.
         """
-        with PauseGC():   # compiling and loading allocate many objects and free few
-            return self._solve(model, diagnose)
-
-    def _solve(self, model, diagnose):
         markets = markets_in(model)
         for mk in markets:
             mk._pricing_basis = None   # until this solve is verified, nothing is published
