@@ -454,6 +454,11 @@ class DCNetworkData(NetworkData):
 
     # -- prices and results -------------------------------------------------------------------
     def price_declarations(self):
+        """The balance (``lmp``) and flow-limit (``line_price_*``) declarations: built once, when
+        first asked for after assembly (the constraints they name do not change afterwards)."""
+        cached = self.__dict__.get("_price_decls")
+        if cached is not None and cached[0] is self.component("eq_p_balance"):
+            return list(cached[1])
         T = self.market().T
         decls = [PriceDecl("lmp", (n, t), ("bus", "t"), self.eq_p_balance[n, t], +1, "power", t)
                  for n in self.bus for t in T]
@@ -463,6 +468,7 @@ class DCNetworkData(NetworkData):
                                        self.ineq_f_ub[l, t], -1, "power", t))
                 decls.append(PriceDecl("line_price_lb", (l, t), ("branch", "t"),
                                        self.ineq_f_lb[l, t], +1, "power", t))
+        self._price_decls = (self.eq_p_balance, tuple(decls))
         return decls
 
     #: the published prices :meth:`price_components` reads
