@@ -137,6 +137,63 @@ def compile_times(mpc, periods, repeat=2):
     return out
 
 
+def breakdown(mpc, periods):
+    """Wall seconds of each part of pyomo_ecc's run (one run, as timed above): the blocks of
+    the participants, the network's build and assembly, the compile, HiGHS, the rest of the
+    solve (checks, values and duals back, the KKT verification) and the price frame."""
+    import pyomo_ecc as ecc
+    import pyomo_ecc.core.standard_form as sfm
+    import pyomo_ecc.network.dc as dcm
+    import pyomo_ecc.solvers as solvers
+    from pyomo_ecc.io.matpower import build_matpower_market
+    acc = {}
+
+    def timed(owner, name, key):
+        f = getattr(owner, name)
+
+        def g(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                return f(*a, **k)
+            finally:
+                acc[key] = acc.get(key, 0.0) + time.perf_counter() - t0
+        setattr(owner, name, g)
+        return f
+
+    saved = [(dcm.DCNetworkData, "build", timed(dcm.DCNetworkData, "build", "network build")),
+             (dcm.DCNetworkData, "assemble", timed(dcm.DCNetworkData, "assemble", "network assembly")),
+             (solvers.HighsModel, "run", timed(solvers.HighsModel, "run", "HiGHS (pass + run)")),
+             (solvers.HighsModel, "_pass", timed(solvers.HighsModel, "_pass", "HiGHS (pass + run)")),
+             (solvers, "verify_solution", timed(solvers, "verify_solution", "KKT verification")),
+             (solvers, "validate_parameters", timed(solvers, "validate_parameters", "parameter checks"))]
+    orig_sf = sfm.standard_form
+    timed(sfm, "standard_form", "standard-form compile")
+    t0 = time.perf_counter()
+    m = build_matpower_market(mpc, periods=periods, loads="network")
+    t1 = time.perf_counter()
+    m.assemble()
+    t2 = time.perf_counter()
+    ecc.solve(m, diagnose=False)
+    t3 = time.perf_counter()
+    ecc.prices(m)
+    t4 = time.perf_counter()
+    sfm.standard_form = orig_sf
+    for owner, name, f in saved:
+        if f is not None:
+            setattr(owner, name, f)
+    parts = {"participants' blocks (+ case tables)": t1 - t0 - acc.get("network build", 0.0),
+             "network build": acc.get("network build", 0.0),
+             "network assembly": acc.get("network assembly", 0.0),
+             "objective + rest of assembly": t2 - t1 - acc.get("network assembly", 0.0)}
+    inside = sum(acc.get(k, 0.0) for k in ("standard-form compile", "HiGHS (pass + run)",
+                                          "KKT verification", "parameter checks"))
+    parts.update({k: acc.get(k, 0.0) for k in ("standard-form compile", "HiGHS (pass + run)",
+                                               "KKT verification", "parameter checks")})
+    parts["rest of solve (values, duals, checks)"] = t3 - t2 - inside
+    parts["price frame"] = t4 - t3
+    return parts
+
+
 def worker(tool, case, out_npy):
     import dcopf
     base_rss = _rss_mb()
@@ -145,6 +202,9 @@ def worker(tool, case, out_npy):
     times = {}
     if tool == "compile":
         print("RESULT " + json.dumps({"compile": compile_times(mpc, periods)}))
+        return
+    if tool == "breakdown":
+        print("RESULT " + json.dumps({"breakdown": breakdown(mpc, periods)}))
         return
     gc.collect()
     obj, lmp = RUNNERS[tool](mpc, periods, times)
@@ -202,7 +262,7 @@ def _run(tool, case, tmp, timeout):
         print(f"{case} / {tool}: FAILED\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}", flush=True)
         return None
     r = json.loads(line[0][7:])
-    if tool != "compile":
+    if tool not in ("compile", "breakdown"):
         r["lmp"] = np.load(npy)
     return r
 
@@ -218,6 +278,8 @@ def main(argv=None):
     ap.add_argument("--tools", nargs="*", default=list(TOOLS), choices=list(TOOLS))
     ap.add_argument("--no-compile", action="store_true", help="skip the compile comparison")
     ap.add_argument("--compile-case", default="case2869", choices=list(CASES))
+    ap.add_argument("--breakdown", nargs="*", default=["case2869", "case2869x24"], choices=list(CASES),
+                    help="cases whose pyomo_ecc run is split into its parts (what is left)")
     ap.add_argument("--timeout", type=float, default=900.0)
     ap.add_argument("--worker", nargs=3, metavar=("TOOL", "CASE", "NPY"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -245,6 +307,7 @@ def main(argv=None):
                       f"{r['peak_rss_mb']:6.0f} MB (+{r['peak_rss_mb'] - r['import_rss_mb']:.0f})  "
                       f"objective {r['objective']:.6f}", flush=True)
         comp = _run("compile", args.compile_case, tmp, args.timeout) if not args.no_compile else None
+        parts = {c: _run("breakdown", c, tmp, args.timeout) for c in args.breakdown}
 
     print()
     head = (f"{'case':12s} {'buses':>6s} {'T':>3s} {'ours s':>8s} {'us/bus/T':>9s} {'floor s':>8s} "
@@ -288,6 +351,15 @@ def main(argv=None):
         print(f"standard-form compile on {args.compile_case}, CPU s (best of 2):")
         for name, v in comp["compile"].items():
             print(f"  {name:52s} {v:.3f}" if isinstance(v, float) else f"  {name:52s} {v}")
+    for case, r in parts.items():
+        if r is None:
+            continue
+        b = r["breakdown"]
+        tot = sum(b.values())
+        print()
+        print(f"where pyomo_ecc's time goes on {case} (wall s, one run; total {tot:.3f}):")
+        for name, v in b.items():
+            print(f"  {name:40s} {v:7.3f}  {100 * v / tot:5.1f} %")
 
 
 if __name__ == "__main__":
