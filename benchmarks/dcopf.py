@@ -240,6 +240,12 @@ def _imports():
     import pyomo.environ  # noqa: F401
 
     import pyomo_ecc  # noqa: F401
+    # the public names are imported on first use: load every module a run uses before timing
+    import pyomo_ecc.io.matpower  # noqa: F401
+    import pyomo_ecc.network.dc  # noqa: F401
+    import pyomo_ecc.participants.producer  # noqa: F401
+    import pyomo_ecc.pricing.prices  # noqa: F401
+    import pyomo_ecc.solvers  # noqa: F401
 
 
 def main(argv=None):

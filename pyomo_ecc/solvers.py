@@ -86,10 +86,11 @@ def _check_withdrawn(market):
     net = market.get_network()
     if net is None or not net.active:
         return
+    inactive = [p for p in market.participants(active=False) if not p.active]
+    if not inactive:
+        return
     balanced = {d.t for d in net.price_declarations() if d.price == "lmp" and d.constraint.active}
-    for p in market.participants(active=False):
-        if p.active:
-            continue
+    for p in inactive:
         for t in (t for t in market.T if t in balanced):
             free = [v.name for v in identify_variables(p.p_inj[t].expr) if not v.fixed]
             if free or abs(pyo.value(p.p_inj[t])) > 1e-12:
@@ -696,6 +697,7 @@ class HighsModel:
         self.options = dict(options or {})
         self.tee = tee
         self.h = self._new()
+        self._aid = np.zeros(0, dtype=int)   # columns passed without their aid bounds
         self._pass()
 
     def _new(self):
@@ -719,6 +721,12 @@ class HighsModel:
         lp.offset_ = float(sf.c0)
         lp.col_lower_ = sf.col_lower
         lp.col_upper_ = sf.col_upper
+        aid = getattr(sf, "aid_columns", None)
+        self._aid = np.flatnonzero(aid()) if aid is not None else np.zeros(0, dtype=int)
+        if len(self._aid):   # bounds that are only a solver aid: tried without them first
+            lo, up = sf.col_lower.copy(), sf.col_upper.copy()
+            lo[self._aid], up[self._aid] = -np.inf, np.inf
+            lp.col_lower_, lp.col_upper_ = lo, up
         lp.row_lower_ = sf.row_lower
         lp.row_upper_ = sf.row_upper
         A = sf.A.tocsc()
@@ -798,6 +806,13 @@ class HighsModel:
         h.run()
         status = h.getModelStatus()
         S = hs.HighsModelStatus
+        if status != S.kOptimal and len(self._aid):
+            # not solved without the aid bounds (StandardForm.aid_columns): put them back (the
+            # problem is the same, they never bind at its solution) and solve again
+            j, self._aid = self._aid, np.zeros(0, dtype=int)
+            h.changeColsBounds(len(j), j, sf.col_lower[j], sf.col_upper[j])
+            h.run()
+            status = h.getModelStatus()
         text = h.modelStatusToString(status)
         if status in (S.kInfeasible, S.kUnboundedOrInfeasible):
             return HighsRun("infeasible", highs_status=text)

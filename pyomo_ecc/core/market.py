@@ -29,9 +29,11 @@ Example::
     >>> list(m.T), m.dt[1]
     ([0, 1], 0.5)
 """
+import importlib
 from dataclasses import dataclass, field
 
 from pyomo.common.config import ConfigValue, In
+from pyomo.common.gc_manager import PauseGC
 from pyomo.environ import Objective, Param, Set, minimize
 
 from pyomo_ecc.core.block import EccBlockData, declare_block, find_enclosing
@@ -244,10 +246,18 @@ class MarketData(EccBlockData):
         self.check_registry()
         if self._assembled:
             return self
+        with PauseGC():   # assembly allocates many small objects and frees none of them
+            return self._assemble()
+
+    def _assemble(self):
         if not self._reg.participants:
             raise ModelError(f"market '{self.name}' is empty: add at least one participant")
         if self._reg.network is None:
-            if _DEFAULT_NETWORK[0] is None:   # pragma: no cover - pyomo_ecc always sets it
+            if _DEFAULT_NETWORK[0] is None:
+                # the default network registers itself when its module is imported (the core
+                # names no network module in an import statement: the layers stay ordered)
+                importlib.import_module("pyomo_ecc.network.copperplate")
+            if _DEFAULT_NETWORK[0] is None:   # pragma: no cover - the module above sets it
                 raise ModelError(f"market '{self.name}' has no network block and no default "
                                  f"network is set (pyomo_ecc.network.copperplate sets it)")
             self.network_copperplate = _DEFAULT_NETWORK[0]()

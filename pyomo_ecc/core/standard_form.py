@@ -59,6 +59,17 @@ INF = np.inf
 _VALUE = operator.attrgetter("_value")
 
 
+#: attribute a block sets on a Var component whose bounds are a solver aid only (they never
+#: bind at a meaningful solution, e.g. the B-theta angles of :mod:`pyomo_ecc.network.dc`): a
+#: solver may try the problem without them first (see :meth:`StandardForm.aid_columns`)
+AID_BOUNDS = "_ecc_aid_bounds"
+
+
+def mark_aid_bounds(var):
+    """Mark the bounds of the Var component ``var`` as a solver aid (:data:`AID_BOUNDS`)."""
+    setattr(var, AID_BOUNDS, True)
+
+
 class StructureChanged(ModelError):
     """The model changed in a way the compiled form cannot follow; compile it again."""
 
@@ -380,6 +391,20 @@ class StandardForm(StandardFormData):
     def values(self):
         """Current values of the columns (NaN where a variable has none)."""
         return np.array([np.nan if v.value is None else float(v.value) for v in self.columns])
+
+    def aid_columns(self):
+        """Boolean array: the columns whose finite bounds are only a solver aid (their Var
+        component is marked with :func:`mark_aid_bounds`) and that are not fixed."""
+        out = np.zeros(len(self.columns), dtype=bool)
+        marked = {}
+        for j, v in enumerate(self.columns):
+            comp = v.parent_component()
+            flag = marked.get(id(comp))
+            if flag is None:
+                flag = marked[id(comp)] = bool(getattr(comp, AID_BOUNDS, False))
+            out[j] = flag
+        return out & (self.col_lower < self.col_upper) & (np.isfinite(self.col_lower)
+                                                          | np.isfinite(self.col_upper))
 
     def load(self, x):
         """Write ``x`` into the Pyomo variables (integers rounded)."""

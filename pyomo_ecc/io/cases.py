@@ -23,6 +23,7 @@ A case file (see ``case_library/README.md`` for the full format)::
 path to a ``.toml`` file. A malformed file raises :class:`~pyomo_ecc.errors.InputError` naming
 the file, the section and the key.
 """
+import importlib
 import sys
 from dataclasses import dataclass, field
 from importlib import resources
@@ -106,6 +107,9 @@ class Case:
     def build(self, model=None):
         """Build the case's default model (or ``model``, a name in :data:`MODELS`)."""
         name = model or self.model_name
+        if name not in MODELS:
+            # the reference models register themselves when their package is first imported
+            importlib.import_module("pyomo_ecc.models")
         if name not in MODELS:
             raise InputError(f"case '{self.name}': unknown model {name!r}; models are {sorted(MODELS)}")
         return MODELS[name](self)

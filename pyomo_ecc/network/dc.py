@@ -88,9 +88,11 @@ import pyomo.environ as pyo
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from pyomo.common.config import ConfigValue, In
+from pyomo.core.expr.numeric_expr import LinearExpression
 
 from pyomo_ecc.core.block import declare_block
 from pyomo_ecc.core.contract import PriceDecl, Sensitivities
+from pyomo_ecc.core.standard_form import mark_aid_bounds
 from pyomo_ecc.core.config import flag, per_period
 from pyomo_ecc.errors import InputError, ModelError
 from pyomo_ecc.network.base import NetworkData, base_mva_of, declare_base_mva
@@ -99,8 +101,11 @@ from pyomo_ecc.network.graph import (graph_option, graph_to_tables, incidence, i
 
 #: finite bound on every B-theta angle (rad). It never binds in a meaningful DC solution (checked
 #: after every solve, :meth:`DCNetworkData.check_solution`), but HiGHS's active-set QP solver
-#: needs it: with free, zero-curvature angle columns it stops on case118 with quadratic costs at
-#: most load levels ("QP solver claims optimality, but with ... primal infeasibilities").
+#: sometimes needs it: with free, zero-curvature angle columns it stops on case118 with quadratic
+#: costs at most load levels ("QP solver claims optimality, but with ... primal infeasibilities").
+#: The bounds are marked as a solver aid (:func:`~pyomo_ecc.core.standard_form.mark_aid_bounds`):
+#: the HiGHS route solves without them first (3 to 5 times faster on case2869 over 6 or 24
+#: periods) and adds them only when that fails; the problem is the same, so are the prices.
 ANGLE_BOUND = 1e4
 
 FORMULATIONS = ("btheta", "ptdf")
@@ -289,13 +294,13 @@ class DCNetworkData(NetworkData):
             except ValueError as e:
                 self.fail(f"bus {bus!r}: {e}")
             loads.update({(bus, t): float(v) for t, v in per.items()})
-        self.p_load = pyo.Param(self.bus, market.T, initialize=loads, mutable=True,
+        self.p_load = pyo.Param(self.bus, market.T, initialize=loads, mutable=True, domain=pyo.Any,
                                 doc="bus load from the graph (power units)")
-        self.gs = pyo.Param(self.bus, initialize=buses["gs"].astype(float).to_dict(), mutable=True,
+        self.gs = pyo.Param(self.bus, initialize=buses["gs"].astype(float).to_dict(), mutable=True, domain=pyo.Any,
                             doc="shunt conductance load at 1 pu (power units)")
         self.rating = pyo.Param(self.branch_limited,
                                 initialize={l: float(branches.at[l, "rating"]) for l in rated},
-                                mutable=True, doc="flow limit (power units)")
+                                mutable=True, domain=pyo.Any, doc="flow limit (power units)")
         super().build()  # register with the market once the input is valid
 
     # -- interface used by the market and by pricing -----------------------------------------
@@ -337,37 +342,62 @@ class DCNetworkData(NetworkData):
 
     # -- phase 3 ------------------------------------------------------------------------------
     def assemble(self):
+        r"""Write the balance and the flow limits (module doc), vectorised: the B-theta balance
+        row of bus :math:`n` is read off the sparse :math:`B = A^\top \mathrm{diag}(\beta) A`,
+
+        .. math::
+
+            \sum_{k \in n} p^{inj}_{k,t} - (B\theta_t)_n + (A^\top \beta\varphi)_n
+                = L_{n,t} + G_n,
+
+        which is the module doc's balance with the flows substituted; each row is built once as
+        one linear expression (no per-branch rule calls)."""
         self.check_buses()
         market = self.market()
-        T = market.T
-        br = self._branches
-        frm = dict(zip(br.index, br["from_bus"]))
-        to = dict(zip(br.index, br["to_bus"]))
-        out_of = {b: [] for b in self.bus}
-        into = {b: [] for b in self.bus}
-        for l in self.branch:
-            out_of[frm[l]].append(l)
-            into[to[l]].append(l)
+        T = list(market.T)
+        bus_list = list(self.bus)
         inj = {t: self.injections_at(t) for t in T}
-        for n in self.bus:
-            if not out_of[n] and not into[n] and not any(inj[t][n][0] for t in T):
+        A = incidence(self._buses, self._branches)
+        degree = np.asarray(abs(A).sum(axis=0)).ravel()
+        for k, n in enumerate(bus_list):
+            if not degree[k] and not any(inj[t][n][0] for t in T):
                 self.fail(f"bus {n!r} has no branch and no dispatchable participant: drop it or "
                           f"mark it out of service")
         if self.config.formulation == "btheta":
             self.theta = pyo.Var(self.bus, T, initialize=0.0, bounds=(-ANGLE_BOUND, ANGLE_BOUND),
                                  doc="voltage angle (rad)")
+            mark_aid_bounds(self.theta)   # HiGHS is tried without them first (solvers)
             for r in self._refs:
                 for t in T:
                     self.theta[r, t].fix(0.0)
-            self.p_flow = pyo.Expression(
-                self.branch, T,
-                rule=lambda b, l, t: b.beta[l] * (b.theta[frm[l], t] - b.theta[to[l], t] - b.shift[l]),
-                doc="flow from from_bus to to_bus (power units)")
-
-            def balance(b, n, t):
-                var, fixed = inj[t][n]
-                return (sum(var) - sum(b.p_flow[l, t] for l in out_of[n]) + sum(b.p_flow[l, t] for l in into[n])
-                        == b.p_load[n, t] + b.gs[n] - sum(fixed))
+            theta = self.theta
+            beta = self._beta.astype(float)
+            c0 = (-beta * self._shift).tolist()           # f = beta (theta_i - theta_j) - beta phi
+            pos = {b: k for k, b in enumerate(bus_list)}
+            frm = [pos[b] for b in self._branches["from_bus"]]
+            to = [pos[b] for b in self._branches["to_bus"]]
+            th = [[theta[n, t] for n in bus_list] for t in T]     # th[period][bus position]
+            flows = {}
+            for l, i, j, b, c in zip(self.branch, frm, to, beta.tolist(), c0):
+                for k, t in enumerate(T):
+                    flows[l, t] = LinearExpression(constant=c, linear_coefs=[b, -b],
+                                                   linear_vars=[th[k][i], th[k][j]])
+            self.p_flow = pyo.Expression(self.branch, T, initialize=flows,
+                                         doc="flow from from_bus to to_bus (power units)")
+            B = (A.T @ sp.diags(beta) @ A).tocsr()
+            B.sort_indices()
+            inflow = A.T @ (beta * self._shift)            # (A^T beta phi)_n
+            rows = {}
+            for k, n in enumerate(bus_list):
+                lo, hi = B.indptr[k], B.indptr[k + 1]
+                cols, coefs = B.indices[lo:hi].tolist(), (-B.data[lo:hi]).tolist()
+                const = float(inflow[k])
+                for kt, t in enumerate(T):
+                    var, fixed = inj[t][n]
+                    net = LinearExpression(constant=const, linear_coefs=list(coefs),
+                                           linear_vars=[th[kt][j] for j in cols])
+                    rows[n, t] = (sum(var, net) == self.p_load[n, t] + self.gs[n] - sum(fixed))
+            self.eq_p_balance = pyo.Constraint(self.bus, T, rule=rows, doc="bus power balance")
         else:
             self._build_ptdf(T, inj)
 
@@ -375,12 +405,16 @@ class DCNetworkData(NetworkData):
                 var, fixed = inj[t][n]
                 return sum(var) - b.p_net[n, t] == b.p_load[n, t] + b.gs[n] - sum(fixed)
 
-        self.eq_p_balance = pyo.Constraint(self.bus, T, rule=balance, doc="bus power balance")
+            self.eq_p_balance = pyo.Constraint(self.bus, T, rule=balance, doc="bus power balance")
+        flow, rating = self.p_flow, self.rating
+        lim = list(self.branch_limited)
         self.ineq_f_ub = pyo.Constraint(self.branch_limited, T,
-                                        rule=lambda b, l, t: b.p_flow[l, t] <= b.rating[l],
+                                        rule={(l, t): flow[l, t].expr <= rating[l]
+                                              for l in lim for t in T},
                                         doc="flow limit, from -> to")
         self.ineq_f_lb = pyo.Constraint(self.branch_limited, T,
-                                        rule=lambda b, l, t: b.p_flow[l, t] >= -b.rating[l],
+                                        rule={(l, t): flow[l, t].expr >= -rating[l]
+                                              for l in lim for t in T},
                                         doc="flow limit, to -> from")
 
     def check_solution(self):
@@ -420,6 +454,11 @@ class DCNetworkData(NetworkData):
 
     # -- prices and results -------------------------------------------------------------------
     def price_declarations(self):
+        """The balance (``lmp``) and flow-limit (``line_price_*``) declarations: built once, when
+        first asked for after assembly (the constraints they name do not change afterwards)."""
+        cached = self.__dict__.get("_price_decls")
+        if cached is not None and cached[0] is self.component("eq_p_balance"):
+            return list(cached[1])
         T = self.market().T
         decls = [PriceDecl("lmp", (n, t), ("bus", "t"), self.eq_p_balance[n, t], +1, "power", t)
                  for n in self.bus for t in T]
@@ -429,6 +468,7 @@ class DCNetworkData(NetworkData):
                                        self.ineq_f_ub[l, t], -1, "power", t))
                 decls.append(PriceDecl("line_price_lb", (l, t), ("branch", "t"),
                                        self.ineq_f_lb[l, t], +1, "power", t))
+        self._price_decls = (self.eq_p_balance, tuple(decls))
         return decls
 
     #: the published prices :meth:`price_components` reads

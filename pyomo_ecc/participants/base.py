@@ -54,7 +54,7 @@ class ParticipantData(EccBlockData):
         market = self.market()
         self.build_participant(market)
         if not hasattr(self, "q_inj"):
-            self.q_inj = Expression(market.T, rule=lambda b, t: 0.0,
+            self.q_inj = Expression(market.T, initialize=dict.fromkeys(market.T, 0.0),
                                     doc="net reactive injection (power units)")
         market.register_participant(self)
 

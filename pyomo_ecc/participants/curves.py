@@ -24,7 +24,7 @@ symbol                 attribute                  meaning
 :math:`s_{t,k}`        ``seg[t, k]``              dispatched part of segment k
 =====================  =========================  =======================================
 """
-from pyomo.environ import Constraint, NonNegativeReals, Param, RangeSet, Var
+from pyomo.environ import Any, Constraint, NonNegativeReals, Param, RangeSet, Var
 
 
 def build_curve(blk, x, convex):
@@ -36,7 +36,7 @@ def build_curve(blk, x, convex):
     """
     cfg = blk.config
     market = blk.market()
-    blk.c = Param(initialize=0.0 if cfg.c is None else cfg.c, mutable=True,
+    blk.c = Param(initialize=0.0 if cfg.c is None else cfg.c, mutable=True, domain=Any,
                   doc="constant per hour (currency/h); a no-load cost under commitment")
     if cfg.steps is not None:
         if any(v is not None for v in (cfg.a, cfg.b)):
@@ -45,9 +45,10 @@ def build_curve(blk, x, convex):
         n = len(cfg.steps)
         blk.K = RangeSet(0, n - 1, doc="curve segments")
         blk.step_q = Param(blk.K, initialize={k: q for k, (q, _) in enumerate(cfg.steps)},
-                           mutable=True, doc="segment width (power units)")
+                           mutable=True, domain=Any, doc="segment width (power units)")
         blk.step_price = Param(blk.K, initialize={k: p for k, (_, p) in enumerate(cfg.steps)},
-                               mutable=True, doc="segment price (currency per power unit per hour)")
+                               mutable=True, domain=Any,
+                               doc="segment price (currency per power unit per hour)")
         blk.seg = Var(market.T, blk.K, domain=NonNegativeReals, doc="dispatched part of a segment")
         blk.ineq_seg_ub = Constraint(market.T, blk.K, rule=lambda b, t, k: b.seg[t, k] <= b.step_q[k])
         blk.eq_seg_sum = Constraint(market.T, rule=lambda b, t: x[t] == sum(b.seg[t, k] for k in b.K))
@@ -55,8 +56,10 @@ def build_curve(blk, x, convex):
     a = 0.0 if cfg.a is None else cfg.a
     b = 0.0 if cfg.b is None else cfg.b
     _check_a(blk, a, convex)
-    blk.a = Param(initialize=a, mutable=True, doc="quadratic coefficient (currency per power unit^2 per hour)")
-    blk.b = Param(initialize=b, mutable=True, doc="linear coefficient (currency per power unit per hour)")
+    blk.a = Param(initialize=a, mutable=True, domain=Any,
+                  doc="quadratic coefficient (currency per power unit^2 per hour)")
+    blk.b = Param(initialize=b, mutable=True, domain=Any,
+                  doc="linear coefficient (currency per power unit per hour)")
     if a == 0:   # keep a linear offer linear (an LP for every LP solver)
         return {t: blk.b * x[t] for t in market.T}
     return {t: blk.a * x[t] ** 2 + blk.b * x[t] for t in market.T}

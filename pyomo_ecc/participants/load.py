@@ -12,7 +12,7 @@ symbol              attribute       meaning
 ==================  ==============  =====================================
 """
 from pyomo.common.config import ConfigValue
-from pyomo.environ import Expression, Param
+from pyomo.environ import Any, Expression, Param
 
 from pyomo_ecc.core.block import declare_block
 from pyomo_ecc.core.config import series
@@ -38,7 +38,7 @@ class FixedLoadData(ParticipantData):
 
     def build_participant(self, market):
         self.p_load = Param(market.T, initialize=self.series("p", self.config.p, market),
-                            mutable=True, doc="load (power units)")
+                            mutable=True, domain=Any, doc="load (power units)")
         self.p_inj = Expression(market.T, rule=lambda b, t: -b.p_load[t])
         self.bid_cost = Expression(expr=0.0)
 

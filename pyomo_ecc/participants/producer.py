@@ -44,7 +44,7 @@ Example::
     (50.0, 11.0)
 """
 from pyomo.common.config import ConfigValue
-from pyomo.environ import Binary, Constraint, Expression, Param, Var
+from pyomo.environ import Any, Binary, Constraint, Expression, Param, Var
 
 from pyomo_ecc.core.block import declare_block
 from pyomo_ecc.core.config import (finite_float, flag, nonnegative_float, nonnegative_series,
@@ -91,19 +91,25 @@ class _CurveParticipantData(ParticipantData):
         for t in market.T:
             if lo[t] > hi[t]:
                 self.fail(f"{lo_name} = {lo[t]} exceeds {hi_name} = {hi[t]} in period {t}")
-        setattr(self, hi_name, Param(market.T, initialize=hi, mutable=True, doc="upper limit"))
-        setattr(self, lo_name, Param(market.T, initialize=lo, mutable=True, doc="lower limit"))
-        x = Var(market.T, initialize=lambda b, t: lo[t], doc="quantity (power units)")
+        # domain=Any: values are checked against the option's own domain (core.params), and an
+        # explicit domain spares Pyomo an implicit one per parameter (half its construction)
+        setattr(self, hi_name, Param(market.T, initialize=hi, mutable=True, domain=Any,
+                                     doc="upper limit"))
+        setattr(self, lo_name, Param(market.T, initialize=lo, mutable=True, domain=Any,
+                                     doc="lower limit"))
+        # dict initialisers throughout (no rule callbacks: Pyomo inspects each one's signature)
+        x = Var(market.T, initialize=dict(lo), doc="quantity (power units)")
         setattr(self, q, x)
         on = {t: 1 for t in market.T}
         if getattr(cfg, "commitment", False):
             self.on = Var(market.T, domain=Binary, initialize=1, doc="commitment status")
             on = self.on
-        self.ineq_max = Constraint(market.T, rule=lambda b, t: x[t] <= getattr(b, hi_name)[t] * on[t])
-        self.ineq_min = Constraint(market.T, rule=lambda b, t: x[t] >= getattr(b, lo_name)[t] * on[t])
+        hi_p, lo_p = getattr(self, hi_name), getattr(self, lo_name)
+        self.ineq_max = Constraint(market.T, rule={t: x[t] <= hi_p[t] * on[t] for t in market.T})
+        self.ineq_min = Constraint(market.T, rule={t: x[t] >= lo_p[t] * on[t] for t in market.T})
         value = build_curve(self, x, convex=self.direction > 0)
         const = self.c
-        self.p_inj = Expression(market.T, rule=lambda b, t: self.direction * x[t],
+        self.p_inj = Expression(market.T, initialize={t: self.direction * x[t] for t in market.T},
                                 doc="net injection (power units)")
         self.bid_cost = Expression(
             expr=self.direction * sum(market.dt[t] * (value[t] + const * on[t]) for t in market.T),
@@ -149,9 +155,10 @@ class ProducerData(_CurveParticipantData):
         for option, (term, rate_doc, term_doc) in self.OUTPUT_TERMS.items():
             if self.config[option] is None:
                 continue
-            rate = Param(initialize=self.config[option], mutable=True, doc=rate_doc)
+            rate = Param(initialize=self.config[option], mutable=True, domain=Any, doc=rate_doc)
             setattr(self, option, rate)
-            setattr(self, term, Expression(market.T, rule=lambda b, t, r=rate: r * b.p[t] * mwh[t],
+            setattr(self, term, Expression(market.T, initialize={t: rate * self.p[t] * mwh[t]
+                                                                 for t in market.T},
                                            doc=term_doc))
 
     def policy_role(self):

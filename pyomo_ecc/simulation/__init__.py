@@ -17,10 +17,32 @@ module                                 what
 :mod:`~pyomo_ecc.simulation.cli`       ``pyomo-ecc cosim``
 =====================================  ==========================================================
 """
-from pyomo_ecc.simulation.agents import (Agent, Human, Markup, Observation, QLearning,  # noqa: F401
-                                         RothErev, Scripted, Truthful, Withholding, make_agent,
-                                         parse_agents, strategy_offer)
-from pyomo_ecc.simulation.carbon import CarbonMarket, positions, trade_table  # noqa: F401
-from pyomo_ecc.simulation.engine import Experiment, ExperimentLog, Simulator, run_many  # noqa: F401
-from pyomo_ecc.simulation.market import (Offer, OfferRejected, Unit, build_market,  # noqa: F401
-                                         check_offer, clear_round, seed001_units, validate_offer)
+import importlib
+
+#: public name -> module (imported on first use, :pep:`562`: ``pyomo-ecc --help`` reads the
+#: options of ``pyomo-ecc cosim`` from :mod:`pyomo_ecc.simulation.cli` without loading the rest)
+_LAZY = {
+    **dict.fromkeys(("Agent", "Human", "Markup", "Observation", "QLearning", "RothErev", "Scripted",
+                     "Truthful", "Withholding", "make_agent", "parse_agents", "strategy_offer"),
+                    "pyomo_ecc.simulation.agents"),
+    **dict.fromkeys(("CarbonMarket", "positions", "trade_table"), "pyomo_ecc.simulation.carbon"),
+    **dict.fromkeys(("Experiment", "ExperimentLog", "Simulator", "run_many"),
+                    "pyomo_ecc.simulation.engine"),
+    **dict.fromkeys(("Offer", "OfferRejected", "Unit", "build_market", "check_offer", "clear_round",
+                     "seed001_units", "validate_offer"), "pyomo_ecc.simulation.market"),
+}
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'pyomo_ecc.simulation' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = sorted(_LAZY)
