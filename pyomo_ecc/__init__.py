@@ -62,18 +62,27 @@ _export("pyomo_ecc.results", "dispatch", "merchandising_surplus", "settlement", 
         "surplus", "welfare")
 _export("pyomo_ecc.solvers", "Solver", "SolveResult", "diagnose_infeasibility", "solve")
 
+#: the subpackages and modules reachable as attributes (``ecc.whatif.WhatIf``), imported on first use
+_SUBMODULES = ("analysis", "cge", "core", "errors", "io", "mechanisms", "models", "network",
+               "participants", "plot", "policy", "pricing", "results", "simulation", "solvers",
+               "verify", "whatif")
+
+
 def __getattr__(name):
-    try:
-        module, attr = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'pyomo_ecc' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), attr)
+    if name in _SUBMODULES:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        try:
+            module, attr = _LAZY[name]
+        except KeyError:
+            raise AttributeError(f"module 'pyomo_ecc' has no attribute {name!r}") from None
+        value = getattr(importlib.import_module(module), attr)
     globals()[name] = value          # later look-ups do not come here again
     return value
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
 
 
 __all__ = sorted(_LAZY)

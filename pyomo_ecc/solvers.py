@@ -713,6 +713,20 @@ class HighsModel:
                 raise SolverError(f"HiGHS rejected option {key}={val!r} (unknown name or bad value)")
         return h
 
+    #: HiGHS statuses that end a run without a verdict on the problem: a solve without the aid
+    #: bounds that stops so is not repeated with them (a time limit is the user's)
+    _LIMITS = ("kTimeLimit", "kIterationLimit", "kInterrupt", "kSolutionLimit", "kObjectiveBound",
+               "kObjectiveTarget", "kMemoryLimit")
+
+    def _retry_with_aid(self, status, S):
+        """True when the run without the aid bounds is to be repeated with them: it failed
+        (other than at a limit), or it is optimal with a column outside an aid bound."""
+        if status != S.kOptimal:
+            return not any(status == getattr(S, name, None) for name in self._LIMITS)
+        j = self._aid
+        x = np.asarray(self.h.getSolution().col_value, dtype=float)[j]
+        return bool(np.any((x < self.sf.col_lower[j]) | (x > self.sf.col_upper[j])))
+
     def _pass(self):
         hs, sf, h = self._hs, self.sf, self.h
         lp = hs.HighsLp()
@@ -722,10 +736,11 @@ class HighsModel:
         lp.col_lower_ = sf.col_lower
         lp.col_upper_ = sf.col_upper
         aid = getattr(sf, "aid_columns", None)
-        self._aid = np.flatnonzero(aid()) if aid is not None else np.zeros(0, dtype=int)
+        lo_aid, up_aid = aid() if aid is not None else (np.zeros(sf.n, bool), np.zeros(sf.n, bool))
+        self._aid = np.flatnonzero(lo_aid | up_aid)
         if len(self._aid):   # bounds that are only a solver aid: tried without them first
             lo, up = sf.col_lower.copy(), sf.col_upper.copy()
-            lo[self._aid], up[self._aid] = -np.inf, np.inf
+            lo[lo_aid], up[up_aid] = -np.inf, np.inf
             lp.col_lower_, lp.col_upper_ = lo, up
         lp.row_lower_ = sf.row_lower
         lp.row_upper_ = sf.row_upper
@@ -806,9 +821,10 @@ class HighsModel:
         h.run()
         status = h.getModelStatus()
         S = hs.HighsModelStatus
-        if status != S.kOptimal and len(self._aid):
-            # not solved without the aid bounds (StandardForm.aid_columns): put them back (the
-            # problem is the same, they never bind at its solution) and solve again
+        if len(self._aid) and self._retry_with_aid(status, S):
+            # not solved without the aid bounds (StandardForm.aid_columns), or solved with a
+            # column beyond one of them: put them back (the problem is the same where they do
+            # not bind, and the solution check says so where they do) and solve again
             j, self._aid = self._aid, np.zeros(0, dtype=int)
             h.changeColsBounds(len(j), j, sf.col_lower[j], sf.col_upper[j])
             h.run()

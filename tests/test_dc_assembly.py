@@ -94,7 +94,9 @@ def test_angle_bounds_are_a_solver_aid_tried_without_first():
     from pyomo_ecc.solvers import HighsModel
     m = _market()
     sf = standard_form(m, track=False)
-    aid = sf.aid_columns()
+    lo_aid, up_aid = sf.aid_columns()
+    assert np.array_equal(lo_aid, up_aid)            # both sides of every free angle
+    aid = lo_aid
     theta = {id(v) for v in m.net.theta.values() if not v.fixed}
     assert {id(sf.columns[j]) for j in np.flatnonzero(aid)} == theta
     free = HighsModel(sf)
@@ -109,10 +111,69 @@ def test_angle_bounds_are_a_solver_aid_tried_without_first():
     assert a.row_dual == pytest.approx(b.row_dual, abs=1e-7)
 
 
+def _two_buses():
+    """Two buses, x = 0.1 pu on 100 MVA (1000 MW per rad): 100 MW of load at bus 2, a cheap
+    offer at bus 1 (10) and a dear one at bus 2 (30)."""
+    G = nx.Graph()
+    G.add_edge(1, 2, x=0.1)
+    G.nodes[1]["ref"] = True
+    G.nodes[2]["load"] = 100.0
+    m = ecc.Market()
+    m.cheap = ecc.Producer(bus=1, b=10, p_max=300)
+    m.dear = ecc.Producer(bus=2, b=30, p_max=300)
+    m.net = ecc.DCNetwork(graph=G)
+    m.assemble()
+    return m
+
+
+@pytest.mark.unit
+def test_an_angle_bound_the_user_sets_is_kept():
+    """theta_2 >= -0.095 rad limits the flow to 95 MW: cost 95*10 + 5*30 = 1100, LMPs 10 and 30
+    (only the aid side, +1e4, is dropped for the free attempt; the user's side stays)."""
+    from pyomo_ecc.core.standard_form import standard_form
+    m = _two_buses()
+    m.net.theta[2, 0].setlb(-0.095)
+    lo_aid, up_aid = standard_form(m, track=False).aid_columns()
+    assert not lo_aid.any() and up_aid.sum() == 1
+    assert ecc.solve(m).objective == pytest.approx(1100.0, rel=1e-9)
+    assert ecc.prices(m).lmp.to_numpy() == pytest.approx([10.0, 30.0], abs=1e-7)
+    assert m.dear.p[0].value == pytest.approx(5.0, abs=1e-7)
+    w = ecc.WhatIf(m)                                # the engine's live model keeps it too
+    assert w.base.objective == pytest.approx(1100.0, rel=1e-9)
+    out = w.run([ecc.SetParam(m.net.p_load[2, 0], 50.0)], prices=["lmp"])
+    assert out.objective == pytest.approx(500.0, rel=1e-9)     # 50 MW over the line, unbound
+
+
+@pytest.mark.unit
+def test_the_free_attempt_is_repeated_with_the_aid_bounds_only_when_it_says_nothing():
+    """A failure or an optimum beyond an aid bound is retried with the bounds; a limit the user
+    set (time, iterations) is not (the run is not doubled)."""
+    from pyomo_ecc.core.standard_form import standard_form
+    from pyomo_ecc.solvers import HighsModel
+    m = _two_buses()
+    live = HighsModel(standard_form(m, track=False))
+    S = live._hs.HighsModelStatus
+    assert len(live._aid) == 1
+    assert live._retry_with_aid(S.kSolveError, S)
+    assert live._retry_with_aid(S.kUnboundedOrInfeasible, S)
+    assert not live._retry_with_aid(S.kTimeLimit, S)
+    assert not live._retry_with_aid(S.kIterationLimit, S)
+    live.h.run()
+    assert not live._retry_with_aid(S.kOptimal, S)            # theta_2 = -0.1, inside the aid
+    j = int(live._aid[0])
+    live.h.changeColBounds(j, -2e4, -2e4)                     # an optimum beyond -1e4 rad
+    live.h.run()
+    assert live._retry_with_aid(live.h.getModelStatus(), S)
+    limited = HighsModel(standard_form(m, track=False), {"presolve": "off", "simplex_iteration_limit": 0})
+    out = limited.run()
+    assert out.status != "optimal" and len(limited._aid) == 1  # stopped at the limit, not re-run
+
+
 @pytest.mark.integration
 def test_case118_qp_that_fails_without_the_aid_bounds_is_solved_with_them(monkeypatch):
-    """On case118 at 0.8 load HiGHS's QP solver fails with free angles: the bounds are put back
-    and HiGHS alone (no regularisation, no Ipopt) solves; B-theta equals PTDF (no angles)."""
+    """On case118 at 0.8 load HiGHS 1.x's QP solver fails with free angles (the bounds are then
+    put back): HiGHS alone (no regularisation, no Ipopt) solves it; B-theta equals PTDF (no
+    angles)."""
     from pyomo_ecc import solvers as solvers_mod
     from pyomo_ecc.core.standard_form import standard_form
     from pyomo_ecc.io.matpower import build_matpower_market, load_matpower_case
@@ -124,8 +185,7 @@ def test_case118_qp_that_fails_without_the_aid_bounds_is_solved_with_them(monkey
     pt = build_matpower_market(case, periods=1, load_profile=[0.8], formulation="ptdf")
     live = HighsModel(standard_form(bt, track=False))
     assert len(live._aid) > 0
-    assert live.run().status == "optimal"
-    assert len(live._aid) == 0                       # the free attempt failed: bounds put back
+    assert live.run().status == "optimal"            # with or without the bounds, HiGHS alone
     ecc.solve(bt)
     ecc.solve(pt)
     assert ecc.prices(bt).lmp.to_numpy() == pytest.approx(ecc.prices(pt).lmp.to_numpy(), abs=1e-5)

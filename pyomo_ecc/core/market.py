@@ -75,6 +75,11 @@ def set_default_network(component):
     _DEFAULT_NETWORK[0] = component
 
 
+def default_network():
+    """The network block type a market without one gets (None until one is set)."""
+    return _DEFAULT_NETWORK[0]
+
+
 @dataclass
 class _Registry:
     """Plain references to the market's blocks (kept off the Pyomo component tree)."""

@@ -65,9 +65,12 @@ _VALUE = operator.attrgetter("_value")
 AID_BOUNDS = "_ecc_aid_bounds"
 
 
-def mark_aid_bounds(var):
-    """Mark the bounds of the Var component ``var`` as a solver aid (:data:`AID_BOUNDS`)."""
-    setattr(var, AID_BOUNDS, True)
+def mark_aid_bounds(var, bounds):
+    """Mark the bounds ``(lower, upper)`` that the Var component ``var`` was given as a solver
+    aid (:data:`AID_BOUNDS`): a column's lower (upper) bound counts as an aid only while it
+    equals ``lower`` (``upper``), so a bound the user sets on one of its variables is kept."""
+    lo, up = bounds
+    setattr(var, AID_BOUNDS, (float(lo), float(up)))
 
 
 class StructureChanged(ModelError):
@@ -393,18 +396,21 @@ class StandardForm(StandardFormData):
         return np.array([np.nan if v.value is None else float(v.value) for v in self.columns])
 
     def aid_columns(self):
-        """Boolean array: the columns whose finite bounds are only a solver aid (their Var
-        component is marked with :func:`mark_aid_bounds`) and that are not fixed."""
-        out = np.zeros(len(self.columns), dtype=bool)
-        marked = {}
+        """``(lower, upper)``: boolean arrays of the columns whose lower / upper bound is only a
+        solver aid: the column is not fixed and the bound equals the aid value its Var
+        component was marked with (:func:`mark_aid_bounds`)."""
+        lo_aid = np.full(len(self.columns), np.nan)
+        up_aid = np.full(len(self.columns), np.nan)
+        marks = {}
         for j, v in enumerate(self.columns):
             comp = v.parent_component()
-            flag = marked.get(id(comp))
-            if flag is None:
-                flag = marked[id(comp)] = bool(getattr(comp, AID_BOUNDS, False))
-            out[j] = flag
-        return out & (self.col_lower < self.col_upper) & (np.isfinite(self.col_lower)
-                                                          | np.isfinite(self.col_upper))
+            mark = marks.get(id(comp), 0)
+            if mark == 0:
+                mark = marks[id(comp)] = getattr(comp, AID_BOUNDS, None)
+            if mark is not None:
+                lo_aid[j], up_aid[j] = mark
+        free = self.col_lower < self.col_upper
+        return free & (self.col_lower == lo_aid), free & (self.col_upper == up_aid)
 
     def load(self, x):
         """Write ``x`` into the Pyomo variables (integers rounded)."""

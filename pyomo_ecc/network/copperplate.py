@@ -17,7 +17,7 @@ from pyomo.environ import Constraint
 
 from pyomo_ecc.core.block import declare_block
 from pyomo_ecc.core.contract import PriceDecl
-from pyomo_ecc.core.market import set_default_network
+from pyomo_ecc.core.market import default_network, set_default_network
 from pyomo_ecc.network.base import NetworkData
 
 
@@ -45,5 +45,7 @@ class CopperPlateData(NetworkData):
                 for t in self.market().T for bus in self.buses()]
 
 
-#: a market with no network block gets a copper plate when it is assembled
-set_default_network(CopperPlate)
+#: a market with no network block gets a copper plate when it is assembled (unless the user set
+#: another default before this module was first imported)
+if default_network() is None:
+    set_default_network(CopperPlate)

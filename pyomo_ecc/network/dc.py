@@ -366,7 +366,7 @@ class DCNetworkData(NetworkData):
         if self.config.formulation == "btheta":
             self.theta = pyo.Var(self.bus, T, initialize=0.0, bounds=(-ANGLE_BOUND, ANGLE_BOUND),
                                  doc="voltage angle (rad)")
-            mark_aid_bounds(self.theta)   # HiGHS is tried without them first (solvers)
+            mark_aid_bounds(self.theta, (-ANGLE_BOUND, ANGLE_BOUND))   # tried without first
             for r in self._refs:
                 for t in T:
                     self.theta[r, t].fix(0.0)
