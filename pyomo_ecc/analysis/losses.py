@@ -82,9 +82,92 @@ def _quadratic_offers(nets):
 
 
 def resolve(solver, model):
-    """One re-solve of the same model after its mutable Params changed (the only place the
-    iteration touches the solver)."""
+    """One re-solve of the same model after its mutable Params changed (the plain route:
+    :func:`pyomo_ecc.solve` compiles the model afresh each time)."""
     return solver.solve(model)
+
+
+class CompiledLosses:
+    r"""The ``engine="whatif"`` route: the model compiled once into the what-if engine's
+    standard form (:mod:`~pyomo_ecc.core.standard_form`) and a live HiGHS model
+    (:class:`~pyomo_ecc.solvers.HighsModel`); each re-solve pushes only the mutable Params the
+    re-linearisation moved (:math:`\hat P, \hat Q, \hat v, \hat\ell`, the tangents, and
+    :math:`\rho` when the second-order term is on: coefficients of the matrix, the Hessian)
+    and solves warm from the last basis.
+
+    Nothing is accepted on the solver's word: every iterate's primal solution is checked
+    against every row and bound of the form (a violation above :attr:`FEASIBILITY_TOL`, e.g. a
+    QP reported optimal with primal infeasibilities, is refused with a
+    :class:`~pyomo_ecc.errors.SolverError`), and :meth:`verify` runs the solver layer's full
+    check (primal, dual and complementarity; :func:`pyomo_ecc.verify.verify_solution`) on the
+    iterate whose prices are published. A solve HiGHS does not finish as optimal falls back
+    to the plain route (:func:`pyomo_ecc.solve`, with its own fallbacks and checks)."""
+
+    #: largest accepted violation of a row or bound, relative to max(1, |bound|)
+    FEASIBILITY_TOL = 1e-6
+
+    def __init__(self, model, solver):
+        from pyomo_ecc.core.standard_form import standard_form
+        from pyomo_ecc.solvers import HighsModel
+        self.model, self.solver = model, solver
+        self.sf = standard_form(model)
+        self.live = HighsModel(self.sf, {k: v for k, v in solver.options.items()})
+        self.basis = None
+        self.route = "compiled"
+
+    def solve(self):
+        """Push the moved Params, solve, check, load values and duals; returns the objective."""
+        from pyomo_ecc.core.standard_form import StructureChanged
+        from pyomo_ecc.solvers import DUAL_SIGN, HighsModel
+        sf, model = self.sf, self.model
+        moved = sf.moved_params()
+        if moved:
+            try:
+                self.live.apply(sf.update(params=moved))
+            except StructureChanged:   # a Param that changed the structure: compile again
+                self.__init__(model, self.solver)
+                sf = self.sf
+        for mk in markets_in(model):
+            mk._pricing_basis = None   # until this iterate is checked, nothing is published
+        run = self.live.run(self.basis)
+        if run.status != "optimal" and self.basis is not None:
+            run = HighsModel(sf, self.solver.options).run()   # cold, from scratch
+        if run.status != "optimal":
+            self.route = f"plain (HiGHS on the compiled form: {run.highs_status})"
+            self.basis = None
+            return self.solver.solve(model).objective
+        v, what = sf.worst_violation(run.x, tol=self.FEASIBILITY_TOL)
+        if v > self.FEASIBILITY_TOL:
+            kind, k = what
+            name = sf.rows[k].name if kind == "row" else f"the bounds of {sf.columns[k].name}"
+            raise SolverError(f"HiGHS reported '{run.highs_status}' on model '{model.name}' but its "
+                              f"solution violates {name} by {v:.3g} (relative); not accepted",
+                              termination=f"unverified ({run.highs_status})")
+        self.basis = self.live.basis()
+        sf.load(run.x)
+        suffix = _dual_suffix(model)
+        if suffix is None:
+            import pyomo.environ as pyo
+            model.dual = suffix = pyo.Suffix(direction=pyo.Suffix.IMPORT)
+        suffix.clear()
+        sign = DUAL_SIGN["highs"]
+        for c, y in run.duals_by_constraint(sf).items():
+            suffix[c] = sign * y
+        for mk in markets_in(model):
+            mk._pricing_basis = "LP/QP duals"
+        return run.objective
+
+    def verify(self):
+        """The solver layer's full check of the loaded iterate (raises
+        :class:`~pyomo_ecc.errors.SolverError`); the standard form is reused."""
+        from pyomo_ecc.verify import verify_solution
+        try:
+            verify_solution(self.model, solver="highs (compiled once)", standard_form=self.sf,
+                            tol=self.solver.verify_tol)
+        except SolverError:
+            for mk in markets_in(self.model):
+                mk._pricing_basis = None
+            raise
 
 
 def _lmps(model):
@@ -93,7 +176,7 @@ def _lmps(model):
 
 
 def solve_losses(model, tol=1e-7, price_tol=1e-6, max_iter=50, solver="highs", curvature="auto",
-                 progress=False):
+                 progress=False, engine="auto"):
     """Solve a market with a :class:`~pyomo_ecc.network.lindistflow.LinDistFlowLosses`
     network to the AC DistFlow operating point (see the module doc).
 
@@ -103,7 +186,11 @@ def solve_losses(model, tol=1e-7, price_tol=1e-6, max_iter=50, solver="highs", c
     ``curvature``: add the losses' second-order term (see the module doc): ``True`` from the
     second iteration on, ``False`` never, ``"auto"`` (default) like ``True`` when an offer is
     quadratic, else once the plain iteration stops contracting (a price change larger than half
-    the one before; the iterates stay LPs while it contracts); ``progress``: a tqdm bar.
+    the one before; the iterates stay LPs while it contracts); ``progress``: a tqdm bar;
+    ``engine``: ``"whatif"`` (compile the model once and push only the moved Params to a live
+    HiGHS model, :class:`CompiledLosses`; HiGHS only), ``"solve"`` (each iterate through
+    :func:`pyomo_ecc.solve`, which compiles it afresh) or ``"auto"`` (default: ``"whatif"`` with
+    HiGHS, else ``"solve"``). Both give the same iterates and prices.
 
     Returns a DataFrame indexed ``iteration`` (1 = the first solve) with ``objective``,
     ``losses_mw`` (total active losses, MW, summed over periods), ``loss_residual_mw``,
@@ -119,10 +206,24 @@ def solve_losses(model, tol=1e-7, price_tol=1e-6, max_iter=50, solver="highs", c
         raise ValueError(f"tol and price_tol must be > 0, got {tol!r}, {price_tol!r}")
     if int(max_iter) != max_iter or max_iter < 1:
         raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    if engine not in ("auto", "whatif", "solve"):
+        raise ValueError(f"engine must be 'auto', 'whatif' or 'solve', got {engine!r}")
     if isinstance(solver, Solver):
         slv = solver
     else:   # quiet HiGHS: its coefficient updates below 1e-9 would each print a warning
         slv = Solver(solver, options={"output_flag": False} if solver == "highs" else None)
+    if engine == "whatif" and (slv.name != "highs" or slv.persistent):
+        raise ValueError(f"engine='whatif' re-solves a live HiGHS model; solver {slv.name!r} "
+                         f"needs engine='solve'")
+    compiled = None
+    if engine in ("whatif", "auto") and slv.name == "highs" and not slv.persistent:
+        from pyomo_ecc.core.standard_form import NotStandardForm
+        _lossy_networks(model)
+        try:
+            compiled = CompiledLosses(model, slv)
+        except NotStandardForm:
+            if engine == "whatif":
+                raise
     from pyomo_ecc.core.progress import tqdm
     steps = tqdm(range(1, int(max_iter) + 1), disable=not progress, desc="loss iterations")
     bar = steps if progress and hasattr(steps, "set_postfix") else None   # tqdm installed
@@ -133,7 +234,7 @@ def solve_losses(model, tol=1e-7, price_tol=1e-6, max_iter=50, solver="highs", c
     try:
         for k in steps:
             t0 = time.perf_counter()
-            res = resolve(slv, model)
+            objective = compiled.solve() if compiled is not None else resolve(slv, model).objective
             t1 = time.perf_counter()
             if nets is None:
                 nets = _lossy_networks(model)
@@ -146,8 +247,10 @@ def solve_losses(model, tol=1e-7, price_tol=1e-6, max_iter=50, solver="highs", c
             for net in nets:
                 c, r = net.ac_residuals()
                 cur, rat = max(cur, c), max(rat, r)
-                loss += float(net.losses().sum()) * net.market().power_unit_mw
+                loss += net.total_loss_mw()
             done = prev is not None and cur <= tol and rat <= tol and change <= price_tol
+            if done and compiled is not None and slv.verify:
+                compiled.verify()          # the published iterate: the solver layer's full check
             curved = carried
             if (curvature == "auto" and not use_curvature and prev_change is not None
                     and change > 0.5 * prev_change):
@@ -159,7 +262,7 @@ def solve_losses(model, tol=1e-7, price_tol=1e-6, max_iter=50, solver="highs", c
                         net.set_curvature(_dual_suffix(net))
                 carried = use_curvature
             t2 = time.perf_counter()
-            rows.append((k, res.objective, loss, cur, max(rat, 0.0), change, curved, t1 - t0,
+            rows.append((k, objective, loss, cur, max(rat, 0.0), change, curved, t1 - t0,
                          t2 - t1, done))
             prev = lmp
             if k > 1:

@@ -592,56 +592,123 @@ class LinDistFlowLossesData(RadialNetworkData):
         return value(self.r[j]) * value(self.l_sq[j, t]) / self.pu_per_unit
 
     # -- the operating point ---------------------------------------------------------------------
+    def _layout(self):
+        """Index keys in array order (branches x periods, buses x periods, rated x periods) and
+        the bus row of each branch's parent; built once."""
+        lay = getattr(self, "_op_layout", None)
+        if lay is None:
+            fd = self.feeder
+            T = list(self.market().T)
+            row = {b: k for k, b in enumerate(fd.buses)}
+            lay = self._op_layout = dict(
+                T=T, br=[(j, t) for j in fd.branches for t in T],
+                bus=[(b, t) for b in fd.buses for t in T],
+                rated=[(j, t) for j in self.branch_limited for t in T],
+                par=np.array([row[fd.parent[j]] for j in fd.branches], dtype=int),
+                rated_pos=np.array([fd.branches.index(j) for j in self.branch_limited], dtype=int),
+                r=None)
+        return lay
+
+    @staticmethod
+    def _read(component, keys, shape):
+        vals = component.extract_values()
+        return np.fromiter((vals[k] for k in keys), dtype=float, count=len(keys)).reshape(shape)
+
+    @staticmethod
+    def _store(param, keys, arr):
+        param.store_values(dict(zip(keys, arr.ravel().tolist())))
+
+    def _state(self):
+        """The solution as arrays: ``P, Q`` (branches x periods), ``v`` (buses x periods) and
+        the parent voltage of each branch, ``v_par``."""
+        lay = self._layout()
+        nt = len(lay["T"])
+        ne, nb = len(self.feeder.branches), len(self.feeder.buses)
+        P = self._read(self.p_flow, lay["br"], (ne, nt))
+        Q = self._read(self.q_flow, lay["br"], (ne, nt))
+        v = self._read(self.v_sq, lay["bus"], (nb, nt))
+        return P, Q, v, v[lay["par"]]
+
+    def _linearised_current(self, P, Q, v_par):
+        r"""The linearised current :math:`\ell = (2 s^2(\hat P P + \hat Q Q) - \hat\ell v_{\pi})
+        / \hat v_{\pi}` as an array (branches x periods), the point's Params read once."""
+        lay = self._layout()
+        ne, nt = P.shape
+        s = self.pu_per_unit
+        ph = self._read(self.p_hat, lay["br"], (ne, nt))
+        qh = self._read(self.q_hat, lay["br"], (ne, nt))
+        lh = self._read(self.l_hat, lay["br"], (ne, nt))
+        vh = self._read(self.v_hat, lay["bus"], (len(self.feeder.buses), nt))[lay["par"]]
+        return (2 * s ** 2 * (ph * P + qh * Q) - lh * v_par) / vh
+
+    def _r_x(self):
+        lay = self._layout()
+        vals_r, vals_x = self.r.extract_values(), self.x.extract_values()
+        return (np.array([vals_r[j] for j in self.feeder.branches], dtype=float)[:, None],
+                np.array([vals_x[j] for j in self.feeder.branches], dtype=float)[:, None])
+
     def relinearise(self):
-        """Move the operating point to the current solution (every period); returns nothing."""
-        fd = self.feeder
-        for t in self.market().T:
-            s = self.pu_per_unit
-            for j in fd.buses:
-                self.v_hat[j, t] = value(self.v_sq[j, t])
-            for j in fd.branches:
-                p, q = value(self.p_flow[j, t]), value(self.q_flow[j, t])
-                self.p_hat[j, t], self.q_hat[j, t] = p, q
-                # the current of the operating point, on the AC manifold
-                self.l_hat[j, t] = s ** 2 * (p ** 2 + q ** 2) / value(self.v_hat[fd.parent[j], t])
-            for j in self.branch_limited:
-                p, q = value(self.p_flow[j, t]), value(self.q_flow[j, t])
-                if p or q:
-                    phi = math.atan2(q, p)
-                    self.c_p[j, t] = math.cos(phi)
-                    self.c_q[j, t] = math.sin(phi)
+        """Move the operating point to the current solution (every period, as arrays); returns
+        nothing."""
+        lay = self._layout()
+        s = self.pu_per_unit
+        P, Q, v, v_par = self._state()
+        self._store(self.v_hat, lay["bus"], v)
+        self._store(self.p_hat, lay["br"], P)
+        self._store(self.q_hat, lay["br"], Q)
+        # the current of the operating point, on the AC manifold
+        self._store(self.l_hat, lay["br"], s ** 2 * (P ** 2 + Q ** 2) / v_par)
+        if len(lay["rated"]):
+            pr, qr = P[lay["rated_pos"]], Q[lay["rated_pos"]]
+            old_c = self._read(self.c_p, lay["rated"], pr.shape)
+            old_s = self._read(self.c_q, lay["rated"], pr.shape)
+            phi = np.arctan2(qr, pr)
+            flow = (pr != 0) | (qr != 0)    # no flow: the direction is kept
+            self._store(self.c_p, lay["rated"], np.where(flow, np.cos(phi), old_c))
+            self._store(self.c_q, lay["rated"], np.where(flow, np.sin(phi), old_s))
 
     def set_curvature(self, duals):
         r"""Second-order term: :math:`\rho_{j,t} = 2 s\,(\omega^p_{j,t} r_j + \omega^q_{j,t}
         x_j)^+ / \hat v_{\pi(j),t}`, the curvature in :math:`P_j` and :math:`Q_j` of the
         Lagrangian's loss terms, from the balance multipliers ``duals`` (a Suffix of the last
         solve)."""
-        fd = self.feeder
+        lay = self._layout()
         s = self.pu_per_unit
-        for t in self.market().T:
-            for j in fd.branches:
-                w = (duals.get(self.eq_p_balance[j, t], 0.0) * value(self.r[j])
-                     + duals.get(self.eq_q_balance[j, t], 0.0) * value(self.x[j]))
-                self.rho[j, t] = 2 * s * max(w, 0.0) / value(self.v_hat[fd.parent[j], t])
+        ne, nt = len(self.feeder.branches), len(lay["T"])
+        wp = np.fromiter((duals.get(self.eq_p_balance[k], 0.0) for k in lay["br"]), float,
+                         count=ne * nt).reshape(ne, nt)
+        wq = np.fromiter((duals.get(self.eq_q_balance[k], 0.0) for k in lay["br"]), float,
+                         count=ne * nt).reshape(ne, nt)
+        r, x = self._r_x()
+        vh = self._read(self.v_hat, lay["bus"], (len(self.feeder.buses), nt))[lay["par"]]
+        self._store(self.rho, lay["br"], 2 * s * np.maximum(wp * r + wq * x, 0.0) / vh)
 
     def ac_residuals(self):
         """How far the solution is from AC DistFlow: ``(current, rating)``, the largest error of
         the active branch loss :math:`r_j\\,|\\ell_j - s^2(P_j^2+Q_j^2)/v_{\\pi(j)}|/s` (MW) and the
         largest excess of :math:`\\sqrt{P^2+Q^2}` over a rating (MW)."""
-        fd = self.feeder
+        lay = self._layout()
         s = self.pu_per_unit
         u = self.market().power_unit_mw
-        cur, rat = 0.0, 0.0
-        for t in self.market().T:
-            for j in fd.branches:
-                p, q, lsq = value(self.p_flow[j, t]), value(self.q_flow[j, t]), value(self.l_sq[j, t])
-                v = value(self.v_sq[fd.parent[j], t])
-                exact = s ** 2 * (p ** 2 + q ** 2) / max(v, 1e-12)
-                cur = max(cur, value(self.r[j]) * abs(lsq - exact) / s * u)
-            for j in self.branch_limited:
-                p, q = value(self.p_flow[j, t]), value(self.q_flow[j, t])
-                rat = max(rat, (math.hypot(p, q) - value(self.rating[j])) * u)
+        P, Q, v, v_par = self._state()
+        lsq = self._linearised_current(P, Q, v_par)
+        exact = s ** 2 * (P ** 2 + Q ** 2) / np.maximum(v_par, 1e-12)
+        r, _ = self._r_x()
+        cur = float(np.max(r * np.abs(lsq - exact))) / s * u if P.size else 0.0
+        rat = 0.0
+        if len(lay["rated"]):
+            rating = self.rating.extract_values()
+            lim = np.array([rating[j] for j in self.branch_limited], dtype=float)[:, None]
+            pos = lay["rated_pos"]
+            rat = float(np.max(np.hypot(P[pos], Q[pos]) - lim)) * u
         return cur, rat
+
+    def total_loss_mw(self):
+        """Total active losses :math:`\\sum_{j,t} r_j \\ell_{j,t} / s` (MW, summed over periods)."""
+        P, Q, v, v_par = self._state()
+        r, _ = self._r_x()
+        return float(np.sum(r * self._linearised_current(P, Q, v_par))) / self.pu_per_unit \
+            * self.market().power_unit_mw
 
     def current_gradient(self, t):
         fd = self.feeder
