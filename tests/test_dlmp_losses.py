@@ -401,3 +401,29 @@ def test_engine_option_checked(limits):
         solve_losses(build_feeder(limits, "losses"), engine="fast")
     with pytest.raises(ValueError, match="engine='solve'"):
         solve_losses(build_feeder(limits, "losses"), engine="whatif", solver="ipopt")
+
+
+def test_compiled_entries_equal_a_fresh_compilation_at_a_moved_point(limits):
+    """The compiled iteration writes the operating point's numbers from closed forms; moved to
+    a new point (every linearisation coefficient nonzero) with the second-order term on, its
+    matrix, costs, Hessian and constant equal those of the model compiled afresh there."""
+    from pyomo_ecc.analysis.losses import CompiledLosses
+    from pyomo_ecc.core.standard_form import standard_form
+    from pyomo_ecc.pricing.prices import _dual_suffix
+    from pyomo_ecc.solvers import Solver
+    m = build_feeder(limits, "losses")
+    solve_losses(m, max_iter=50)
+    comp = CompiledLosses(m, Solver("highs"), [m.network])
+    for v in m.network.p_flow.values():          # a point away from the solution
+        v.set_value(1.1 * v.value)
+    m.network.relinearise()
+    m.network.set_curvature(_dual_suffix(m.network))
+    assert max(p.value for p in m.network.rho.values()) > 0
+    comp._write()
+    fresh = standard_form(m, track=False)
+    assert [c.name for c in fresh.rows] == [c.name for c in comp.sf.rows]
+    assert [v.name for v in fresh.columns] == [v.name for v in comp.sf.columns]
+    assert abs(fresh.A - comp.form.A).max() < 1e-12
+    assert np.abs(fresh.c - comp.form.c).max() < 1e-9
+    assert abs(fresh.Q - comp.form.Q).max() < 1e-9
+    assert fresh.c0 == pytest.approx(comp.form.c0, rel=1e-9, abs=1e-9)

@@ -89,61 +89,136 @@ def resolve(solver, model):
 
 class CompiledLosses:
     r"""The ``engine="whatif"`` route: the model compiled once into the what-if engine's
-    standard form (:mod:`~pyomo_ecc.core.standard_form`) and a live HiGHS model
-    (:class:`~pyomo_ecc.solvers.HighsModel`); each re-solve pushes only the mutable Params the
-    re-linearisation moved (:math:`\hat P, \hat Q, \hat v, \hat\ell`, the tangents, and
-    :math:`\rho` when the second-order term is on: coefficients of the matrix, the Hessian)
-    and solves warm from the last basis.
+    standard form (:mod:`~pyomo_ecc.core.standard_form`), solved on a HiGHS model
+    (:class:`~pyomo_ecc.solvers.HighsModel`) warm from the last basis. What the operating point
+    sets is known in closed form (:meth:`~pyomo_ecc.network.lindistflow.LinDistFlowLossesData.point_values`:
+    nine matrix entries per branch and period, two per rated branch, and the second-order
+    term's Hessian diagonal, costs and constant), so each iteration writes those arrays into
+    the compiled matrices instead of re-reading any expression.
+
+    When the form is compiled, the closed-form entries are checked against the compiled
+    matrix (the same numbers at every entry the compiler kept, zero where it dropped one; a
+    row's sign as the compiler wrote it): a network whose formulae and compiled model disagree
+    is refused (:class:`~pyomo_ecc.errors.ModelError`) before any solve.
 
     Nothing is accepted on the solver's word: every iterate's primal solution is checked
-    against every row and bound of the form (a violation above :attr:`FEASIBILITY_TOL`, e.g. a
-    QP reported optimal with primal infeasibilities, is refused with a
-    :class:`~pyomo_ecc.errors.SolverError`), and :meth:`verify` runs the solver layer's full
-    check (primal, dual and complementarity; :func:`pyomo_ecc.verify.verify_solution`) on the
-    iterate whose prices are published. A solve HiGHS does not finish as optimal falls back
-    to the plain route (:func:`pyomo_ecc.solve`, with its own fallbacks and checks)."""
+    against every row and bound (a violation above :attr:`FEASIBILITY_TOL`, e.g. a QP reported
+    optimal with primal infeasibilities, raises :class:`~pyomo_ecc.errors.SolverError`), and
+    :meth:`verify` runs the solver layer's full check (primal, dual and complementarity,
+    :func:`pyomo_ecc.verify.verify_solution`, on a fresh compilation of the model as it stands)
+    on the iterate whose prices are published. A solve HiGHS does not finish as optimal goes
+    through the plain route (:func:`pyomo_ecc.solve`, with its own fallbacks and checks)."""
 
     #: largest accepted violation of a row or bound, relative to max(1, |bound|)
     FEASIBILITY_TOL = 1e-6
 
-    def __init__(self, model, solver):
-        from pyomo_ecc.core.standard_form import standard_form
-        from pyomo_ecc.solvers import HighsModel
-        self.model, self.solver = model, solver
-        self.sf = standard_form(model)
-        self.live = HighsModel(self.sf, {k: v for k, v in solver.options.items()})
+    def __init__(self, model, solver, nets):
+        import scipy.sparse as sp
+        from pyomo_ecc.core.standard_form import StandardFormData, standard_form
+        self.model, self.solver, self.nets = model, solver, nets
+        sf = self.sf = standard_form(model, track=False)
+        if sf.sense != 1.0:
+            raise ModelError(f"model '{model.name}': the loss iteration minimises cost")
+        rows, cols, prox, vals = [], [], [], []
+        for net in nets:
+            r, c, p = net.point_entries()
+            rows += r
+            cols += c
+            prox += p
+        self.ri = np.array([sf.row_index[c] for c in rows], dtype=int)
+        self.ci = np.array([sf.col_index[v] for v in cols], dtype=int)
+        self.pi = np.array([sf.col_index[v] for v in prox], dtype=int)
+        entries, rho, rp, rq, off = self._values()
+        A = sp.csr_array(sf.A)
+        compiled = np.asarray(A[self.ri, self.ci]).ravel()
+        # each row's sign as compiled: from its entry of largest closed-form magnitude
+        order = np.lexsort((-np.abs(entries), self.ri))
+        first = np.r_[True, self.ri[order][1:] != self.ri[order][:-1]]
+        lead = order[first]
+        sign_of_row = dict(zip(self.ri[lead].tolist(),
+                               np.where(compiled[lead] * entries[lead] < 0, -1.0, 1.0).tolist()))
+        self.sign = np.array([sign_of_row[i] for i in self.ri.tolist()])
+        expect = self.sign * entries
+        bad = np.abs(compiled - expect) > 1e-9 * np.maximum(1.0, np.abs(expect))
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise ModelError(f"the operating point's entry of {cols[k].name} in {rows[k].name} is "
+                             f"{compiled[k]:.12g} in the compiled model but {expect[k]:.12g} by "
+                             f"the network's formula; the compiled loss iteration cannot be used")
+        # the matrix with every one of those entries stored (zeros included), and the position
+        # of each in its data: the same coordinates give the same canonical order
+        mask = sp.csr_array((np.ones(len(self.ri)), (self.ri, self.ci)), shape=A.shape)
+        rest = sp.coo_array(A - A.multiply(mask))
+        rest.eliminate_zeros()
+        rr = np.concatenate([rest.row, self.ri])
+        cc = np.concatenate([rest.col, self.ci])
+        data = sp.coo_array((np.concatenate([rest.data, np.zeros(len(self.ri))]), (rr, cc)),
+                            shape=A.shape).tocsr()
+        tags = sp.coo_array((np.concatenate([np.zeros(rest.nnz), np.arange(1, len(self.ri) + 1)]),
+                             (rr, cc)), shape=A.shape).tocsr()
+        data.sort_indices()
+        tags.sort_indices()
+        at = np.flatnonzero(tags.data)
+        self.pos = np.empty(len(self.ri), dtype=int)
+        self.pos[tags.data[at].astype(int) - 1] = at
+        self.A = data
+        # the objective without the second-order term
+        self.c_base = sf.c.copy()
+        np.add.at(self.c_base, self.pi, np.concatenate([rp, rq]))
+        Q = sp.csr_array(sf.Q).tolil()
+        for j, h in zip(self.pi.tolist(), rho.tolist()):
+            Q[j, j] = Q[j, j] - h
+        self.Q_base = sp.csr_array(Q)
+        self.c0_base = sf.c0 - off
+        self.form = StandardFormData(self.A, sf.row_lower.copy(), sf.row_upper.copy(),
+                                     sf.col_lower.copy(), sf.col_upper.copy(), self.c_base,
+                                     integer=sf.integer, Q=self.Q_base, c0=self.c0_base)
         self.basis = None
-        self.route = "compiled"
+        self.fallbacks = 0
+
+    def _values(self):
+        parts = [net.point_values() for net in self.nets]
+        return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+                np.concatenate([p[2] for p in parts]), np.concatenate([p[3] for p in parts]),
+                float(sum(p[4] for p in parts)))
+
+    def _write(self):
+        """The point's numbers into the form (matrix entries, objective)."""
+        import scipy.sparse as sp
+        entries, rho, rp, rq, off = self._values()
+        f = self.form
+        f.A.data[self.pos] = self.sign * entries
+        c = self.c_base.copy()
+        np.add.at(c, self.pi, -np.concatenate([rp, rq]))
+        f.c = c
+        f.c0 = self.c0_base + off
+        if rho.any() or f.Q.nnz != self.Q_base.nnz:
+            f.Q = sp.csr_array(self.Q_base + sp.csr_array((rho, (self.pi, self.pi)), shape=f.Q.shape))
 
     def solve(self):
-        """Push the moved Params, solve, check, load values and duals; returns the objective."""
-        from pyomo_ecc.core.standard_form import StructureChanged
+        """Write the point, solve, check, load values and duals; returns the objective."""
         from pyomo_ecc.solvers import DUAL_SIGN, HighsModel
         sf, model = self.sf, self.model
-        moved = sf.moved_params()
-        if moved:
-            try:
-                self.live.apply(sf.update(params=moved))
-            except StructureChanged:   # a Param that changed the structure: compile again
-                self.__init__(model, self.solver)
-                sf = self.sf
+        self._write()
         for mk in markets_in(model):
             mk._pricing_basis = None   # until this iterate is checked, nothing is published
-        run = self.live.run(self.basis)
+        live = HighsModel(self.form, self.solver.options)
+        run = live.run(self.basis)
         if run.status != "optimal" and self.basis is not None:
-            run = HighsModel(sf, self.solver.options).run()   # cold, from scratch
+            live = HighsModel(self.form, self.solver.options)
+            run = live.run()   # cold, from scratch
         if run.status != "optimal":
-            self.route = f"plain (HiGHS on the compiled form: {run.highs_status})"
+            self.fallbacks += 1
             self.basis = None
             return self.solver.solve(model).objective
-        v, what = sf.worst_violation(run.x, tol=self.FEASIBILITY_TOL)
+        v, what = self.form.worst_violation(run.x, tol=self.FEASIBILITY_TOL)
         if v > self.FEASIBILITY_TOL:
             kind, k = what
             name = sf.rows[k].name if kind == "row" else f"the bounds of {sf.columns[k].name}"
             raise SolverError(f"HiGHS reported '{run.highs_status}' on model '{model.name}' but its "
                               f"solution violates {name} by {v:.3g} (relative); not accepted",
                               termination=f"unverified ({run.highs_status})")
-        self.basis = self.live.basis()
+        self.basis = live.basis()
         sf.load(run.x)
         suffix = _dual_suffix(model)
         if suffix is None:
@@ -158,12 +233,11 @@ class CompiledLosses:
         return run.objective
 
     def verify(self):
-        """The solver layer's full check of the loaded iterate (raises
-        :class:`~pyomo_ecc.errors.SolverError`); the standard form is reused."""
+        """The solver layer's full check of the loaded iterate on a fresh compilation of the
+        model (raises :class:`~pyomo_ecc.errors.SolverError`; nothing is published then)."""
         from pyomo_ecc.verify import verify_solution
         try:
-            verify_solution(self.model, solver="highs (compiled once)", standard_form=self.sf,
-                            tol=self.solver.verify_tol)
+            verify_solution(self.model, solver="highs (compiled once)", tol=self.solver.verify_tol)
         except SolverError:
             for mk in markets_in(self.model):
                 mk._pricing_basis = None
@@ -187,8 +261,8 @@ def solve_losses(model, tol=1e-7, price_tol=1e-6, max_iter=50, solver="highs", c
     second iteration on, ``False`` never, ``"auto"`` (default) like ``True`` when an offer is
     quadratic, else once the plain iteration stops contracting (a price change larger than half
     the one before; the iterates stay LPs while it contracts); ``progress``: a tqdm bar;
-    ``engine``: ``"whatif"`` (compile the model once and push only the moved Params to a live
-    HiGHS model, :class:`CompiledLosses`; HiGHS only), ``"solve"`` (each iterate through
+    ``engine``: ``"whatif"`` (compile the model once and write only what the operating point
+    sets into its matrices, :class:`CompiledLosses`; HiGHS only), ``"solve"`` (each iterate through
     :func:`pyomo_ecc.solve`, which compiles it afresh) or ``"auto"`` (default: ``"whatif"`` with
     HiGHS, else ``"solve"``). Both give the same iterates and prices.
 
@@ -216,14 +290,9 @@ def solve_losses(model, tol=1e-7, price_tol=1e-6, max_iter=50, solver="highs", c
         raise ValueError(f"engine='whatif' re-solves a live HiGHS model; solver {slv.name!r} "
                          f"needs engine='solve'")
     compiled = None
-    if engine in ("whatif", "auto") and slv.name == "highs" and not slv.persistent:
-        from pyomo_ecc.core.standard_form import NotStandardForm
+    use_compiled = engine in ("whatif", "auto") and slv.name == "highs" and not slv.persistent
+    if use_compiled:
         _lossy_networks(model)
-        try:
-            compiled = CompiledLosses(model, slv)
-        except NotStandardForm:
-            if engine == "whatif":
-                raise
     from pyomo_ecc.core.progress import tqdm
     steps = tqdm(range(1, int(max_iter) + 1), disable=not progress, desc="loss iterations")
     bar = steps if progress and hasattr(steps, "set_postfix") else None   # tqdm installed
@@ -234,6 +303,14 @@ def solve_losses(model, tol=1e-7, price_tol=1e-6, max_iter=50, solver="highs", c
     try:
         for k in steps:
             t0 = time.perf_counter()
+            if use_compiled and compiled is None:   # compiled once (timed with the first solve)
+                from pyomo_ecc.core.standard_form import NotStandardForm
+                try:
+                    compiled = CompiledLosses(model, slv, _lossy_networks(model))
+                except NotStandardForm:
+                    if engine == "whatif":
+                        raise
+                    use_compiled = False
             objective = compiled.solve() if compiled is not None else resolve(slv, model).objective
             t1 = time.perf_counter()
             if nets is None:

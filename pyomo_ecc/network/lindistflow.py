@@ -561,11 +561,22 @@ class LinDistFlowLossesData(RadialNetworkData):
             doc="apparent-power limit: tangent of the circle at the operating point's direction")
         self.rho = Param(self.branch, market.T, initialize=0.0, mutable=True,
                          doc="curvature of the losses at the operating point (cost per unit^2)")
+        # the term expanded, with rho P_hat, rho Q_hat and its constant as Params of their own:
+        # it depends on the operating point only through them, so a plain (LP) iterate, whose
+        # rho is 0, leaves the objective untouched when the point moves
+        self.rho_p = Param(self.branch, market.T, initialize=0.0, mutable=True,
+                           doc="rho * p_hat (second-order term, linear coefficient)")
+        self.rho_q = Param(self.branch, market.T, initialize=0.0, mutable=True,
+                           doc="rho * q_hat (second-order term, linear coefficient)")
+        self.prox_offset = Param(initialize=0.0, mutable=True,
+                                 doc="sum of rho (p_hat^2 + q_hat^2) / 2 (second-order term, constant)")
         self.prox_cost = Expression(
-            expr=sum(0.5 * self.rho[j, t] * ((self.p_flow[j, t] - self.p_hat[j, t]) ** 2
-                                             + (self.q_flow[j, t] - self.q_hat[j, t]) ** 2)
-                     for j in fd.branches for t in market.T),
-            doc="second-order term of the losses (zero at a fixed point)")
+            expr=self.prox_offset
+            + sum(0.5 * self.rho[j, t] * (self.p_flow[j, t] ** 2 + self.q_flow[j, t] ** 2)
+                  - self.rho_p[j, t] * self.p_flow[j, t] - self.rho_q[j, t] * self.q_flow[j, t]
+                  for j in fd.branches for t in market.T),
+            doc="second-order term of the losses, 1/2 sum rho ((P - p_hat)^2 + (Q - q_hat)^2) "
+                "(zero at a fixed point)")
 
     def objective_cost(self):
         """The losses' second-order term ``prox_cost`` (zero at a fixed point)."""
@@ -605,18 +616,24 @@ class LinDistFlowLossesData(RadialNetworkData):
                 bus=[(b, t) for b in fd.buses for t in T],
                 rated=[(j, t) for j in self.branch_limited for t in T],
                 par=np.array([row[fd.parent[j]] for j in fd.branches], dtype=int),
-                rated_pos=np.array([fd.branches.index(j) for j in self.branch_limited], dtype=int),
-                r=None)
+                rated_pos=np.array([fd.branches.index(j) for j in self.branch_limited], dtype=int))
         return lay
 
-    @staticmethod
-    def _read(component, keys, shape):
-        vals = component.extract_values()
-        return np.fromiter((vals[k] for k in keys), dtype=float, count=len(keys)).reshape(shape)
+    def _data_of(self, component, keys):
+        """The component's data objects in ``keys`` order (looked up once per component)."""
+        cache = self._op_layout.setdefault("data", {})
+        hit = cache.get(id(component))
+        if hit is None:
+            hit = cache[id(component)] = (component, [component[k] for k in keys])
+        return hit[1]
 
-    @staticmethod
-    def _store(param, keys, arr):
-        param.store_values(dict(zip(keys, arr.ravel().tolist())))
+    def _read(self, component, keys, shape):
+        data = self._data_of(component, keys)
+        return np.fromiter((d.value for d in data), dtype=float, count=len(data)).reshape(shape)
+
+    def _store(self, param, keys, arr):
+        for d, val in zip(self._data_of(param, keys), arr.ravel().tolist()):
+            d.set_value(val)
 
     def _state(self):
         """The solution as arrays: ``P, Q`` (branches x periods), ``v`` (buses x periods) and
@@ -666,6 +683,19 @@ class LinDistFlowLossesData(RadialNetworkData):
             flow = (pr != 0) | (qr != 0)    # no flow: the direction is kept
             self._store(self.c_p, lay["rated"], np.where(flow, np.cos(phi), old_c))
             self._store(self.c_q, lay["rated"], np.where(flow, np.sin(phi), old_s))
+        self._refresh_prox(P, Q)
+
+    def _refresh_prox(self, p_hat, q_hat):
+        """The expanded second-order term's Params at the point (``p_hat``, ``q_hat``) and the
+        current ``rho`` (left at 0 while rho is 0, so the objective does not move)."""
+        lay = self._layout()
+        rho = self._read(self.rho, lay["br"], p_hat.shape)
+        if not rho.any() and not self._read(self.rho_p, lay["br"], p_hat.shape).any() \
+                and not self._read(self.rho_q, lay["br"], p_hat.shape).any():
+            return
+        self._store(self.rho_p, lay["br"], rho * p_hat)
+        self._store(self.rho_q, lay["br"], rho * q_hat)
+        self.prox_offset.value = float(0.5 * np.sum(rho * (p_hat ** 2 + q_hat ** 2)))
 
     def set_curvature(self, duals):
         r"""Second-order term: :math:`\rho_{j,t} = 2 s\,(\omega^p_{j,t} r_j + \omega^q_{j,t}
@@ -682,6 +712,9 @@ class LinDistFlowLossesData(RadialNetworkData):
         r, x = self._r_x()
         vh = self._read(self.v_hat, lay["bus"], (len(self.feeder.buses), nt))[lay["par"]]
         self._store(self.rho, lay["br"], 2 * s * np.maximum(wp * r + wq * x, 0.0) / vh)
+        ph = self._read(self.p_hat, lay["br"], (ne, nt))
+        qh = self._read(self.q_hat, lay["br"], (ne, nt))
+        self._refresh_prox(ph, qh)
 
     def ac_residuals(self):
         """How far the solution is from AC DistFlow: ``(current, rating)``, the largest error of
@@ -709,6 +742,65 @@ class LinDistFlowLossesData(RadialNetworkData):
         r, _ = self._r_x()
         return float(np.sum(r * self._linearised_current(P, Q, v_par))) / self.pu_per_unit \
             * self.market().power_unit_mw
+
+    # -- the point's matrix entries, as arrays (the compiled iteration) ------------------------
+    def point_entries(self):
+        r"""The constraint-matrix entries the operating point sets, and the second-order term:
+        ``(rows, cols, prox_cols)``, lists of ConstraintData and VarData (entry ``k`` is the
+        coefficient of ``cols[k]`` in ``rows[k]``), and the flows ``(p_flow, q_flow)`` the
+        second-order term weighs, in the order of :meth:`point_values`."""
+        lay = self._layout()
+        fd = self.feeder
+        rows, cols = [], []
+        for j, t in lay["br"]:
+            i = fd.parent[j]
+            for con in (self.eq_p_balance[j, t], self.eq_q_balance[j, t], self.eq_v_drop[j, t]):
+                rows += [con, con, con]
+                cols += [self.p_flow[j, t], self.q_flow[j, t], self.v_sq[i, t]]
+        for j, t in lay["rated"]:
+            rows += [self.ineq_s_max[j, t]] * 2
+            cols += [self.p_flow[j, t], self.q_flow[j, t]]
+        prox = [self.p_flow[k] for k in lay["br"]] + [self.q_flow[k] for k in lay["br"]]
+        return rows, cols, prox
+
+    def point_values(self):
+        r"""The values of :meth:`point_entries` at the current Params: with
+        :math:`a_P = 2s^2\hat P/\hat v_{\pi}`, :math:`a_Q = 2s^2\hat Q/\hat v_{\pi}`,
+        :math:`a_v = -\hat\ell/\hat v_{\pi}` the gradient of the linearised current, the
+        derivatives of the bodies (left side minus right side) of
+
+        * ``eq_p_balance[j]`` by :math:`(P_j, Q_j, v_{\pi(j)})`: :math:`(1 - r a_P/s,\ -r a_Q/s,\ -r a_v/s)`
+        * ``eq_q_balance[j]``: :math:`(-x a_P/s,\ 1 - x a_Q/s,\ -x a_v/s)`
+        * ``eq_v_drop[j]``: :math:`(2sr - z a_P,\ 2sx - z a_Q,\ -1 - z a_v)`, :math:`z = r^2 + x^2`
+        * ``ineq_s_max[j]`` by :math:`(P_j, Q_j)`: :math:`(\cos\hat\phi, \sin\hat\phi)`;
+
+        returns ``(entries, rho, rho_p, rho_q, offset)``: the entries, and the second-order
+        term's Hessian diagonal and linear coefficients over ``prox_cols`` (``-rho_p``,
+        ``-rho_q``) and its constant."""
+        lay = self._layout()
+        nb, ne, nt = len(self.feeder.buses), len(self.feeder.branches), len(lay["T"])
+        s = self.pu_per_unit
+        ph = self._read(self.p_hat, lay["br"], (ne, nt))
+        qh = self._read(self.q_hat, lay["br"], (ne, nt))
+        lh = self._read(self.l_hat, lay["br"], (ne, nt))
+        vh = self._read(self.v_hat, lay["bus"], (nb, nt))[lay["par"]]
+        r, x = self._r_x()
+        z = r ** 2 + x ** 2
+        a_p, a_q, a_v = 2 * s ** 2 * ph / vh, 2 * s ** 2 * qh / vh, -lh / vh
+        one = np.ones((ne, nt))
+        block = np.stack([one - r * a_p / s, -r * a_q / s, -r * a_v / s,
+                          -x * a_p / s, one - x * a_q / s, -x * a_v / s,
+                          2 * s * r - z * a_p, 2 * s * x - z * a_q, -one - z * a_v], axis=-1)
+        parts = [block.reshape(-1)]
+        if len(lay["rated"]):
+            cp = self._read(self.c_p, lay["rated"], (len(lay["rated"]),))
+            cq = self._read(self.c_q, lay["rated"], (len(lay["rated"]),))
+            parts.append(np.stack([cp, cq], axis=-1).reshape(-1))
+        rho = self._read(self.rho, lay["br"], (ne * nt,))
+        rp = self._read(self.rho_p, lay["br"], (ne * nt,))
+        rq = self._read(self.rho_q, lay["br"], (ne * nt,))
+        return (np.concatenate(parts), np.concatenate([rho, rho]), rp, rq,
+                float(value(self.prox_offset)))
 
     def current_gradient(self, t):
         fd = self.feeder
