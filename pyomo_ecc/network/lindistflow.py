@@ -214,13 +214,12 @@ class RadialNetworkData(NetworkData):
     def held_reactive_withdrawals(self, t):
         return {j: value(self.q_load[j, t]) for j in self.feeder.buses}
 
-    def _injections(self, t):
-        """``{bus: (var p, fixed p, var q, fixed q)}`` lists of terms in period t."""
-        out = {b: ([], [], [], []) for b in self.feeder.buses}
+    def _injections(self):
+        """``{bus: (variable, fixed)}``: the participants at each bus with an injection, split by
+        whether it is fixed (buses without participants are absent)."""
+        out = {}
         for p in self.market().participants():
-            k = 1 if p.fixed_injection else 0
-            out[p.bus][k].append(p.p_inj[t])
-            out[p.bus][2 + k].append(p.q_inj[t])
+            out.setdefault(p.bus, ([], []))[1 if p.fixed_injection else 0].append(p)
         return out
 
     def _lossless_flows(self, t):
@@ -250,19 +249,22 @@ class RadialNetworkData(NetworkData):
         if self.config.q_root_free:
             self.q_sub = Var(market.T, initialize=lambda b, t: sum(
                 value(self.q_load[k, t]) for k in fd.buses), doc="reactive supply at the root")
-        inj = {t: self._injections(t) for t in market.T}
+        inj = self._injections()
+        none = ((), ())
 
         def p_balance(b, j, t):
-            var_p, fixed_p, _, _ = inj[t][j]
+            var, fixed = inj.get(j, none)
             flow = self.inflow_p(j, t) - sum(self.p_flow[k, t] for k in fd.children[j])
-            return flow + sum(var_p) == self.p_load[j, t] - sum(fixed_p)
+            return (flow + sum(p.p_inj[t] for p in var)
+                    == self.p_load[j, t] - sum(p.p_inj[t] for p in fixed))
 
         def q_balance(b, j, t):
-            _, _, var_q, fixed_q = inj[t][j]
+            var, fixed = inj.get(j, none)
             flow = self.inflow_q(j, t) - sum(self.q_flow[k, t] for k in fd.children[j])
             if j == fd.root and self.config.q_root_free:
                 flow = flow + self.q_sub[t]
-            return flow + sum(var_q) == self.q_load[j, t] - sum(fixed_q)
+            return (flow + sum(p.q_inj[t] for p in var)
+                    == self.q_load[j, t] - sum(p.q_inj[t] for p in fixed))
 
         self.eq_p_balance = Constraint(self.bus, market.T, rule=p_balance, doc="active power balance")
         self.eq_q_balance = Constraint(self.bus, market.T, rule=q_balance, doc="reactive power balance")
