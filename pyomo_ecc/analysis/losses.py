@@ -16,8 +16,12 @@ moves the operating point to the solution, and solves again, until
 and their gradients are AC DistFlow's, so the solution and its duals satisfy the AC KKT
 conditions: the nodal prices are AC DistFlow prices (to the stated tolerances), each computed
 by a linear solver, and :func:`~pyomo_ecc.pricing.dlmp.dlmp` splits them into energy, loss,
-congestion and voltage. Each re-solve changes mutable Params only and goes through one
-:class:`~pyomo_ecc.solvers.Solver` (:func:`resolve`).
+congestion and voltage. Each re-solve changes mutable Params only. With HiGHS the model is
+compiled once (:class:`CompiledLosses`, ``engine="whatif"``): the operating point enters the
+matrices at known places (nine entries per branch and period, two per rated branch, the
+second-order term's diagonal), which are written from closed forms each iteration and the LP
+re-solved warm; otherwise (``engine="solve"``) each re-solve goes through one
+:class:`~pyomo_ecc.solvers.Solver` (:func:`resolve`), which compiles the model afresh.
 
 Plain successive linearisation neglects the curvature of the losses; it converges in a few
 iterations on most feeders, but with storage and near-linear offers it can cycle between
