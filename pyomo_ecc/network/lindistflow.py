@@ -513,6 +513,8 @@ class LinDistFlowLossesData(RadialNetworkData):
     :math:`\sin\hat\phi`             ``c_q[j, t]``                      tangent direction (sin)
     tangent rating                   ``ineq_s_max[j, t]``               price ``branch_price``
     :math:`\rho_{j,t}`               ``rho[j, t]``                      losses' curvature
+    :math:`\rho\hat P, \rho\hat Q`   ``rho_p[j, t]``, ``rho_q[j, t]``   linear coefficients of the term
+    its constant                     ``prox_offset``                    :math:`\tfrac12\sum\rho(\hat P^2+\hat Q^2)`
     second-order term                ``prox_cost``                      ``objective_cost()``
     ===============================  =================================  ============================
     """
