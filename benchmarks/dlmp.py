@@ -11,8 +11,11 @@ by phase, in one process:
   or one sparse LU and four adjoint solves per period (operating-point route);
 * ``highs``   - HiGHS alone on the same LP (its matrices extracted once beforehand, not timed):
   ``passModel`` + ``run``, the peer for "LinDistFlow DLMP end to end";
-* loss-aware: ``solve_losses`` iterations (each one a HiGHS solve after changing mutable
-  Params, plus the re-linearisation), then ``dlmp``;
+* ``pyomo floor`` - the same LP written by hand in plain Pyomo, built, compiled by Pyomo's
+  standard-form compiler and solved by HiGHS: what any Pyomo model of this LP costs;
+* loss-aware: ``solve_losses`` iterations (the model compiled once, the first iteration's
+  time includes it; each later one writes the operating point's numbers into the compiled
+  matrices and re-solves HiGHS warm, plus the re-linearisation), then ``dlmp``;
 * AC DistFlow (1 period): Ipopt solve and ``dlmp``.
 
 Printed ratios: LinDistFlow end to end (build + solve + dlmp) over HiGHS alone, each loss
@@ -25,6 +28,7 @@ iteration table says when the second-order term, a QP, was added).
 Run: ``bash ecc.sh bench dlmp`` (``--buses 1000 --periods 1 24 --seed 2026``).
 """
 import argparse
+import math
 import time
 
 import numpy as np
@@ -68,6 +72,83 @@ def highs_alone(model):
     return dt, obj, obj_model
 
 
+def pyomo_floor(market):
+    """The Pyomo floor: the same LinDistFlow LP written by hand in plain Pyomo (no library
+    blocks, constant coefficients, the 12-sided outer polygon), built, compiled by Pyomo's
+    ``LinearStandardFormCompiler`` and solved by highspy, values loaded back. Returns the phase
+    times and the objective (equal to the library's)."""
+    import highspy
+    import pyomo.environ as pyo
+    from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+    from pyomo_ecc.network.radial import RadialFeeder
+    t0 = time.perf_counter()
+    net = market.network.config
+    g = net.graph
+    fd = RadialFeeder(g, root=net.ref_bus)
+    T = list(market.T)
+    s = 1.0 / net.base_mva
+    kids = fd.children
+    gens = [(p.config.bus, p.config.b, p.config.p_max) for p in market.participants()]
+    at = {b: [] for b in fd.buses}
+    for k, (b, c, pmax) in enumerate(gens):
+        at[b].append(k)
+    load = {b: g.nodes[b].get("load", [0.0] * len(T)) for b in fd.buses}
+    qload = {b: g.nodes[b].get("q_load", [0.0] * len(T)) for b in fd.buses}
+    rated = {j: g.edges[fd.parent[j], j]["rating"] for j in fd.branches
+             if g.edges[fd.parent[j], j].get("rating")}
+    vmin2 = net.v_min ** 2
+    m = pyo.ConcreteModel()
+    m.P = pyo.Var(fd.branches, T)
+    m.Q = pyo.Var(fd.branches, T)
+    m.v = pyo.Var(fd.buses, T, bounds=(0, None))
+    m.qs = pyo.Var(T)
+    m.g = pyo.Var(range(len(gens)), T, bounds=lambda m, k, t: (0, gens[k][2]))
+    root = fd.root
+    def pbal(m, j, t):
+        inflow = m.P[j, t] if j != root else 0
+        return inflow - sum(m.P[k, t] for k in kids[j]) + sum(m.g[k, t] for k in at[j]) == load[j][t]
+    def qbal(m, j, t):
+        inflow = m.Q[j, t] if j != root else m.qs[t]
+        return inflow - sum(m.Q[k, t] for k in kids[j]) == qload[j][t]
+    m.pb = pyo.Constraint(fd.buses, T, rule=pbal)
+    m.qb = pyo.Constraint(fd.buses, T, rule=qbal)
+    r = fd.branch_data["r"].to_dict(); x = fd.branch_data["x"].to_dict()
+    m.vd = pyo.Constraint(fd.branches, T, rule=lambda m, j, t: m.v[j, t] == m.v[fd.parent[j], t]
+                          - 2 * s * (r[j] * m.P[j, t] + x[j] * m.Q[j, t]))
+    m.v0 = pyo.Constraint(T, rule=lambda m, t: m.v[root, t] == net.v_root ** 2)
+    m.vmin = pyo.Constraint(fd.branches, T, rule=lambda m, j, t: m.v[j, t] >= vmin2)
+    n = 12
+    m.sm = pyo.Constraint(list(rated), T, range(n), rule=lambda m, j, t, k: math.cos(2 * math.pi * k / n) * m.P[j, t]
+                          + math.sin(2 * math.pi * k / n) * m.Q[j, t] <= rated[j])
+    m.obj = pyo.Objective(expr=sum(gens[k][1] * m.g[k, t] for k in range(len(gens)) for t in T))
+    t1 = time.perf_counter()
+    info = LinearStandardFormCompiler().write(m, mixed_form=True, set_sense=None)
+    t2 = time.perf_counter()
+    inf = highspy.kHighsInf
+    A = info.A
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = len(info.columns), A.shape[0]
+    lp.col_cost_ = info.c.toarray()[0].astype(float)
+    lp.col_lower_ = np.array([-inf if v.lb is None else v.lb for v in info.columns], dtype=float)
+    lp.col_upper_ = np.array([inf if v.ub is None else v.ub for v in info.columns], dtype=float)
+    kind = np.array([rw.bound_type for rw in info.rows], dtype=int)
+    rhs = np.asarray(info.rhs, dtype=float)
+    lp.row_lower_ = np.where(kind <= 0, rhs, -inf)
+    lp.row_upper_ = np.where(kind >= 0, rhs, inf)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_ = A.indptr, A.indices
+    lp.a_matrix_.value_ = A.data.astype(float)
+    h = highspy.Highs(); h.setOptionValue("output_flag", False)
+    h.passModel(lp); h.run()
+    t3 = time.perf_counter()
+    sol = h.getSolution()
+    xval = np.array(sol.col_value); dual = np.array(sol.row_dual)
+    for v, val in zip(info.columns, xval):
+        v.set_value(float(val), skip_validation=True)
+    t4 = time.perf_counter()
+    return dict(build=t1 - t0, compile=t2 - t1, highs=t3 - t2, load=t4 - t3,
+                objective=h.getInfo().objective_function_value)
+
 def run(n, periods, seed, ac=True):
     import pyomo_ecc as ecc
     from pyomo_ecc.models.feeder import synthetic_market
@@ -91,6 +172,14 @@ def run(n, periods, seed, ac=True):
     e2e = t_build + t_solve + t_dlmp
     print(f"  ratio LinDistFlow DLMP end to end / HiGHS alone: {e2e / t_highs:.2f} "
           f"(goal <= 3); solve + dlmp / HiGHS alone: {(t_solve + t_dlmp) / t_highs:.2f}")
+    fl = pyomo_floor(synthetic_market(n, np.random.default_rng(seed), periods=periods,
+                                      quadratic=False))
+    floor = fl["build"] + fl["compile"] + fl["highs"] + fl["load"]
+    print(f"  Pyomo floor (the same LP by hand in plain Pyomo): build {fl['build']:.2f} s, "
+          f"compile {fl['compile']:.2f} s, HiGHS {fl['highs']:.2f} s, load {fl['load']:.3f} s = "
+          f"{floor:.2f} s, {floor / t_highs:.2f} x HiGHS alone (objective {fl['objective']:.6f}); "
+          f"the library end to end is {e2e / floor:.2f} x the floor")
+    rows["lindistflow"]["pyomo_floor"] = floor
     print(f"  dlmp / (dense R for ONE period: {t_dense:.3f} s) x {periods}: "
           f"{t_dlmp / (t_dense * periods):.3f}")
     # -- loss-aware ------------------------------------------------------------------------

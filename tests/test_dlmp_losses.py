@@ -351,3 +351,79 @@ def test_curvature_term_leaves_the_fixed_point_unchanged(limits):
         assert (out[mode] - out[False]).abs().max().max() < 1e-5
     with pytest.raises(ValueError, match="curvature"):
         solve_losses(build_feeder(limits, "losses"), curvature="yes")
+
+
+@pytest.mark.parametrize("case_name, periods", [("case33bw_limits", None), ("feeder33_day", 8)])
+def test_compiled_engine_gives_the_plain_route_iterates_and_prices(case_name, periods):
+    """engine='whatif' (compiled once, the moved Params pushed to a live HiGHS model) follows
+    the plain route (pyomo_ecc.solve afresh each iteration) iterate by iterate: the same
+    number of iterations, losses and residuals, and the same DLMP components (the storage day
+    carries the QP curvature term, so the pushed Hessian is exercised too)."""
+    case = ecc.load_case(case_name)
+    out, its = {}, {}
+    for engine in ("solve", "whatif"):
+        m = build_feeder(case, "losses", periods=periods)
+        its[engine] = solve_losses(m, engine=engine)
+        out[engine] = dlmp(m)
+    a, b = its["solve"], its["whatif"]
+    assert len(a) == len(b)
+    assert np.allclose(a.losses_mw, b.losses_mw, rtol=1e-7, atol=1e-9)
+    assert list(a.curvature) == list(b.curvature)
+    assert (out["solve"] - out["whatif"]).abs().max().max() < 1e-6
+    if case_name == "feeder33_day":
+        assert b.curvature.any()
+
+
+def test_compiled_engine_refuses_a_reported_optimum_that_violates_a_row(limits, monkeypatch):
+    """A solution HiGHS calls optimal is checked against every row: one whose flows are
+    shifted (as a QP solver reporting 'optimal' with primal infeasibilities) is refused by
+    name, and nothing is published."""
+    from pyomo_ecc.solvers import HighsModel
+    from pyomo_ecc.errors import SolverError, PriceError
+    m = build_feeder(limits, "losses")
+    real = HighsModel.run
+
+    def shifted(self, basis=None, regularise=True):
+        out = real(self, basis, regularise)
+        if out.x is not None:
+            out.x = out.x + 1e-2
+        return out
+
+    monkeypatch.setattr(HighsModel, "run", shifted)
+    with pytest.raises(SolverError, match="not accepted"):
+        solve_losses(m, engine="whatif")
+    with pytest.raises(PriceError):
+        ecc.price_frame(m, "lmp")
+
+
+def test_engine_option_checked(limits):
+    with pytest.raises(ValueError, match="engine"):
+        solve_losses(build_feeder(limits, "losses"), engine="fast")
+    with pytest.raises(ValueError, match="engine='solve'"):
+        solve_losses(build_feeder(limits, "losses"), engine="whatif", solver="ipopt")
+
+
+def test_compiled_entries_equal_a_fresh_compilation_at_a_moved_point(limits):
+    """The compiled iteration writes the operating point's numbers from closed forms; moved to
+    a new point (every linearisation coefficient nonzero) with the second-order term on, its
+    matrix, costs, Hessian and constant equal those of the model compiled afresh there."""
+    from pyomo_ecc.analysis.losses import CompiledLosses
+    from pyomo_ecc.core.standard_form import standard_form
+    from pyomo_ecc.pricing.prices import _dual_suffix
+    from pyomo_ecc.solvers import Solver
+    m = build_feeder(limits, "losses")
+    solve_losses(m, max_iter=50)
+    comp = CompiledLosses(m, Solver("highs"), [m.network])
+    for v in m.network.p_flow.values():          # a point away from the solution
+        v.set_value(1.1 * v.value)
+    m.network.relinearise()
+    m.network.set_curvature(_dual_suffix(m.network))
+    assert max(p.value for p in m.network.rho.values()) > 0
+    comp._write()
+    fresh = standard_form(m, track=False)
+    assert [c.name for c in fresh.rows] == [c.name for c in comp.sf.rows]
+    assert [v.name for v in fresh.columns] == [v.name for v in comp.sf.columns]
+    assert abs(fresh.A - comp.form.A).max() < 1e-12
+    assert np.abs(fresh.c - comp.form.c).max() < 1e-9
+    assert abs(fresh.Q - comp.form.Q).max() < 1e-9
+    assert fresh.c0 == pytest.approx(comp.form.c0, rel=1e-9, abs=1e-9)

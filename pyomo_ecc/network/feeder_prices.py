@@ -38,45 +38,66 @@ def _frame(fd, periods, price, table):
     return pd.DataFrame(cols, index=idx)
 
 
-def _voltage_prices(net, prices, t):
-    """``{bus: underline-pi - overline-pi}`` of period t (currency per pu² per hour)."""
-    out = defaultdict(float)
-    for d in prices.decls["v_min_price"].get(t, ()):
-        out[d.index[0]] += prices.price(d)
-    for d in prices.decls["v_max_price"].get(t, ()):
-        out[d.index[0]] -= prices.price(d)
-    return out
+def tree_levels(fd):
+    """The feeder's buses by depth, as arrays of positions in ``fd.buses``: ``[(nodes,
+    parents)]`` for depth 1, 2, ... (cached on the feeder). A walk down the tree is one
+    vectorised step per level (root to leaves), a sum over subtrees one per level back up."""
+    hit = getattr(fd, "_levels", None)
+    if hit is None:
+        pos = {b: k for k, b in enumerate(fd.buses)}
+        depth = {fd.root: 0}
+        for j in fd.order[1:]:
+            depth[j] = depth[fd.parent[j]] + 1
+        levels = {}
+        for j in fd.order[1:]:
+            levels.setdefault(depth[j], []).append(j)
+        hit = fd._levels = [(np.array([pos[j] for j in levels[d]], dtype=int),
+                             np.array([pos[fd.parent[j]] for j in levels[d]], dtype=int))
+                            for d in sorted(levels)]
+    return hit
 
 
 def path_rows(mk, net, prices, price):
-    """Tree walks (LinDistFlow): congestion and voltage components from the declared prices."""
+    r"""Tree walks (LinDistFlow): congestion and voltage components from the declared prices,
+    every period at once (arrays buses x periods). Congestion: the sum over the path of the
+    branches' rating prices, :math:`c_j = c_{\pi(j)} + \sum_k g_{j,k}\,\pi^S_{j,k}`; voltage:
+    :math:`u_j = u_{\pi(j)} + 2\,r_j M_j / S_{base}` with :math:`M_j` the voltage prices
+    summed over the subtree of :math:`j` (``x`` instead of ``r`` for ``qlmp``)."""
     from pyomo.environ import value
     fd = net.feeder
+    periods = list(mk.T)
+    col = {t: k for k, t in enumerate(periods)}
+    pos = {b: k for k, b in enumerate(fd.buses)}
+    nb, nt = len(fd.buses), len(periods)
     k_flow = 0 if price == "lmp" else 1           # d(rating body)/dP or /dQ
     imp = net.r if price == "lmp" else net.x
-    imp = {j: value(imp[j]) for j in fd.branches}
-    table = {}
-    for t in mk.T:
-        nodal = np.array([prices.value[price][(b, t)] for b in fd.buses])
-        pi_v = _voltage_prices(net, prices, t)
-        cong_branch = defaultdict(float)
-        for d in prices.decls["branch_price"].get(t, ()):
+    w = np.zeros(nb)
+    for j in fd.branches:
+        w[pos[j]] = 2.0 * value(imp[j]) / net.base_mva
+    values = prices.value[price]
+    nodal = np.array([[values[(b, t)] for t in periods] for b in fd.buses], dtype=float).reshape(nb, nt)
+    pi_v = np.zeros((nb, nt))
+    for name, sign in (("v_min_price", 1.0), ("v_max_price", -1.0)):
+        for t, decls in prices.decls[name].items():
+            for d in decls:
+                pi_v[pos[d.index[0]], col[t]] += sign * prices.price(d)
+    cong_branch = np.zeros((nb, nt))
+    for t, decls in prices.decls["branch_price"].items():
+        for d in decls:
             j, _, k = d.index
-            cong_branch[j] += net.rating_gradient(j, t, k)[k_flow] * prices.price(d)
-        below = defaultdict(float)                 # M_j: voltage prices summed over the subtree
-        for j in reversed(fd.order):
-            below[j] += pi_v.get(j, 0.0)
-            if j != fd.root:
-                below[fd.parent[j]] += below[j]
-        volt, cong = {fd.root: 0.0}, {fd.root: 0.0}
-        for j in fd.order[1:]:
-            i = fd.parent[j]
-            volt[j] = volt[i] + 2.0 * imp[j] * below[j] / net.base_mva
-            cong[j] = cong[i] + cong_branch.get(j, 0.0)
-        energy = prices.value[price][(fd.root, t)]
-        table[t] = (nodal, np.full(len(fd.buses), energy), np.zeros(len(fd.buses)),
-                    np.array([cong[b] for b in fd.buses]), np.array([volt[b] for b in fd.buses]))
-    return _frame(fd, mk.T, price, table)
+            cong_branch[pos[j], col[t]] += net.rating_gradient(j, t, k)[k_flow] * prices.price(d)
+    levels = tree_levels(fd)
+    below = pi_v.copy()                            # M_j: voltage prices summed over the subtree
+    for nodes, parents in reversed(levels):
+        np.add.at(below, parents, below[nodes])
+    volt, cong = np.zeros((nb, nt)), np.zeros((nb, nt))
+    for nodes, parents in levels:
+        volt[nodes] = volt[parents] + w[nodes, None] * below[nodes]
+        cong[nodes] = cong[parents] + cong_branch[nodes]
+    energy = nodal[pos[fd.root]]
+    table = {t: (nodal[:, k], np.full(nb, energy[k]), np.zeros(nb), cong[:, k], volt[:, k])
+             for k, t in enumerate(periods)}
+    return _frame(fd, periods, price, table)
 
 
 def sensitivity_system(net, t):

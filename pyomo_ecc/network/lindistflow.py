@@ -214,13 +214,12 @@ class RadialNetworkData(NetworkData):
     def held_reactive_withdrawals(self, t):
         return {j: value(self.q_load[j, t]) for j in self.feeder.buses}
 
-    def _injections(self, t):
-        """``{bus: (var p, fixed p, var q, fixed q)}`` lists of terms in period t."""
-        out = {b: ([], [], [], []) for b in self.feeder.buses}
+    def _injections(self):
+        """``{bus: (variable, fixed)}``: the participants at each bus with an injection, split by
+        whether it is fixed (buses without participants are absent)."""
+        out = {}
         for p in self.market().participants():
-            k = 1 if p.fixed_injection else 0
-            out[p.bus][k].append(p.p_inj[t])
-            out[p.bus][2 + k].append(p.q_inj[t])
+            out.setdefault(p.bus, ([], []))[1 if p.fixed_injection else 0].append(p)
         return out
 
     def _lossless_flows(self, t):
@@ -250,19 +249,22 @@ class RadialNetworkData(NetworkData):
         if self.config.q_root_free:
             self.q_sub = Var(market.T, initialize=lambda b, t: sum(
                 value(self.q_load[k, t]) for k in fd.buses), doc="reactive supply at the root")
-        inj = {t: self._injections(t) for t in market.T}
+        inj = self._injections()
+        none = ((), ())
 
         def p_balance(b, j, t):
-            var_p, fixed_p, _, _ = inj[t][j]
+            var, fixed = inj.get(j, none)
             flow = self.inflow_p(j, t) - sum(self.p_flow[k, t] for k in fd.children[j])
-            return flow + sum(var_p) == self.p_load[j, t] - sum(fixed_p)
+            return (flow + sum(p.p_inj[t] for p in var)
+                    == self.p_load[j, t] - sum(p.p_inj[t] for p in fixed))
 
         def q_balance(b, j, t):
-            _, _, var_q, fixed_q = inj[t][j]
+            var, fixed = inj.get(j, none)
             flow = self.inflow_q(j, t) - sum(self.q_flow[k, t] for k in fd.children[j])
             if j == fd.root and self.config.q_root_free:
                 flow = flow + self.q_sub[t]
-            return flow + sum(var_q) == self.q_load[j, t] - sum(fixed_q)
+            return (flow + sum(p.q_inj[t] for p in var)
+                    == self.q_load[j, t] - sum(p.q_inj[t] for p in fixed))
 
         self.eq_p_balance = Constraint(self.bus, market.T, rule=p_balance, doc="active power balance")
         self.eq_q_balance = Constraint(self.bus, market.T, rule=q_balance, doc="reactive power balance")
@@ -511,6 +513,8 @@ class LinDistFlowLossesData(RadialNetworkData):
     :math:`\sin\hat\phi`             ``c_q[j, t]``                      tangent direction (sin)
     tangent rating                   ``ineq_s_max[j, t]``               price ``branch_price``
     :math:`\rho_{j,t}`               ``rho[j, t]``                      losses' curvature
+    :math:`\rho\hat P, \rho\hat Q`   ``rho_p[j, t]``, ``rho_q[j, t]``   linear coefficients of the term
+    its constant                     ``prox_offset``                    :math:`\tfrac12\sum\rho(\hat P^2+\hat Q^2)`
     second-order term                ``prox_cost``                      ``objective_cost()``
     ===============================  =================================  ============================
     """
@@ -561,11 +565,22 @@ class LinDistFlowLossesData(RadialNetworkData):
             doc="apparent-power limit: tangent of the circle at the operating point's direction")
         self.rho = Param(self.branch, market.T, initialize=0.0, mutable=True,
                          doc="curvature of the losses at the operating point (cost per unit^2)")
+        # the term expanded, with rho P_hat, rho Q_hat and its constant as Params of their own:
+        # it depends on the operating point only through them, so a plain (LP) iterate, whose
+        # rho is 0, leaves the objective untouched when the point moves
+        self.rho_p = Param(self.branch, market.T, initialize=0.0, mutable=True,
+                           doc="rho * p_hat (second-order term, linear coefficient)")
+        self.rho_q = Param(self.branch, market.T, initialize=0.0, mutable=True,
+                           doc="rho * q_hat (second-order term, linear coefficient)")
+        self.prox_offset = Param(initialize=0.0, mutable=True,
+                                 doc="sum of rho (p_hat^2 + q_hat^2) / 2 (second-order term, constant)")
         self.prox_cost = Expression(
-            expr=sum(0.5 * self.rho[j, t] * ((self.p_flow[j, t] - self.p_hat[j, t]) ** 2
-                                             + (self.q_flow[j, t] - self.q_hat[j, t]) ** 2)
-                     for j in fd.branches for t in market.T),
-            doc="second-order term of the losses (zero at a fixed point)")
+            expr=self.prox_offset
+            + sum(0.5 * self.rho[j, t] * (self.p_flow[j, t] ** 2 + self.q_flow[j, t] ** 2)
+                  - self.rho_p[j, t] * self.p_flow[j, t] - self.rho_q[j, t] * self.q_flow[j, t]
+                  for j in fd.branches for t in market.T),
+            doc="second-order term of the losses, 1/2 sum rho ((P - p_hat)^2 + (Q - q_hat)^2) "
+                "(zero at a fixed point)")
 
     def objective_cost(self):
         """The losses' second-order term ``prox_cost`` (zero at a fixed point)."""
@@ -592,56 +607,204 @@ class LinDistFlowLossesData(RadialNetworkData):
         return value(self.r[j]) * value(self.l_sq[j, t]) / self.pu_per_unit
 
     # -- the operating point ---------------------------------------------------------------------
+    def _layout(self):
+        """Index keys in array order (branches x periods, buses x periods, rated x periods) and
+        the bus row of each branch's parent; built once."""
+        lay = getattr(self, "_op_layout", None)
+        if lay is None:
+            fd = self.feeder
+            T = list(self.market().T)
+            row = {b: k for k, b in enumerate(fd.buses)}
+            lay = self._op_layout = dict(
+                T=T, br=[(j, t) for j in fd.branches for t in T],
+                bus=[(b, t) for b in fd.buses for t in T],
+                rated=[(j, t) for j in self.branch_limited for t in T],
+                par=np.array([row[fd.parent[j]] for j in fd.branches], dtype=int),
+                rated_pos=np.array([fd.branches.index(j) for j in self.branch_limited], dtype=int))
+        return lay
+
+    def _data_of(self, component, keys):
+        """The component's data objects in ``keys`` order (looked up once per component)."""
+        cache = self._op_layout.setdefault("data", {})
+        hit = cache.get(id(component))
+        if hit is None:
+            hit = cache[id(component)] = (component, [component[k] for k in keys])
+        return hit[1]
+
+    def _read(self, component, keys, shape):
+        data = self._data_of(component, keys)
+        return np.fromiter((d.value for d in data), dtype=float, count=len(data)).reshape(shape)
+
+    def _store(self, param, keys, arr):
+        for d, val in zip(self._data_of(param, keys), arr.ravel().tolist()):
+            d.set_value(val)
+
+    def _state(self):
+        """The solution as arrays: ``P, Q`` (branches x periods), ``v`` (buses x periods) and
+        the parent voltage of each branch, ``v_par``."""
+        lay = self._layout()
+        nt = len(lay["T"])
+        ne, nb = len(self.feeder.branches), len(self.feeder.buses)
+        P = self._read(self.p_flow, lay["br"], (ne, nt))
+        Q = self._read(self.q_flow, lay["br"], (ne, nt))
+        v = self._read(self.v_sq, lay["bus"], (nb, nt))
+        return P, Q, v, v[lay["par"]]
+
+    def _linearised_current(self, P, Q, v_par):
+        r"""The linearised current :math:`\ell = (2 s^2(\hat P P + \hat Q Q) - \hat\ell v_{\pi})
+        / \hat v_{\pi}` as an array (branches x periods), the point's Params read once."""
+        lay = self._layout()
+        ne, nt = P.shape
+        s = self.pu_per_unit
+        ph = self._read(self.p_hat, lay["br"], (ne, nt))
+        qh = self._read(self.q_hat, lay["br"], (ne, nt))
+        lh = self._read(self.l_hat, lay["br"], (ne, nt))
+        vh = self._read(self.v_hat, lay["bus"], (len(self.feeder.buses), nt))[lay["par"]]
+        return (2 * s ** 2 * (ph * P + qh * Q) - lh * v_par) / vh
+
+    def _r_x(self):
+        lay = self._layout()
+        vals_r, vals_x = self.r.extract_values(), self.x.extract_values()
+        return (np.array([vals_r[j] for j in self.feeder.branches], dtype=float)[:, None],
+                np.array([vals_x[j] for j in self.feeder.branches], dtype=float)[:, None])
+
     def relinearise(self):
-        """Move the operating point to the current solution (every period); returns nothing."""
-        fd = self.feeder
-        for t in self.market().T:
-            s = self.pu_per_unit
-            for j in fd.buses:
-                self.v_hat[j, t] = value(self.v_sq[j, t])
-            for j in fd.branches:
-                p, q = value(self.p_flow[j, t]), value(self.q_flow[j, t])
-                self.p_hat[j, t], self.q_hat[j, t] = p, q
-                # the current of the operating point, on the AC manifold
-                self.l_hat[j, t] = s ** 2 * (p ** 2 + q ** 2) / value(self.v_hat[fd.parent[j], t])
-            for j in self.branch_limited:
-                p, q = value(self.p_flow[j, t]), value(self.q_flow[j, t])
-                if p or q:
-                    phi = math.atan2(q, p)
-                    self.c_p[j, t] = math.cos(phi)
-                    self.c_q[j, t] = math.sin(phi)
+        """Move the operating point to the current solution (every period, as arrays); returns
+        nothing."""
+        lay = self._layout()
+        s = self.pu_per_unit
+        P, Q, v, v_par = self._state()
+        self._store(self.v_hat, lay["bus"], v)
+        self._store(self.p_hat, lay["br"], P)
+        self._store(self.q_hat, lay["br"], Q)
+        # the current of the operating point, on the AC manifold
+        self._store(self.l_hat, lay["br"], s ** 2 * (P ** 2 + Q ** 2) / v_par)
+        if len(lay["rated"]):
+            pr, qr = P[lay["rated_pos"]], Q[lay["rated_pos"]]
+            old_c = self._read(self.c_p, lay["rated"], pr.shape)
+            old_s = self._read(self.c_q, lay["rated"], pr.shape)
+            phi = np.arctan2(qr, pr)
+            flow = (pr != 0) | (qr != 0)    # no flow: the direction is kept
+            self._store(self.c_p, lay["rated"], np.where(flow, np.cos(phi), old_c))
+            self._store(self.c_q, lay["rated"], np.where(flow, np.sin(phi), old_s))
+        self._refresh_prox(P, Q)
+
+    def _refresh_prox(self, p_hat, q_hat):
+        """The expanded second-order term's Params at the point (``p_hat``, ``q_hat``) and the
+        current ``rho`` (left at 0 while rho is 0, so the objective does not move)."""
+        lay = self._layout()
+        rho = self._read(self.rho, lay["br"], p_hat.shape)
+        if not rho.any() and not self._read(self.rho_p, lay["br"], p_hat.shape).any() \
+                and not self._read(self.rho_q, lay["br"], p_hat.shape).any():
+            return
+        self._store(self.rho_p, lay["br"], rho * p_hat)
+        self._store(self.rho_q, lay["br"], rho * q_hat)
+        self.prox_offset.value = float(0.5 * np.sum(rho * (p_hat ** 2 + q_hat ** 2)))
 
     def set_curvature(self, duals):
         r"""Second-order term: :math:`\rho_{j,t} = 2 s\,(\omega^p_{j,t} r_j + \omega^q_{j,t}
         x_j)^+ / \hat v_{\pi(j),t}`, the curvature in :math:`P_j` and :math:`Q_j` of the
         Lagrangian's loss terms, from the balance multipliers ``duals`` (a Suffix of the last
         solve)."""
-        fd = self.feeder
+        lay = self._layout()
         s = self.pu_per_unit
-        for t in self.market().T:
-            for j in fd.branches:
-                w = (duals.get(self.eq_p_balance[j, t], 0.0) * value(self.r[j])
-                     + duals.get(self.eq_q_balance[j, t], 0.0) * value(self.x[j]))
-                self.rho[j, t] = 2 * s * max(w, 0.0) / value(self.v_hat[fd.parent[j], t])
+        ne, nt = len(self.feeder.branches), len(lay["T"])
+        wp = np.fromiter((duals.get(self.eq_p_balance[k], 0.0) for k in lay["br"]), float,
+                         count=ne * nt).reshape(ne, nt)
+        wq = np.fromiter((duals.get(self.eq_q_balance[k], 0.0) for k in lay["br"]), float,
+                         count=ne * nt).reshape(ne, nt)
+        r, x = self._r_x()
+        vh = self._read(self.v_hat, lay["bus"], (len(self.feeder.buses), nt))[lay["par"]]
+        self._store(self.rho, lay["br"], 2 * s * np.maximum(wp * r + wq * x, 0.0) / vh)
+        ph = self._read(self.p_hat, lay["br"], (ne, nt))
+        qh = self._read(self.q_hat, lay["br"], (ne, nt))
+        self._refresh_prox(ph, qh)
 
     def ac_residuals(self):
         """How far the solution is from AC DistFlow: ``(current, rating)``, the largest error of
         the active branch loss :math:`r_j\\,|\\ell_j - s^2(P_j^2+Q_j^2)/v_{\\pi(j)}|/s` (MW) and the
         largest excess of :math:`\\sqrt{P^2+Q^2}` over a rating (MW)."""
-        fd = self.feeder
+        lay = self._layout()
         s = self.pu_per_unit
         u = self.market().power_unit_mw
-        cur, rat = 0.0, 0.0
-        for t in self.market().T:
-            for j in fd.branches:
-                p, q, lsq = value(self.p_flow[j, t]), value(self.q_flow[j, t]), value(self.l_sq[j, t])
-                v = value(self.v_sq[fd.parent[j], t])
-                exact = s ** 2 * (p ** 2 + q ** 2) / max(v, 1e-12)
-                cur = max(cur, value(self.r[j]) * abs(lsq - exact) / s * u)
-            for j in self.branch_limited:
-                p, q = value(self.p_flow[j, t]), value(self.q_flow[j, t])
-                rat = max(rat, (math.hypot(p, q) - value(self.rating[j])) * u)
+        P, Q, v, v_par = self._state()
+        lsq = self._linearised_current(P, Q, v_par)
+        exact = s ** 2 * (P ** 2 + Q ** 2) / np.maximum(v_par, 1e-12)
+        r, _ = self._r_x()
+        cur = float(np.max(r * np.abs(lsq - exact))) / s * u if P.size else 0.0
+        rat = 0.0
+        if len(lay["rated"]):
+            rating = self.rating.extract_values()
+            lim = np.array([rating[j] for j in self.branch_limited], dtype=float)[:, None]
+            pos = lay["rated_pos"]
+            rat = float(np.max(np.hypot(P[pos], Q[pos]) - lim)) * u
         return cur, rat
+
+    def total_loss_mw(self):
+        """Total active losses :math:`\\sum_{j,t} r_j \\ell_{j,t} / s` (MW, summed over periods)."""
+        P, Q, v, v_par = self._state()
+        r, _ = self._r_x()
+        return float(np.sum(r * self._linearised_current(P, Q, v_par))) / self.pu_per_unit \
+            * self.market().power_unit_mw
+
+    # -- the point's matrix entries, as arrays (the compiled iteration) ------------------------
+    def point_entries(self):
+        r"""The constraint-matrix entries the operating point sets, and the second-order term:
+        ``(rows, cols, prox_cols)``, lists of ConstraintData and VarData (entry ``k`` is the
+        coefficient of ``cols[k]`` in ``rows[k]``), and the flows ``(p_flow, q_flow)`` the
+        second-order term weighs, in the order of :meth:`point_values`."""
+        lay = self._layout()
+        fd = self.feeder
+        rows, cols = [], []
+        for j, t in lay["br"]:
+            i = fd.parent[j]
+            for con in (self.eq_p_balance[j, t], self.eq_q_balance[j, t], self.eq_v_drop[j, t]):
+                rows += [con, con, con]
+                cols += [self.p_flow[j, t], self.q_flow[j, t], self.v_sq[i, t]]
+        for j, t in lay["rated"]:
+            rows += [self.ineq_s_max[j, t]] * 2
+            cols += [self.p_flow[j, t], self.q_flow[j, t]]
+        prox = [self.p_flow[k] for k in lay["br"]] + [self.q_flow[k] for k in lay["br"]]
+        return rows, cols, prox
+
+    def point_values(self):
+        r"""The values of :meth:`point_entries` at the current Params: with
+        :math:`a_P = 2s^2\hat P/\hat v_{\pi}`, :math:`a_Q = 2s^2\hat Q/\hat v_{\pi}`,
+        :math:`a_v = -\hat\ell/\hat v_{\pi}` the gradient of the linearised current, the
+        derivatives of the bodies (left side minus right side) of
+
+        * ``eq_p_balance[j]`` by :math:`(P_j, Q_j, v_{\pi(j)})`: :math:`(1 - r a_P/s,\ -r a_Q/s,\ -r a_v/s)`
+        * ``eq_q_balance[j]``: :math:`(-x a_P/s,\ 1 - x a_Q/s,\ -x a_v/s)`
+        * ``eq_v_drop[j]``: :math:`(2sr - z a_P,\ 2sx - z a_Q,\ -1 - z a_v)`, :math:`z = r^2 + x^2`
+        * ``ineq_s_max[j]`` by :math:`(P_j, Q_j)`: :math:`(\cos\hat\phi, \sin\hat\phi)`;
+
+        returns ``(entries, rho, rho_p, rho_q, offset)``: the entries, and the second-order
+        term's Hessian diagonal and linear coefficients over ``prox_cols`` (``-rho_p``,
+        ``-rho_q``) and its constant."""
+        lay = self._layout()
+        nb, ne, nt = len(self.feeder.buses), len(self.feeder.branches), len(lay["T"])
+        s = self.pu_per_unit
+        ph = self._read(self.p_hat, lay["br"], (ne, nt))
+        qh = self._read(self.q_hat, lay["br"], (ne, nt))
+        lh = self._read(self.l_hat, lay["br"], (ne, nt))
+        vh = self._read(self.v_hat, lay["bus"], (nb, nt))[lay["par"]]
+        r, x = self._r_x()
+        z = r ** 2 + x ** 2
+        a_p, a_q, a_v = 2 * s ** 2 * ph / vh, 2 * s ** 2 * qh / vh, -lh / vh
+        one = np.ones((ne, nt))
+        block = np.stack([one - r * a_p / s, -r * a_q / s, -r * a_v / s,
+                          -x * a_p / s, one - x * a_q / s, -x * a_v / s,
+                          2 * s * r - z * a_p, 2 * s * x - z * a_q, -one - z * a_v], axis=-1)
+        parts = [block.reshape(-1)]
+        if len(lay["rated"]):
+            cp = self._read(self.c_p, lay["rated"], (len(lay["rated"]),))
+            cq = self._read(self.c_q, lay["rated"], (len(lay["rated"]),))
+            parts.append(np.stack([cp, cq], axis=-1).reshape(-1))
+        rho = self._read(self.rho, lay["br"], (ne * nt,))
+        rp = self._read(self.rho_p, lay["br"], (ne * nt,))
+        rq = self._read(self.rho_q, lay["br"], (ne * nt,))
+        return (np.concatenate(parts), np.concatenate([rho, rho]), rp, rq,
+                float(value(self.prox_offset)))
 
     def current_gradient(self, t):
         fd = self.feeder
