@@ -40,12 +40,9 @@ def _timed(fn):
     return out, time.perf_counter() - t0
 
 
-def highs_alone(model):
-    """Solve the model's LP with highspy directly (matrices built first, not timed)."""
+def highs_lp(info):
+    """A ``highspy.HighsLp`` of the output of Pyomo's ``LinearStandardFormCompiler`` (mixed form)."""
     import highspy
-    import pyomo.environ as pyo
-    from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
-    info = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
     inf = highspy.kHighsInf
     A = info.A
     lp = highspy.HighsLp()
@@ -60,6 +57,16 @@ def highs_alone(model):
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_, lp.a_matrix_.index_ = A.indptr, A.indices
     lp.a_matrix_.value_ = A.data.astype(float)
+    return lp
+
+
+def highs_alone(model):
+    """Solve the model's LP with highspy directly (matrices built first, not timed)."""
+    import highspy
+    import pyomo.environ as pyo
+    from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+    info = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
+    lp = highs_lp(info)
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     t0 = time.perf_counter()
@@ -124,20 +131,7 @@ def pyomo_floor(market):
     t1 = time.perf_counter()
     info = LinearStandardFormCompiler().write(m, mixed_form=True, set_sense=None)
     t2 = time.perf_counter()
-    inf = highspy.kHighsInf
-    A = info.A
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = len(info.columns), A.shape[0]
-    lp.col_cost_ = info.c.toarray()[0].astype(float)
-    lp.col_lower_ = np.array([-inf if v.lb is None else v.lb for v in info.columns], dtype=float)
-    lp.col_upper_ = np.array([inf if v.ub is None else v.ub for v in info.columns], dtype=float)
-    kind = np.array([rw.bound_type for rw in info.rows], dtype=int)
-    rhs = np.asarray(info.rhs, dtype=float)
-    lp.row_lower_ = np.where(kind <= 0, rhs, -inf)
-    lp.row_upper_ = np.where(kind >= 0, rhs, inf)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_, lp.a_matrix_.index_ = A.indptr, A.indices
-    lp.a_matrix_.value_ = A.data.astype(float)
+    lp = highs_lp(info)
     h = highspy.Highs(); h.setOptionValue("output_flag", False)
     h.passModel(lp); h.run()
     t3 = time.perf_counter()
