@@ -718,13 +718,15 @@ class HighsModel:
     _LIMITS = ("kTimeLimit", "kIterationLimit", "kInterrupt", "kSolutionLimit", "kObjectiveBound",
                "kObjectiveTarget", "kMemoryLimit")
 
-    def _retry_with_aid(self, status, S):
+    def _retry_with_aid(self, status, S, sol=None):
         """True when the run without the aid bounds is to be repeated with them: it failed
-        (other than at a limit), or it is optimal with a column outside an aid bound."""
+        (other than at a limit), or it is optimal with a column outside an aid bound (``sol``:
+        the run's ``getSolution()``, read here when not given)."""
         if status != S.kOptimal:
             return not any(status == getattr(S, name, None) for name in self._LIMITS)
         j = self._aid
-        x = np.asarray(self.h.getSolution().col_value, dtype=float)[j]
+        sol = self.h.getSolution() if sol is None else sol
+        x = np.asarray(sol.col_value, dtype=float)[j]
         return bool(np.any((x < self.sf.col_lower[j]) | (x > self.sf.col_upper[j])))
 
     def _pass(self):
@@ -821,14 +823,15 @@ class HighsModel:
         h.run()
         status = h.getModelStatus()
         S = hs.HighsModelStatus
-        if len(self._aid) and self._retry_with_aid(status, S):
+        sol = h.getSolution() if len(self._aid) and status == S.kOptimal else None
+        if len(self._aid) and self._retry_with_aid(status, S, sol):
             # not solved without the aid bounds (StandardForm.aid_columns), or solved with a
             # column beyond one of them: put them back (the problem is the same where they do
             # not bind, and the solution check says so where they do) and solve again
             j, self._aid = self._aid, np.zeros(0, dtype=int)
             h.changeColsBounds(len(j), j, sf.col_lower[j], sf.col_upper[j])
             h.run()
-            status = h.getModelStatus()
+            status, sol = h.getModelStatus(), None
         text = h.modelStatusToString(status)
         if status in (S.kInfeasible, S.kUnboundedOrInfeasible):
             return HighsRun("infeasible", highs_status=text)
@@ -848,7 +851,8 @@ class HighsModel:
                 return out
         if status != S.kOptimal:
             return HighsRun(text, highs_status=text)
-        sol = h.getSolution()   # a copy: its duals are read only if asked for (HighsRun.row_dual)
+        if sol is None:   # a copy: its duals are read only if asked for (HighsRun.row_dual)
+            sol = h.getSolution()
         x = np.fromiter(sol.col_value, dtype=float, count=sf.n)
         duals = None
         if sol.dual_valid:
