@@ -42,6 +42,7 @@ from pyomo.core.expr.visitor import identify_variables, polynomial_degree
 from pyomo.opt import TerminationCondition as LegacyTC
 
 from pyomo_ecc.core.config import finite_float
+from pyomo_ecc.core.heap import frozen_heap
 from pyomo_ecc.core.market import assemble_all, markets_in
 from pyomo_ecc.core.params import validate_parameters
 from pyomo_ecc.errors import InfeasibleMarketError, ModelError, SolverError
@@ -173,8 +174,14 @@ class Solver:
         """Assemble every market (and economy) in ``model``, solve, load primal values and
         normalised duals.
 
-        Raises :class:`SolverError` (or :class:`InfeasibleMarketError`) unless optimal.
+        Raises :class:`SolverError` (or :class:`InfeasibleMarketError`) unless optimal. The
+        objects that exist on entry (the model) are left out of the cyclic garbage collector
+        until it returns (:func:`~pyomo_ecc.core.heap.frozen_heap`).
         """
+        with frozen_heap():
+            return self._solve(model, diagnose)
+
+    def _solve(self, model, diagnose):
         markets = markets_in(model)
         for mk in markets:
             mk._pricing_basis = None   # until this solve is verified, nothing is published

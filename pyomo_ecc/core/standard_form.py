@@ -53,6 +53,7 @@ from pyomo.core.expr.visitor import identify_mutable_parameters, identify_variab
 from pyomo.repn import generate_standard_repn
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
+from pyomo_ecc.core.heap import frozen_heap
 from pyomo_ecc.errors import ModelError
 
 INF = np.inf
@@ -923,5 +924,7 @@ def _num_list(terms):
 def standard_form(model, track=True):
     """Compile ``model`` (markets are assembled first) to a :class:`StandardForm`; with
     ``track=False`` the form is a one-off snapshot (it skips indexing which parameters enter
-    where, and cannot :meth:`~StandardForm.update`)."""
-    return StandardForm(model, track=track)
+    where, and cannot :meth:`~StandardForm.update`). The model's objects are left out of the
+    cyclic garbage collector meanwhile (:func:`~pyomo_ecc.core.heap.frozen_heap`)."""
+    with frozen_heap():
+        return StandardForm(model, track=track)
