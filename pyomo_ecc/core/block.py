@@ -214,6 +214,18 @@ def retired_component(model, name):
     return None
 
 
+def from_table(table):
+    """The initialiser of an indexed component from ``table``, a dict that has every index of
+    the component (a tuple for a product index): Pyomo calls it once per index of the
+    component's own index set, so the keys are not validated against the set one by one (as a
+    dict initialiser's are). That is most of the cost of a network's tables over (branch, t).
+    Use a plain dict for a component with few indices: a function is classified once per
+    component."""
+    def rule(_block, *index):
+        return table[index[0] if len(index) == 1 else index]
+    return rule
+
+
 def find_enclosing(blk, cls, what):
     """The nearest block above ``blk`` whose data class is ``cls``; raises naming ``blk`` and
     ``what`` (the kind of container it must be placed in) when there is none."""

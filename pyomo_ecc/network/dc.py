@@ -90,7 +90,7 @@ import scipy.sparse.linalg as spla
 from pyomo.common.config import ConfigValue, In
 from pyomo.core.expr.numeric_expr import LinearExpression
 
-from pyomo_ecc.core.block import declare_block
+from pyomo_ecc.core.block import declare_block, from_table
 from pyomo_ecc.core.contract import PriceDecl, Sensitivities
 from pyomo_ecc.core.standard_form import mark_aid_bounds
 from pyomo_ecc.core.config import flag, per_period
@@ -283,9 +283,9 @@ class DCNetworkData(NetworkData):
         self.branch = pyo.Set(initialize=list(branches.index), ordered=True, doc="branches")
         rated = branches.index[np.isfinite(branches["rating"].to_numpy(float))] if cfg.line_limits else []
         self.branch_limited = pyo.Set(initialize=list(rated), ordered=True, doc="branches with a limit")
-        self.beta = pyo.Param(self.branch, initialize=dict(zip(branches.index, self._beta)),
+        self.beta = pyo.Param(self.branch, initialize=from_table(dict(zip(branches.index, self._beta))),
                               doc="susceptance (power units / rad)")
-        self.shift = pyo.Param(self.branch, initialize=dict(zip(branches.index, shift)),
+        self.shift = pyo.Param(self.branch, initialize=from_table(dict(zip(branches.index, shift))),
                                doc="phase shift (rad)")
         loads = {}
         for bus, val in buses["load"].items():
@@ -294,12 +294,13 @@ class DCNetworkData(NetworkData):
             except ValueError as e:
                 self.fail(f"bus {bus!r}: {e}")
             loads.update({(bus, t): float(v) for t, v in per.items()})
-        self.p_load = pyo.Param(self.bus, market.T, initialize=loads, mutable=True, domain=pyo.Any,
+        self.p_load = pyo.Param(self.bus, market.T, initialize=from_table(loads), mutable=True, domain=pyo.Any,
                                 doc="bus load from the graph (power units)")
-        self.gs = pyo.Param(self.bus, initialize=buses["gs"].astype(float).to_dict(), mutable=True, domain=pyo.Any,
+        self.gs = pyo.Param(self.bus, initialize=from_table(buses["gs"].astype(float).to_dict()),
+                            mutable=True, domain=pyo.Any,
                             doc="shunt conductance load at 1 pu (power units)")
         self.rating = pyo.Param(self.branch_limited,
-                                initialize={l: float(branches.at[l, "rating"]) for l in rated},
+                                initialize=from_table(dict(zip(rated, branches.loc[rated, "rating"].astype(float)))),
                                 mutable=True, domain=pyo.Any, doc="flow limit (power units)")
         super().build()  # register with the market once the input is valid
 
@@ -382,7 +383,7 @@ class DCNetworkData(NetworkData):
                 for k, t in enumerate(T):
                     flows[l, t] = LinearExpression(constant=c, linear_coefs=[b, -b],
                                                    linear_vars=[th[k][i], th[k][j]])
-            self.p_flow = pyo.Expression(self.branch, T, initialize=flows,
+            self.p_flow = pyo.Expression(self.branch, T, initialize=from_table(flows),
                                          doc="flow from from_bus to to_bus (power units)")
             B = (A.T @ sp.diags(beta) @ A).tocsr()
             B.sort_indices()
@@ -397,7 +398,7 @@ class DCNetworkData(NetworkData):
                     net = LinearExpression(constant=const, linear_coefs=list(coefs),
                                            linear_vars=[th[kt][j] for j in cols])
                     rows[n, t] = (sum(var, net) == self.p_load[n, t] + self.gs[n] - sum(fixed))
-            self.eq_p_balance = pyo.Constraint(self.bus, T, rule=rows, doc="bus power balance")
+            self.eq_p_balance = pyo.Constraint(self.bus, T, rule=from_table(rows), doc="bus power balance")
         else:
             self._build_ptdf(T, inj)
 
@@ -409,12 +410,12 @@ class DCNetworkData(NetworkData):
         flow, rating = self.p_flow, self.rating
         lim = list(self.branch_limited)
         self.ineq_f_ub = pyo.Constraint(self.branch_limited, T,
-                                        rule={(l, t): flow[l, t].expr <= rating[l]
-                                              for l in lim for t in T},
+                                        rule=from_table({(l, t): flow[l, t].expr <= rating[l]
+                                                         for l in lim for t in T}),
                                         doc="flow limit, from -> to")
         self.ineq_f_lb = pyo.Constraint(self.branch_limited, T,
-                                        rule={(l, t): flow[l, t].expr >= -rating[l]
-                                              for l in lim for t in T},
+                                        rule=from_table({(l, t): flow[l, t].expr >= -rating[l]
+                                                         for l in lim for t in T}),
                                         doc="flow limit, to -> from")
 
     def check_solution(self):
