@@ -97,12 +97,13 @@ def lp_data(mpc, periods):
 
 
 # -- the three tools ------------------------------------------------------------------------
-def run_pyomo_ecc(mpc, periods, times):
+def run_pyomo_ecc(mpc, periods, times, generators="blocks"):
     import pyomo_ecc as ecc
     from pyomo_ecc.io.matpower import build_matpower_market
     t0 = time.perf_counter()
     m = build_matpower_market(mpc, periods=periods, loads="network",
-                              load_profile=PROFILE[:periods] if periods > 1 else None)
+                              load_profile=PROFILE[:periods] if periods > 1 else None,
+                              generators=generators)
     m.assemble()
     t1 = time.perf_counter()
     res = ecc.solve(m, diagnose=False)

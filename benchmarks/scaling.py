@@ -5,9 +5,11 @@ case2869pegase, case9241pegase over one period, and case2869pegase over 6 and 24
 (every bus demand scaled by :data:`dcopf.PROFILE`); the same LP and the same clean-up as
 :mod:`benchmarks.dcopf`. Each run is its own process (peak memory is the process's peak RSS):
 
-* ``ours``  - pyomo_ecc: ``build_matpower_market(loads="network")`` + assembly (build),
+* ``ours``  - pyomo_ecc: ``build_matpower_market(loads="network", generators="fleet")`` +
+              assembly (build; the generators are the units of one ProducerFleet),
               ``pyomo_ecc.solve`` (standard-form compile + HiGHS + values and duals back),
               ``pyomo_ecc.prices`` (the LMP frame);
+* ``blocks`` - the same with one Producer block per generator (``generators="blocks"``);
 * ``hand``  - the hand-written Pyomo model of :mod:`benchmarks.handwritten_dcopf`: build,
               Pyomo's standard-form compiler + HiGHS, the LMP array; the floor of *any* Pyomo
               model;
@@ -50,7 +52,7 @@ CASES = {"case300": ("case300", 1), "case1354": ("case1354pegase", 1),
          "case2869": ("case2869pegase", 1), "case9241": ("case9241pegase", 1),
          "case2869x6": ("case2869pegase", 6), "case2869x24": ("case2869pegase", 24)}
 GOAL_CASES = ("case2869", "case9241", "case2869x24")
-TOOLS = ("ours", "hand", "highs")
+TOOLS = ("ours", "blocks", "hand", "highs")
 
 
 def _rss_mb():
@@ -59,8 +61,12 @@ def _rss_mb():
 
 def run_ours(mpc, periods, times):
     import dcopf
-    obj, lmp = dcopf.run_pyomo_ecc(mpc, periods, times)
-    return obj, lmp
+    return dcopf.run_pyomo_ecc(mpc, periods, times, generators="fleet")
+
+
+def run_blocks(mpc, periods, times):
+    import dcopf
+    return dcopf.run_pyomo_ecc(mpc, periods, times, generators="blocks")
 
 
 def run_hand(mpc, periods, times):
@@ -82,7 +88,7 @@ def run_highs(mpc, periods, times):
     return dcopf.run_highs(mpc, periods, times)
 
 
-RUNNERS = {"ours": run_ours, "hand": run_hand, "highs": run_highs}
+RUNNERS = {"ours": run_ours, "blocks": run_blocks, "hand": run_hand, "highs": run_highs}
 
 
 def compile_times(mpc, periods, repeat=2):
@@ -92,7 +98,7 @@ def compile_times(mpc, periods, repeat=2):
 
     from pyomo_ecc.core.standard_form import standard_form
     from pyomo_ecc.io.matpower import build_matpower_market
-    m = build_matpower_market(mpc, periods=periods, loads="network")
+    m = build_matpower_market(mpc, periods=periods, loads="network", generators="fleet")
     m.assemble()
 
     def lsfc():
@@ -169,7 +175,7 @@ def breakdown(mpc, periods):
     orig_sf = sfm.standard_form
     timed(sfm, "standard_form", "standard-form compile")
     t0 = time.perf_counter()
-    m = build_matpower_market(mpc, periods=periods, loads="network")
+    m = build_matpower_market(mpc, periods=periods, loads="network", generators="fleet")
     t1 = time.perf_counter()
     m.assemble()
     t2 = time.perf_counter()
@@ -181,7 +187,7 @@ def breakdown(mpc, periods):
     for owner, name, f in saved:
         if f is not None:
             setattr(owner, name, f)
-    parts = {"participants' blocks (+ case tables)": t1 - t0 - acc.get("network build", 0.0),
+    parts = {"generator fleet (+ case tables)": t1 - t0 - acc.get("network build", 0.0),
              "network build": acc.get("network build", 0.0),
              "network assembly": acc.get("network assembly", 0.0),
              "objective + rest of assembly": t2 - t1 - acc.get("network assembly", 0.0)}
@@ -311,14 +317,16 @@ def main(argv=None):
 
     print()
     head = (f"{'case':12s} {'buses':>6s} {'T':>3s} {'ours s':>8s} {'us/bus/T':>9s} {'floor s':>8s} "
-            f"{'hand s':>7s} {'ours/floor':>10s} {'hand/floor':>10s} {'build ours/hand':>15s} "
+            f"{'blocks s':>8s} {'hand s':>7s} {'ours/floor':>10s} {'blocks/floor':>12s} {'hand/floor':>10s} "
+            f"{'build ours/hand':>15s} "
             f"{'RSS ours/floor':>14s} {'MB ours':>8s} {'MB floor':>8s} {'dObj':>8s} {'dLMP':>8s}")
     print(head)
     print("-" * len(head))
     for case in args.cases:
-        o, h, f = (res.get((case, t)) for t in TOOLS)
+        o, k, h, f = (res.get((case, t)) for t in TOOLS)
         if o is None or f is None:
             continue
+        blk = _e2e(k) if k else np.nan
         nb, T = o["buses"], o["periods"]
         fl = _e2e(f)
         dobj = abs(o["objective"] - f["objective"]) / max(1.0, abs(f["objective"]))
@@ -326,7 +334,7 @@ def main(argv=None):
         hand = _e2e(h) if h else np.nan
         bh = o["times"]["build"] / h["times"]["build"] if h else np.nan
         print(f"{case:12s} {nb:6d} {T:3d} {_e2e(o):8.3f} {1e6 * _e2e(o) / (nb * T):9.1f} {fl:8.3f} "
-              f"{hand:7.3f} {_e2e(o) / fl:10.2f} {hand / fl:10.2f} {bh:15.2f} "
+              f"{blk:8.3f} {hand:7.3f} {_e2e(o) / fl:10.2f} {blk / fl:12.2f} {hand / fl:10.2f} {bh:15.2f} "
               f"{o['peak_rss_mb'] / f['peak_rss_mb']:14.2f} {o['peak_rss_mb']:8.0f} "
               f"{f['peak_rss_mb']:8.0f} {dobj:8.1e} {dl:8.1e}")
         if h:
@@ -337,7 +345,7 @@ def main(argv=None):
     print("goal (one run): end to end ours / HiGHS alone <= 2, build ours / hand-written <= 1.5, "
           "peak RSS ours / HiGHS alone <= 2")
     for case in GOAL_CASES:
-        o, h, f = (res.get((case, t)) for t in TOOLS)
+        o, _, h, f = (res.get((case, t)) for t in TOOLS)
         if o is None or f is None or h is None:
             continue
         e, b, mem = _e2e(o) / _e2e(f), o["times"]["build"] / h["times"]["build"], \

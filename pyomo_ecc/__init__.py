@@ -49,6 +49,7 @@ _export("pyomo_ecc.network.lindistflow", "LinDistFlow", "LinDistFlowLosses")
 _export("pyomo_ecc.participants.flexible_load", "FlexibleLoad")
 _export("pyomo_ecc.participants.load", "FixedLoad")
 _export("pyomo_ecc.participants.producer", "Consumer", "Producer")
+_export("pyomo_ecc.participants.fleet", "ProducerFleet")
 _export("pyomo_ecc.participants.prosumer", "Prosumer")
 _export("pyomo_ecc.participants.storage", "Storage")
 _export("pyomo_ecc.policy", "CarbonCap", "CarbonCost", "CertificateCap", "CertificatePrice",

@@ -102,7 +102,7 @@ def _objective_terms(mk):
     term the user added with ``market.add_cost`` and, if a hook changed the objective, one
     ``(None, "other objective terms", value)`` entry for the rest."""
     out, total = [], 0.0
-    for blk in mk._registered():
+    for blk in mk.objective_owners():
         val = float(pyo.value(blk.objective_cost()))
         out.append((blk, blk.name, val))
         total += val
@@ -197,7 +197,7 @@ def settlement(model):
             rows.append((name, "other", None, {"energy": 0.0, "reactive": 0.0, "carbon": 0.0,
                                                "certificates": 0.0}, val))
         if cost_of:   # a registered block that is neither participant, network nor policy
-            for b in mk._registered():
+            for b in mk.objective_owners():
                 if id(b) in cost_of:
                     rows.append((label(b), "other", None, {"energy": 0.0, "reactive": 0.0,
                                                            "carbon": 0.0, "certificates": 0.0},

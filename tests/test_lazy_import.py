@@ -58,6 +58,7 @@ PUBLIC = {
     "pyomo_ecc.participants.flexible_load": "FlexibleLoad",
     "pyomo_ecc.participants.load": "FixedLoad",
     "pyomo_ecc.participants.producer": "Consumer Producer",
+    "pyomo_ecc.participants.fleet": "ProducerFleet",
     "pyomo_ecc.participants.prosumer": "Prosumer",
     "pyomo_ecc.participants.storage": "Storage",
     "pyomo_ecc.policy": "CarbonCap CarbonCost CertificateCap CertificatePrice CertificateQuota "

@@ -43,6 +43,8 @@ def _find(model, name, kind):
     if comp is None or comp.parent_block() is None:   # not cached, or deleted since
         comp = model.find_component(name)
         if comp is None:
+            comp = _participant_named(model, name)
+        if comp is None:
             from pyomo_ecc.core.block import retired_component
             retired = retired_component(model, name)
             if retired:
@@ -50,6 +52,21 @@ def _find(model, name, kind):
             raise InputError(f"what-if: model '{model.name}' has no {kind} called '{name}'")
         cache[name] = comp
     return comp
+
+
+def _participant_named(model, name):
+    """The participant called ``name`` that is not a component of its own (a fleet's unit,
+    ``fleet[unit]``), or None."""
+    from pyomo_ecc.core.market import markets_in
+    try:
+        markets = markets_in(model)
+    except Exception:   # not a model with markets
+        return None
+    for mk in markets:
+        for p in mk.participants(active=False):
+            if p.name == name:
+                return p
+    return None
 
 
 @dataclass(frozen=True)
@@ -185,7 +202,7 @@ class Withdraw(_Change):
         if rule is None:
             raise InputError(f"what-if: '{self.participant}' is not a participant (it declares no "
                              f"withdrawal rule)")
-        if model.parent_block() is None:
+        if model.parent_block() is None and hasattr(blk, "component_objects"):
             _index_names(model, blk)
         # its own deactivation is a "retire": the rule fixed what it injects (no check needed)
         ops = [("retire", op[1], False) if op[0] == "active" and op[1] is blk else op

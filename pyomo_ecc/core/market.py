@@ -233,8 +233,14 @@ class MarketData(EccBlockData):
         return super().del_component(name_or_object)
 
     def participants(self, active=True):
-        """The registered participant blocks (only active ones by default)."""
-        return [p for p in self._reg.participants if p.active or not active]
+        """The market's participants (only active ones by default): every registered
+        participant block, a fleet's units in its place (``units()`` of the block contract)."""
+        return [u for p in self._reg.participants for u in p.units() if u.active or not active]
+
+    def objective_owners(self):
+        """Every registered block, a fleet's units in its place: the owners of the objective's
+        terms (``objective_cost()`` of each; a fleet's equals the sum of its units')."""
+        return [u for b in self._registered() for u in getattr(b, "units", lambda b=b: (b,))()]
 
     def get_network(self):
         """The network block (None before one is added)."""

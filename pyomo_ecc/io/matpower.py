@@ -271,14 +271,18 @@ def generator_offers(mpc):
 
 def build_matpower_market(mpc, periods=1, load_profile=None, formulation="btheta",
                           convention="matpower", line_limits=True, loads="participants",
-                          slack="ref", name=None, dt=1.0):
+                          slack="ref", name=None, dt=1.0, generators="blocks"):
     """A DC market of a :class:`MatpowerCase` (see the module doc).
 
     ``load_profile``: one multiplier per period applied to every bus demand (default 1).
     ``loads``: ``"participants"`` (a :class:`~pyomo_ecc.FixedLoad` per bus with demand,
     named ``load_<bus>``) or ``"network"`` (bus loads in the graph, faster for large cases).
-    Generators are Producers named ``gen_<k>`` (MATPOWER row k). Returns the (unassembled)
-    market; ``m.net`` is the network.
+    ``generators``: ``"blocks"`` (a Producer per generator, named ``gen_<k>`` for MATPOWER row
+    k) or ``"fleet"`` (the polynomial-cost generators as the units ``gen_<k>`` of one
+    :class:`~pyomo_ecc.ProducerFleet` ``m.gens``, much faster to build for large cases;
+    piecewise-linear ones stay Producers ``gen_<k>``). Each generator's ``pmin_offset`` (its
+    output is ``p + pmin_offset``) is an attribute of its block or unit. Returns the
+    (unassembled) market; ``m.net`` is the network.
     """
     import pyomo.environ as pyo
 
@@ -287,6 +291,8 @@ def build_matpower_market(mpc, periods=1, load_profile=None, formulation="btheta
     from pyomo_ecc.participants.load import FixedLoad
     from pyomo_ecc.participants.producer import Producer
 
+    if generators not in ("blocks", "fleet"):
+        raise InputError(f"generators must be 'blocks' or 'fleet', got {generators!r}")
     if loads not in ("participants", "network"):
         raise InputError(f"loads must be 'participants' or 'network', got {loads!r}")
     if isinstance(periods, bool) or not isinstance(periods, (int, list, tuple, range)):
@@ -306,6 +312,7 @@ def build_matpower_market(mpc, periods=1, load_profile=None, formulation="btheta
     m = Market(name=name or mpc.name, periods=periods, dt=dt, power_unit="MW")
     m._matpower_offers = offers
     offset = 0.0
+    fleet = []   # (unit label, options, pmin offset) of the fleet's units
     for g, o in records.items():
         opts = {"bus": int(o["bus"])}
         pmin, pmax = o["pmin"], o["pmax"]
@@ -322,8 +329,18 @@ def build_matpower_market(mpc, periods=1, load_profile=None, formulation="btheta
             # C(P) with P = p' + shift, p' >= 0
             opts.update(a=a, b=b + 2 * a * shift, c=a * shift ** 2 + b * shift + c,
                         p_min=pmin - shift, p_max=pmax - shift)
+            if generators == "fleet":
+                fleet.append((f"gen_{g}", opts, shift))
+                continue
         m.add_component(f"gen_{g}", Producer(**opts))
         getattr(m, f"gen_{g}").pmin_offset = min(pmin, 0.0) if o["steps"] is None else o["curve_start"]
+    if fleet:
+        from pyomo_ecc.participants.fleet import ProducerFleet
+        table = pd.DataFrame([o for _, o, _ in fleet],
+                             index=pd.Index([u for u, _, _ in fleet], name="unit"))
+        m.gens = ProducerFleet(units=table)
+        for (label, _, shift), unit in zip(fleet, m.gens.units()):
+            unit.pmin_offset = shift
     for n in G.nodes:
         base = G.nodes[n]["load"]
         series = [base * f - fixed[n] for f in prof]

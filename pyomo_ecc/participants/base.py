@@ -80,6 +80,11 @@ class ParticipantData(EccBlockData):
         changes.append(whatif.Deactivate(self.name))
         return changes
 
+    def units(self):
+        """The participants this block is to its market: itself (a fleet block lists its units,
+        :mod:`pyomo_ecc.participants.fleet`)."""
+        return (self,)
+
     def build_participant(self, market):  # pragma: no cover - overridden
         raise NotImplementedError
 
