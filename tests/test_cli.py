@@ -70,7 +70,7 @@ def _exec(block):
 
 def test_readme_examples_run_as_written():
     blocks = _readme_blocks()
-    assert len(blocks) >= 4, "README lost its python examples"
+    assert len(blocks) >= 5, "README lost its python examples"
     # 1. two-bus market: period 0 the peaker's first step (45 $/MWh) is marginal, period 1 its second
     ns, out = _exec(blocks[0])
     p = ecc.prices(ns["m"])["lmp"]
@@ -87,8 +87,11 @@ def test_readme_examples_run_as_written():
     assert c["lmp"].to_numpy() == pytest.approx([20.0, 50.0, 35.0])
     assert (c["energy"] + c["congestion"]).to_numpy() == pytest.approx(c["lmp"].to_numpy())
     assert ecc.dispatch(ns["m"]).loc[("cheap", 0), "p_inj"] == pytest.approx(270.0)
-    # 4. feeder: the 0.6 MW rating binds; the DER at B serves the other 0.4 MW at 45 + 2*5*0.4
+    # 4. a fleet of two units: coal (10 $/MWh) at its 60 MW, gas serves the other 20 MW
     ns, _ = _exec(blocks[3])
+    assert ecc.dispatch(ns["m"]).loc[("gens[gas]", 0), "p_inj"] == pytest.approx(20.0)
+    # 5. feeder: the 0.6 MW rating binds; the DER at B serves the other 0.4 MW at 45 + 2*5*0.4
+    ns, _ = _exec(blocks[4])
     d = ecc.dlmp(ns["m"])
     assert d.loc[("B", 0), "lmp"] == pytest.approx(49.0)
     assert d.loc[("B", 0), "congestion"] == pytest.approx(9.0)

@@ -198,3 +198,23 @@ def test_a_unit_at_an_unknown_bus_and_later_parameter_rules():
         ecc.solve(m)
     with pytest.raises(AttributeError, match="unit of the ProducerFleet 'gens'.*own Producer"):
         m.gens.unit("coal").component_objects
+
+
+def test_readme_fleet_example_runs_as_written():
+    import contextlib
+    import io
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    sec = text[text.index("Many producers build fastest"):]
+    block = re.search(r"```python\n(.*?)```", sec, flags=re.S).group(1)
+    ns = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(block, "README.md", "exec"), ns)
+    m = ns["m"]
+    d = ecc.dispatch(m)["p_inj"].round(9).to_dict()
+    assert d == {("gens[coal]", 0): 60.0, ("gens[gas]", 0): 20.0, ("town", 0): -80.0}
+    assert float(ecc.prices(m).lmp.iloc[0]) == pytest.approx(30.0 + 2 * 0.01 * 20)
+    assert float(m.gens.emissions["coal", 0].expr()) == pytest.approx(0.9 * 60)
+    assert not hasattr(m.gens.unit("gas"), "emissions")

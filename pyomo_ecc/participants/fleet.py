@@ -149,12 +149,11 @@ class FleetUnit:
         terms = self.__dict__.get("_terms", {})
         if name in terms:
             return terms[name]
-        raise AttributeError(f"unit {name!r} is not an attribute of fleet unit "
-                             f"'{self.__dict__.get('fleet', '?')}'"
-                             if name.startswith("__") else
-                             f"'{self.name}' is a unit of the ProducerFleet "
-                             f"'{self.fleet.name}' and has no attribute {name!r}; build the unit "
-                             f"as its own Producer where that is needed")
+        if name.startswith("__") or "fleet" not in self.__dict__:   # copy / pickle protocols
+            raise AttributeError(name)
+        raise AttributeError(f"'{self.name}' is a unit of the ProducerFleet '{self.fleet.name}' "
+                             f"and has no attribute {name!r}; build the unit as its own Producer "
+                             f"where that is needed")
 
     # -- names and state -----------------------------------------------------------------------
     @property

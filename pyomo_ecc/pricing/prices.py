@@ -12,6 +12,7 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from pyomo_ecc.core.contract import PRICE_UNITS, price_weight  # noqa: F401
+from pyomo_ecc.core.heap import frozen_heap
 from pyomo_ecc.core.market import require_markets
 from pyomo_ecc.errors import InputError, PriceError
 
@@ -39,6 +40,7 @@ def _price_rows(model, name, dual_of):
         elif not mk.assembled:
             raise PriceError(f"market '{mk.name}' has not been solved: call pyomo_ecc.solve(model) first")
         suffix = _dual_suffix(mk) if dual_of is None else None
+        weights = {}   # (kind, t) -> weight: one lookup per period, not per declaration
         for d in mk.price_declarations():
             declared.add(d.price)
             if d.price != name:
@@ -50,7 +52,9 @@ def _price_rows(model, name, dual_of):
                 dual = suffix[d.constraint]
             else:
                 dual = dual_of(d.constraint)
-            weight = price_weight(mk, d.kind, d.t)
+            weight = weights.get((d.kind, d.t))
+            if weight is None:
+                weight = weights[d.kind, d.t] = price_weight(mk, d.kind, d.t)
             rows.append(d.index + (d.sign * dual / weight + 0.0,))   # + 0.0: no negative zero
             levels = d.levels
         basis.add(mk._pricing_basis)
@@ -136,8 +140,9 @@ def price_frame(model, name):
     :func:`pyomo_ecc.solve` (no duals, or duals of unknown sign) or when no block declares such a
     price (the message lists the declared ones).
     """
-    rows, levels, basis = _price_rows(model, name, None)
-    df = pd.DataFrame(rows, columns=list(levels) + [name]).set_index(list(levels))
+    with frozen_heap():   # a frame of many prices allocates many objects (core.heap)
+        rows, levels, basis = _price_rows(model, name, None)
+        df = pd.DataFrame(rows, columns=list(levels) + [name]).set_index(list(levels))
     df.attrs["pricing_basis"] = "; ".join(sorted(b for b in basis if b))
     return df
 
