@@ -218,3 +218,17 @@ def test_readme_fleet_example_runs_as_written():
     assert float(ecc.prices(m).lmp.iloc[0]) == pytest.approx(30.0 + 2 * 0.01 * 20)
     assert float(m.gens.emissions["coal", 0].expr()) == pytest.approx(0.9 * 60)
     assert not hasattr(m.gens.unit("gas"), "emissions")
+
+
+def test_values_set_later_go_through_the_tables_rules():
+    m = _market(True)
+    m.gens.p_max["gas", 0] = -5.0
+    with pytest.raises(InputError, match=r"gens.p_max\[gas,0\]' = -5.0: must be >= 0"):
+        ecc.solve(m)
+    m = _market(True)
+    eng = WhatIf(m)
+    with pytest.raises(InputError, match=r"emission_intensity\[coal\]' = -1: must be >= 0"):
+        eng.run([SetParam(m.gens.emission_intensity["coal"], -1)])
+    m.gens.a["coal"] = -0.01
+    with pytest.raises(InputError, match=r"a\[coal\]' = -0.01: must be >= 0"):
+        ecc.solve(m)

@@ -76,7 +76,7 @@ from pyomo.core.base.component_namer import index_repr
 from pyomo.environ import Any, Constraint, Expression, Param, Set, Var
 
 from pyomo_ecc.core.block import declare_block, from_table
-from pyomo_ecc.core.config import bus_label
+from pyomo_ecc.core.config import bus_label, finite_float, nonnegative_float
 from pyomo_ecc.participants.base import ParticipantData
 from pyomo_ecc.participants.producer import ProducerData
 
@@ -252,8 +252,9 @@ class ProducerFleetData(ParticipantData):
                                         doc="DataFrame indexed by unit: bus, p_max, p_min, a, b, c, "
                                             "emission_intensity, allocation, certificate_rate"))
 
-    # the table's own rules apply to values set later (core.params)
-    PARAM_DOMAINS = {}
+    #: the table's rules for values set later (:mod:`pyomo_ecc.core.params`)
+    PARAM_DOMAINS = {**{k: nonnegative_float for k in NONNEGATIVE},
+                     "b": finite_float, "c": finite_float}
 
     def build(self):
         # the fleet has no bus of its own: each unit has one (ParticipantData.build needs one)
@@ -405,15 +406,11 @@ class ProducerFleetData(ParticipantData):
     def check_params(self):
         for (u, t), hi in self.p_max.items():
             lo = self.p_min[u, t].value
-            if hi.value < 0 or lo < 0:
-                self.fail(f"unit {u!r}: p_min[{u!r},{t!r}] and p_max must be >= 0")
             if lo > hi.value:
                 self.fail(f"parameter 'p_min[{u!r},{t!r}]' = {lo} exceeds "
                           f"'p_max[{u!r},{t!r}]' = {hi.value}")
         for u in self.U:
             a = float(self.a[u].value)
-            if a < 0:
-                self.fail(f"unit {u!r}: non-convex curve: quadratic coefficient a = {a}; need a >= 0")
             if a != 0 and u not in self._quadratic:
                 self.fail(f"parameter 'a[{u!r}]' = {a}: the unit was built linear (a = 0), so a "
                           f"quadratic term would be ignored; give it a non-zero a in the table")
